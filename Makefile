@@ -1,0 +1,43 @@
+# Every target does its own setup: a virtual environment with the Python
+# dependencies and Debian's etcd-server when etcd is not on PATH.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench e2e e2e-kind protos setup etcd lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) etcd
+
+etcd:
+	@command -v etcd >/dev/null 2>&1 || { \
+	  echo "installing Debian's etcd-server"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq etcd-server >/dev/null; }
+
+demo: setup
+	$(VENV)/bin/federation demo --workdir $${WORKDIR:-.demo}
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m federation.bench --out bench-results.json
+
+e2e: setup
+	bash e2e/local.sh
+
+e2e-kind:
+	bash e2e/kind.sh
+
+protos: $(STAMP)
+	$(PY) -m federation.api.protogen
+
+clean:
+	rm -rf $(VENV) .demo bench-results.json

@@ -1,0 +1,8 @@
+"""mesh-federation: a multi-cluster federation control service for Istio meshes.
+
+Layers (see DESIGN.md): ``model`` (pure data) → ``sources`` (watchers) → ``registry``
+(snapshots) → ``render`` (pure) → ``push`` (per-cluster writers); ``store`` holds
+shared state, ``trust`` the CA, ``api`` the gRPC surface, ``sim`` simulated clusters.
+"""
+
+__version__ = "0.1.0"
