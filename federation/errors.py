@@ -86,3 +86,8 @@ class TrustError(FederationError):
 
 class CSRRejected(TrustError, ValidationError):
     """A certificate signing request that may not be signed."""
+
+
+# --- trust: CA material supplied by an operator --------------------------------
+class CARejected(TrustError, ValidationError):
+    """A CA certificate or key that may not be used: mismatched, not a CA, weak, expired."""

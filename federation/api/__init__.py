@@ -1,0 +1,7 @@
+"""The hub's gRPC surface: the Admin service, its TLS, authentication and error mapping.
+
+``server.ApiServer`` serves the generated services (``gen/``, from ``protos/``) over
+TLS with per-service authentication; ``admin.AdminServicer`` adapts calls to the
+``control.Control`` protocol the hub implements; ``client.AdminClient`` is the
+other end, used by the command line.
+"""

@@ -1,0 +1,129 @@
+"""What the Admin API asks of the hub: the ``Control`` protocol and its plain results.
+
+The hub's wiring implements ``Control``; the Admin servicer only converts
+messages to and from these dataclasses, and the client hands the same
+dataclasses back to its callers. Methods raise ``federation.errors`` types
+(``NotFound``, ``AlreadyExists``, ``ValidationError``…), which reach the caller
+as the matching gRPC status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+def _freeze(obj, name: str) -> None:
+    """Sequences become tuples and mappings plain dicts, so results compare and
+    hash the same however an implementation built them."""
+    value = getattr(obj, name)
+    if isinstance(value, Mapping):
+        object.__setattr__(obj, name, dict(value))
+    elif value is not None and not isinstance(value, (str, tuple)):
+        object.__setattr__(obj, name, tuple(value))
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    """A registered member cluster (never its credentials)."""
+
+    name: str
+    network: str = ""
+    region: str = ""
+    server: str = ""  # API server URL from the kubeconfig
+    state: str = ""
+    gateways: tuple[str, ...] = ()  # east-west gateway addresses
+
+    def __post_init__(self):
+        _freeze(self, "gateways")
+
+
+@dataclass(frozen=True)
+class ClusterEndpoints:
+    """A federated service's ready endpoints in one member cluster."""
+
+    cluster: str
+    network: str = ""
+    ready_endpoints: int = 0
+    localities: dict[str, int] = field(default_factory=dict)  # "region/zone" → ready endpoints
+    stale: bool = False  # last-known endpoints of an unreachable cluster
+
+    def __post_init__(self):
+        _freeze(self, "localities")
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    """One federated service and where its endpoints are."""
+
+    namespace: str
+    name: str
+    clusters: tuple[ClusterEndpoints, ...] = ()
+
+    def __post_init__(self):
+        _freeze(self, "clusters")
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """One member cluster's sync status."""
+
+    name: str
+    network: str = ""
+    region: str = ""
+    state: str = ""
+    synced: bool = False
+    last_push: float | None = None  # unix seconds; None when never pushed
+    objects: int = 0  # objects the hub owns in the cluster
+    error: str = ""
+    stale: bool = False
+    conflicts: tuple[str, ...] = ()  # objects owned by someone else
+
+    def __post_init__(self):
+        _freeze(self, "conflicts")
+
+
+@dataclass(frozen=True)
+class HubStatus:
+    version: str
+    store_backend: str  # "etcd" or "memory"
+    clusters: tuple[ClusterStatus, ...] = ()
+    federated_services: int = 0
+    snapshot_version: int = 0
+
+    def __post_init__(self):
+        _freeze(self, "clusters")
+
+
+@runtime_checkable
+class Control(Protocol):
+    """The hub operations behind the Admin API. Every method returns within the
+    hub's own timeouts; none returns credentials."""
+
+    def add_cluster(self, name: str, kubeconfig: str, network: str = "", region: str = "") -> ClusterRecord:
+        """Register a member cluster from its kubeconfig's content."""
+
+    def list_clusters(self) -> Sequence[ClusterRecord]:
+        """Registered clusters, ordered by name."""
+
+    def remove_cluster(self, name: str) -> None:
+        """Forget a cluster; ``NotFound`` when it is not registered."""
+
+    def list_services(self) -> Sequence[ServiceRow]:
+        """Federated services, ordered by namespace and name."""
+
+    def status(self) -> HubStatus:
+        """The hub's state and every cluster's sync status."""
+
+    def apply_resources(self, yaml_text: str) -> list[str]:
+        """Create or update hub resources; one result line per document."""
+
+    def delete_resources(self, yaml_text: str) -> list[str]:
+        """Delete the hub resources the documents name (kind and metadata)."""
+
+    def list_resources(self, kind: str = "") -> str:
+        """Hub resources of ``kind`` (every kind when empty) as YAML."""
+
+    def render(self, cluster: str) -> str:
+        """The configuration written into ``cluster``, as YAML."""

@@ -1,0 +1,89 @@
+"""Converting between the Admin API's messages and ``control``'s dataclasses."""
+
+from __future__ import annotations
+
+import math
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from federation.api.control import ClusterEndpoints, ClusterRecord, ClusterStatus, HubStatus, ServiceRow
+from federation.api.gen.federation.v1 import admin_pb2 as pb
+
+
+def cluster_to_message(record: ClusterRecord) -> pb.Cluster:
+    return pb.Cluster(name=record.name, network=record.network, region=record.region,
+                      server=record.server, state=record.state, gateways=list(record.gateways))
+
+
+def cluster_from_message(msg: pb.Cluster) -> ClusterRecord:
+    return ClusterRecord(name=msg.name, network=msg.network, region=msg.region,
+                         server=msg.server, state=msg.state, gateways=tuple(msg.gateways))
+
+
+def service_to_message(row: ServiceRow) -> pb.FederatedService:
+    return pb.FederatedService(
+        namespace=row.namespace,
+        name=row.name,
+        clusters=[
+            pb.ClusterEndpoints(cluster=c.cluster, network=c.network, ready_endpoints=c.ready_endpoints,
+                                localities=dict(c.localities), stale=c.stale)
+            for c in row.clusters
+        ],
+    )
+
+
+def service_from_message(msg: pb.FederatedService) -> ServiceRow:
+    return ServiceRow(
+        namespace=msg.namespace,
+        name=msg.name,
+        clusters=tuple(
+            ClusterEndpoints(cluster=c.cluster, network=c.network, ready_endpoints=c.ready_endpoints,
+                             localities=dict(sorted(c.localities.items())), stale=c.stale)
+            for c in msg.clusters
+        ),
+    )
+
+
+def status_to_message(status: HubStatus) -> pb.HubStatus:
+    return pb.HubStatus(
+        version=status.version,
+        store_backend=status.store_backend,
+        clusters=[_cluster_status_to_message(c) for c in status.clusters],
+        federated_services=status.federated_services,
+        snapshot_version=status.snapshot_version,
+    )
+
+
+def status_from_message(msg: pb.HubStatus) -> HubStatus:
+    return HubStatus(
+        version=msg.version,
+        store_backend=msg.store_backend,
+        clusters=tuple(_cluster_status_from_message(c) for c in msg.clusters),
+        federated_services=msg.federated_services,
+        snapshot_version=msg.snapshot_version,
+    )
+
+
+def _cluster_status_to_message(status: ClusterStatus) -> pb.ClusterStatus:
+    msg = pb.ClusterStatus(name=status.name, network=status.network, region=status.region,
+                           state=status.state, synced=status.synced, objects=status.objects,
+                           error=status.error, stale=status.stale, conflicts=list(status.conflicts))
+    if status.last_push is not None:
+        msg.last_push.CopyFrom(_timestamp(status.last_push))
+    return msg
+
+
+def _cluster_status_from_message(msg: pb.ClusterStatus) -> ClusterStatus:
+    last_push = None
+    if msg.HasField("last_push"):
+        last_push = msg.last_push.seconds + msg.last_push.nanos / 1e9
+    return ClusterStatus(name=msg.name, network=msg.network, region=msg.region, state=msg.state,
+                         synced=msg.synced, last_push=last_push, objects=msg.objects,
+                         error=msg.error, stale=msg.stale, conflicts=tuple(msg.conflicts))
+
+
+def _timestamp(unix_seconds: float) -> Timestamp:
+    # Split first: a float holds whole seconds exactly but not whole nanoseconds.
+    seconds = math.floor(unix_seconds)
+    nanos = min(round((unix_seconds - seconds) * 1e9), 999_999_999)
+    return Timestamp(seconds=seconds, nanos=nanos)

@@ -1,0 +1,387 @@
+"""Wiring of the hub: store → members (watchers, pushers) → registry → render → push.
+
+Threads: one registry thread owns snapshots and rendering; each member cluster has
+its own watcher and pusher threads; one store-watch thread follows cluster and
+policy records, so every replica reacts to the same stored state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from federation import errors
+from federation.desired import CLUSTER_BUCKET, DesiredState
+from federation.kubeapi import KubeClient
+from federation.model import ChangeSet, ClusterChange, ServiceChange, Snapshot
+from federation.model.ids import ServiceKey
+from federation.model.policy import FailoverPolicy, parse_policy
+from federation.model.snapshot import Delta
+from federation.push.pushing import ClusterPusher, delete_owned
+from federation.registry import Registry
+from federation.render import conflicts, render_gateways, render_service
+from federation.settings import HubSettings
+from federation.sources.cluster_watching import ClusterWatcher
+from federation.store import Store
+from federation.catalog import ClusterRecord, Keys, load_cluster_record
+from federation.summaries import SummaryWriter
+from federation.telemetry import Telemetry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Member:
+    """The runtime of one member cluster on this replica."""
+
+    record: ClusterRecord
+    kube: KubeClient
+    watcher: ClusterWatcher
+    pusher: ClusterPusher
+    state: str = "syncing"  # syncing | synced | unreachable | stale
+    present: set = field(default_factory=set)  # service keys its watcher reported
+    full_pushed: bool = False
+
+
+class Hub:
+    def __init__(self, settings: HubSettings, store: Store, kek: bytes,
+                 telemetry: Telemetry | None = None, trust=None):
+        settings.validate()
+        self.settings = settings
+        self.store = store
+        self.kek = kek
+        self.telemetry = telemetry or Telemetry()
+        self.trust = trust
+        self._lock = threading.RLock()
+        self._members: dict[str, Member] = {}
+        self._policies: dict[str, FailoverPolicy] = {}
+        self._desired = DesiredState()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._started_at = 0.0
+        self._complete = False
+        self.summaries = SummaryWriter(store)
+        self.registry = Registry(self._publish, settings.debounce_quiet, settings.debounce_max)
+        self._extra_cluster_objects = []  # callables (target) -> list[dict], e.g. cacerts
+        self.conflicts: dict[str, list[str]] = {}
+        self._resource_kinds: dict = {"FailoverPolicy": _Kind(parse_policy)}
+        self._resource_watchers: dict = {}
+
+    # -- lifecycle ----------------------------------------------------------
+    def start(self) -> None:
+        self._started_at = time.monotonic()
+        initial = self.summaries.load()
+        self.registry = Registry(self._publish, self.settings.debounce_quiet,
+                                 self.settings.debounce_max, initial=initial)
+        self._load_policies()
+        records, revision = self.store.range(Keys.CLUSTERS)
+        self.registry.start()
+        self.summaries.start()
+        for kv in records:
+            self._start_member(load_cluster_record(kv.value, self.kek))
+        self._spawn("store-watch", self._follow_store, revision + 1)
+        self._spawn("sync-gate", self._gate_initial_sync)
+        self._install_gauges()
+        # Render what is known (last-known state) right away; pruning waits.
+        self.registry.request(full=True)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            members = list(self._members.values())
+            self._members.clear()
+        for member in members:
+            member.watcher.stop()
+        for member in members:
+            member.pusher.stop(max(0.1, deadline - time.monotonic()))
+            member.kube.close()
+        self.registry.stop(max(0.1, deadline - time.monotonic()))
+        self.summaries.stop(max(0.1, deadline - time.monotonic()))
+        for thread in self._threads:
+            thread.join(max(0.1, deadline - time.monotonic()))
+
+    def _spawn(self, name: str, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # -- members ------------------------------------------------------------
+    def _start_member(self, record: ClusterRecord) -> None:
+        with self._lock:
+            if record.name in self._members or self._stop.is_set():
+                return
+            kube = KubeClient(record.name, record.kubeconfig, timeout=self.settings.cluster_timeout)
+            watcher = ClusterWatcher(
+                record.name, kube, self._source_settings(record),
+                emit=lambda cs, n=record.name: self._on_changes(n, cs),
+                on_state=lambda state, n=record.name: self._on_state(n, state),
+            )
+            pusher = ClusterPusher(record.name, kube, on_applied=self._on_applied,
+                                   on_status=self._on_push_status)
+            self._members[record.name] = Member(record, kube, watcher, pusher)
+        pusher.start()
+        watcher.start()
+        log.info("member cluster started", extra={"fields": {
+            "cluster": record.name, "server": kube.server}})
+
+    def _stop_member(self, name: str) -> None:
+        with self._lock:
+            member = self._members.pop(name, None)
+        if member is None:
+            return
+        member.watcher.stop()
+        member.pusher.stop(5.0)
+        member.kube.close()
+        self.registry.submit(ChangeSet((ClusterChange(name, None),)))
+        self.registry.request(lambda snap, n=name: self._forget_target(n))
+        log.info("member cluster stopped", extra={"fields": {"cluster": name}})
+
+    def _forget_target(self, name: str) -> None:
+        self._desired.drop(name)
+        self.conflicts.pop(name, None)
+
+    def _source_settings(self, record: ClusterRecord):
+        from federation.sources.settings import SourceSettings
+
+        return SourceSettings(export_mode=self.settings.export_mode,
+                              watch_timeout=self.settings.watch_timeout,
+                              network=record.network, region=record.region)
+
+    def _on_changes(self, cluster: str, changes: ChangeSet) -> None:
+        member = self._members.get(cluster)
+        if member is not None:
+            for change in changes.changes:
+                if isinstance(change, ServiceChange):
+                    (member.present.add if change.service else member.present.discard)(change.key)
+        self.registry.submit(changes)
+
+    def _on_state(self, cluster: str, state: str) -> None:
+        member = self._members.get(cluster)
+        if member is None:
+            return
+        first_sync = state == "synced" and member.state == "syncing"
+        member.state = state
+        log.info("member cluster state", extra={"fields": {"cluster": cluster, "state": state}})
+        if state == "synced":
+            # The watcher's full state is authoritative: drop last-known services
+            # it no longer has (they were deleted while we were not watching).
+            present = set(member.present)
+            self.registry.request(lambda snap: _removed_since(snap, cluster, present))
+        if first_sync:
+            self.registry.request(full=True)
+
+    def _gate_initial_sync(self) -> None:
+        """Pruning waits for every member's first sync, or the initial sync timeout."""
+        while not self._stop.wait(0.2):
+            with self._lock:
+                states = [m.state for m in self._members.values()]
+            waited = time.monotonic() - self._started_at
+            if all(s != "syncing" for s in states) or waited >= self.settings.initial_sync_timeout:
+                self._complete = True
+                log.info("initial sync complete", extra={"fields": {
+                    "clusters": len(states), "seconds": round(waited, 2)}})
+                self.registry.request(full=True)
+                return
+
+    # -- store following ------------------------------------------------------
+    def _follow_store(self, revision: int) -> None:
+        while not self._stop.is_set():
+            try:
+                watch = self.store.watch(Keys.ROOT_WATCH, revision)
+                while not self._stop.is_set():
+                    for event in watch.next_batch(timeout=0.5):
+                        revision = event.mod_revision + 1
+                        self._on_store_event(event)
+            except errors.RevisionCompacted:
+                revision = self._resync_from_store()
+            except errors.FederationError as exc:
+                log.warning("store watch failed; retrying", extra={"fields": {"error": str(exc)}})
+                self._stop.wait(1.0)
+            finally:
+                try:
+                    watch.cancel()
+                except Exception:  # noqa: BLE001
+                    pass
+
+    def _resync_from_store(self) -> int:
+        records, revision = self.store.range(Keys.CLUSTERS)
+        names = set()
+        for kv in records:
+            record = load_cluster_record(kv.value, self.kek)
+            names.add(record.name)
+            self._start_member(record)
+        for name in set(self._members) - names:
+            self._stop_member(name)
+        self._load_policies()
+        self.registry.request(full=True)
+        return revision + 1
+
+    def _on_store_event(self, event) -> None:
+        if event.key.startswith(Keys.CLUSTERS):
+            name = event.key[len(Keys.CLUSTERS):]
+            if event.type == "DELETE":
+                self._stop_member(name)
+            else:
+                record = load_cluster_record(event.value, self.kek)
+                current = self._members.get(name)
+                if current is not None and current.record != record:
+                    self._stop_member(name)
+                self._start_member(record)
+        elif event.key.startswith(Keys.POLICIES + "FailoverPolicy/"):
+            self._load_policies()
+            self.registry.request(full=True)
+        elif event.key.startswith(Keys.POLICIES):
+            kind = event.key[len(Keys.POLICIES):].split("/", 1)[0]
+            watcher = self._resource_watchers.get(kind)
+            if watcher is not None:
+                watcher(event)
+
+    def _load_policies(self) -> None:
+        items, _ = self.store.range(Keys.POLICIES + "FailoverPolicy/")
+        policies = {}
+        for kv in items:
+            try:
+                policies[kv.key] = parse_policy(json.loads(kv.value))
+            except (errors.ValidationError, ValueError) as exc:
+                log.error("stored policy invalid; ignored", extra={"fields": {
+                    "key": kv.key, "error": str(exc)}})
+        self._policies = policies
+
+    @property
+    def policies(self) -> list[FailoverPolicy]:
+        return list(self._policies.values())
+
+    # -- render and push (registry thread) -----------------------------------
+    def _publish(self, snapshot: Snapshot, delta: Delta, observed: float, full: bool) -> None:
+        with self.telemetry.tracer.start_as_current_span("reconcile") as span:
+            span.set_attribute("snapshot.version", snapshot.version)
+            span.set_attribute("delta.services", len(delta.services))
+            self.summaries.record(snapshot, delta)
+            with self._lock:
+                members = dict(self._members)
+            affected = set(delta.services)
+            if delta.clusters:
+                affected.update(k for k, per in snapshot.services.items()
+                                if not delta.clusters.isdisjoint(per))
+            policies = self.policies
+            for target, member in members.items():
+                self._render_target(snapshot, policies, target, member,
+                                    affected, delta, observed, full)
+
+    def _render_target(self, snapshot, policies, target, member, affected, delta, observed, full):
+        first = not member.full_pushed
+        keys = snapshot.service_keys() if (full or first) else sorted(affected)
+        if full or first:
+            keys = sorted(set(keys) | {k for k in self._desired_keys(target)})
+        changes: dict = {}
+        for key in keys:
+            objs = render_service(snapshot, key, policies, target, self.settings.domain)
+            changes.update(self._desired.set_bucket(target, key, objs))
+        if full or first or delta.clusters:
+            changes.update(self._desired.set_bucket(target, CLUSTER_BUCKET,
+                                                    self._cluster_objects(snapshot, target)))
+        ready = self._complete and member.state != "syncing"
+        self.conflicts[target] = conflicts(snapshot, target)
+        if ready and not member.full_pushed:
+            member.pusher.replace_all(self._desired.all(target), observed or None)
+            member.full_pushed = True
+        elif changes:
+            member.pusher.update(changes, observed or None)
+
+    def _desired_keys(self, target: str) -> list:
+        return [b for b in self._desired._buckets.get(target, {}) if isinstance(b, ServiceKey)]
+
+    def _cluster_objects(self, snapshot: Snapshot, target: str) -> list[dict]:
+        objs = list(render_gateways(snapshot, target))
+        for extra in self._extra_cluster_objects:
+            objs.extend(extra(target))
+        return objs
+
+    def extra_cluster_objects(self, target: str) -> list[dict]:
+        return [obj for extra in self._extra_cluster_objects for obj in extra(target)]
+
+    def resource_kinds(self) -> dict:
+        """Hub resource kinds accepted by ``federation apply``: kind -> parser."""
+        return dict(self._resource_kinds)
+
+    def add_resource_kind(self, kind: str, parse, on_change=None) -> None:
+        self._resource_kinds[kind] = _Kind(parse)
+        if on_change is not None:
+            self._resource_watchers[kind] = on_change
+
+    def remove_member_now(self, name: str) -> None:
+        """Stop a member at once (its record is already deleted from the store)."""
+        self._stop_member(name)
+
+    def cleanup_cluster(self, record: ClusterRecord) -> int:
+        """Delete every object the hub owns in a cluster that leaves; best effort."""
+        kube = KubeClient(record.name, record.kubeconfig, timeout=self.settings.cluster_timeout)
+        try:
+            return delete_owned(kube)
+        except errors.FederationError as exc:
+            log.warning("cleanup of removed cluster incomplete", extra={"fields": {
+                "cluster": record.name, "error": str(exc)}})
+            return 0
+        finally:
+            kube.close()
+
+    def refresh_cluster_objects(self) -> None:
+        """Re-render after an extension's objects changed; only differences are pushed."""
+        self.registry.request(full=True)
+
+    def add_cluster_objects(self, source) -> None:
+        """Register a callable (target) -> objects rendered into every cluster (e.g. cacerts)."""
+        self._extra_cluster_objects.append(source)
+
+    def _on_applied(self, cluster: str, observed_at: float, now: float) -> None:
+        self.telemetry.propagation.record(max(0.0, now - observed_at), {"cluster": cluster})
+
+    def _on_push_status(self, status) -> None:
+        pass  # read on demand by status(); counters come from the pusher
+
+    # -- views for the API ----------------------------------------------------
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.registry.snapshot
+
+    def members(self) -> dict[str, Member]:
+        with self._lock:
+            return dict(self._members)
+
+    def _install_gauges(self) -> None:
+        def clusters():
+            counts: dict[str, int] = {}
+            for m in self.members().values():
+                counts[m.state] = counts.get(m.state, 0) + 1
+            return [(n, {"state": s}) for s, n in counts.items()]
+
+        def services():
+            return [(len(self.snapshot.services), {})]
+
+        def endpoints():
+            totals: dict[str, int] = {}
+            for per in self.snapshot.services.values():
+                for cluster, svc in per.items():
+                    totals[cluster] = totals.get(cluster, 0) + svc.ready
+            return [(n, {"cluster": c}) for c, n in totals.items()]
+
+        self.telemetry.gauge("federation_clusters", clusters)
+        self.telemetry.gauge("federation_services", services)
+        self.telemetry.gauge("federation_endpoints", endpoints)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    parse: object  # (doc) -> resource with .namespace, .name, .to_dict()
+
+
+def _removed_since(snapshot: Snapshot, cluster: str, present: set) -> ChangeSet:
+    gone = [ServiceChange(cluster, key, None) for key, per in snapshot.services.items()
+            if cluster in per and key not in present]
+    return ChangeSet(tuple(gone))
+
+

@@ -1,0 +1,63 @@
+"""Where hub records live in the store, and the member-cluster record.
+
+A cluster's kubeconfig holds credentials: it is stored sealed with the
+key-encryption key and never leaves the hub in an answer or a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+from federation import errors
+from federation.trust.sealing import seal, unseal
+
+
+class Keys:
+    ROOT_WATCH = ""  # the hub follows clusters/ and policies/ through one watch
+    CLUSTERS = "clusters/"
+    POLICIES = "policies/"
+    SUMMARY_SERVICES = "summaries/services/"
+    SUMMARY_CLUSTERS = "summaries/clusters/"
+    STATUS = "status/"
+
+    @staticmethod
+    def cluster(name: str) -> str:
+        return f"{Keys.CLUSTERS}{name}"
+
+    @staticmethod
+    def policy(kind: str, namespace: str, name: str) -> str:
+        return f"{Keys.POLICIES}{kind}/{namespace}/{name}"
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    name: str
+    kubeconfig: str  # plaintext only in memory
+    server: str = ""
+    network: str = ""
+    region: str = ""
+
+    def __repr__(self) -> str:  # never print credentials
+        return f"ClusterRecord(name={self.name!r}, server={self.server!r}, network={self.network!r})"
+
+
+def dump_cluster_record(record: ClusterRecord, kek: bytes) -> bytes:
+    key = Keys.cluster(record.name)
+    sealed = seal(kek, key, record.kubeconfig.encode())
+    return json.dumps({
+        "name": record.name, "server": record.server, "network": record.network,
+        "region": record.region, "kubeconfig": base64.b64encode(sealed).decode(),
+    }).encode()
+
+
+def load_cluster_record(value: bytes, kek: bytes) -> ClusterRecord:
+    try:
+        data = json.loads(value)
+        name = data["name"]
+        kubeconfig = unseal(kek, Keys.cluster(name), base64.b64decode(data["kubeconfig"])).decode()
+    except (KeyError, ValueError, TypeError) as exc:
+        raise errors.StoreError(f"stored cluster record unreadable: {exc.__class__.__name__}") from exc
+    return ClusterRecord(name=name, kubeconfig=kubeconfig, server=data.get("server", ""),
+                         network=data.get("network", ""), region=data.get("region", ""))

@@ -1,0 +1,368 @@
+"""The ``federation`` command line: parsing and printing only; work happens in
+the hub (through the admin gRPC API) or in the modules each command names."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+
+from federation import __version__, errors, logging_setup
+
+log = logging.getLogger("federation.cli")
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+# -- connection to a hub ----------------------------------------------------------
+def _add_hub_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("hub connection (defaults from FEDERATION_HUB, FEDERATION_CA, FEDERATION_TOKEN_FILE)")
+    g.add_argument("--hub", default=_env("FEDERATION_HUB"), help="admin API address HOST:PORT")
+    g.add_argument("--ca", default=_env("FEDERATION_CA"), help="CA certificate file of the admin API")
+    g.add_argument("--token-file", default=_env("FEDERATION_TOKEN_FILE"), help="file holding the admin token")
+    g.add_argument("--timeout", type=float, default=30.0, help="seconds per call (default 30)")
+
+
+def _client(args):
+    from federation.api.client import AdminClient
+
+    if not args.hub:
+        raise errors.ConfigError("no hub address: pass --hub or set FEDERATION_HUB (e.g. `. DIR/hub.env`)")
+    if not args.ca:
+        raise errors.ConfigError("no CA file: pass --ca or set FEDERATION_CA")
+    token = os.environ.get("FEDERATION_TOKEN", "")
+    if args.token_file:
+        try:
+            token = open(args.token_file, encoding="utf-8").read().strip()
+        except OSError as exc:
+            raise errors.ConfigError(f"token file {args.token_file}: {exc.strerror}") from exc
+    if not token:
+        raise errors.ConfigError("no admin token: pass --token-file or set FEDERATION_TOKEN_FILE")
+    return AdminClient(args.hub, ca_file=args.ca, token=token, timeout=args.timeout)
+
+
+def _read_input(path: str) -> str:
+    try:
+        return sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    except OSError as exc:
+        raise errors.ConfigError(f"{path}: {exc.strerror}") from exc
+
+
+# -- commands -------------------------------------------------------------------
+def cmd_version(args) -> int:
+    print(f"federation {__version__}")
+    return 0
+
+
+def _settings_from(args):
+    from federation.settings import HubSettings
+
+    return HubSettings(
+        store_url=args.store, listen=args.listen, onboarding_listen=args.onboarding_listen,
+        metrics_listen=args.metrics_listen, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        admin_token_file=args.admin_token_file, kek_file=args.kek_file,
+        export_mode=args.export_mode, debounce_quiet=args.debounce_quiet,
+        debounce_max=args.debounce_max, initial_sync_timeout=args.initial_sync_timeout,
+        trust_domain=args.trust_domain, vm_grace=args.vm_grace,
+    )
+
+
+def wait_for_signal(stop: threading.Event | None = None) -> None:
+    """Block until SIGTERM or SIGINT (or ``stop`` is set)."""
+    stop = stop or threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+
+
+def cmd_serve(args) -> int:
+    from federation.serving import HubService, prepare_workdir, write_hub_env
+
+    if args.workdir:
+        wd = prepare_workdir(args.workdir, hosts=[args.listen.rpartition(":")[0] or "127.0.0.1", "localhost"])
+        args.tls_cert = args.tls_cert or str(wd.cert)
+        args.tls_key = args.tls_key or str(wd.key)
+        args.admin_token_file = args.admin_token_file or str(wd.token)
+        args.kek_file = args.kek_file or str(wd.kek)
+    service = HubService(_settings_from(args))
+    service.start()
+    if args.workdir:
+        write_hub_env(wd, service.api.address)
+        (wd.root / "hub.ready").write_text(service.api.address + "\n")
+    try:
+        wait_for_signal()
+    finally:
+        log.info("stopping hub")
+        service.stop()
+    return 0
+
+
+def cmd_sim(args) -> int:
+    from federation.sim import cli as sim_cli
+
+    return sim_cli.run(args)
+
+
+def cmd_demo(args) -> int:
+    from federation.demo import run_demo
+
+    return run_demo(args)
+
+
+def cmd_cluster_add(args) -> int:
+    kubeconfig = _read_input(args.kubeconfig)
+    record = _client(args).add_cluster(args.name, kubeconfig, network=args.network, region=args.region)
+    print(f"cluster {record.name} registered (server {record.server})")
+    return 0
+
+
+def cmd_cluster_list(args) -> int:
+    rows = _client(args).list_clusters()
+    if args.json:
+        print(json.dumps([r.__dict__ for r in rows], indent=2, default=list))
+        return 0
+    print(f"{'NAME':<16} {'NETWORK':<12} {'REGION':<12} {'STATE':<12} {'GATEWAYS':<24} SERVER")
+    for r in rows:
+        print(f"{r.name:<16} {r.network or '-':<12} {r.region or '-':<12} {r.state:<12} "
+              f"{','.join(r.gateways) or '-':<24} {r.server}")
+    return 0
+
+
+def cmd_cluster_remove(args) -> int:
+    _client(args).remove_cluster(args.name)
+    print(f"cluster {args.name} removed")
+    return 0
+
+
+def cmd_cluster_kubeconfig(args) -> int:
+    from federation.member_access import make_member_kubeconfig
+
+    text = make_member_kubeconfig(args.context, kubeconfig_path=args.kubeconfig,
+                                  namespace=args.namespace, service_account=args.service_account,
+                                  duration_seconds=args.duration)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def format_services(rows) -> str:
+    lines = [f"{'SERVICE':<32} {'CLUSTER':<14} {'NETWORK':<10} {'READY':>5}  LOCALITIES"]
+    for row in rows:
+        for c in row.clusters:
+            locs = ",".join(f"{loc or '-'}={n}" for loc, n in sorted(c.localities.items()))
+            stale = " (stale)" if c.stale else ""
+            lines.append(f"{row.namespace + '/' + row.name:<32} {c.cluster:<14} {c.network or '-':<10} "
+                         f"{c.ready_endpoints:>5}  {locs or '-'}{stale}")
+    return "\n".join(lines)
+
+
+def _as_json(rows) -> str:
+    def conv(obj):
+        if hasattr(obj, "__dataclass_fields__"):
+            return {k: conv(getattr(obj, k)) for k in obj.__dataclass_fields__}
+        if isinstance(obj, (list, tuple)):
+            return [conv(x) for x in obj]
+        if isinstance(obj, dict):
+            return {k: conv(v) for k, v in obj.items()}
+        return obj
+    return json.dumps(conv(rows), indent=2)
+
+
+def cmd_services(args) -> int:
+    rows = _client(args).list_services()
+    print(_as_json(list(rows)) if args.json else format_services(rows))
+    return 0
+
+
+def format_status(status) -> str:
+    lines = [f"hub {status.version}  store={status.store_backend}  services={status.federated_services}  "
+             f"snapshot={status.snapshot_version}",
+             f"{'CLUSTER':<14} {'NETWORK':<10} {'STATE':<12} {'SYNCED':<7} {'OBJECTS':>7}  ERROR"]
+    for c in status.clusters:
+        lines.append(f"{c.name:<14} {c.network or '-':<10} {c.state + (' (stale)' if c.stale else ''):<12} "
+                     f"{'yes' if c.synced else 'no':<7} {c.objects:>7}  {c.error or ''}")
+        for conflict in c.conflicts:
+            lines.append(f"  conflict: {conflict}")
+    return "\n".join(lines)
+
+
+def cmd_status(args) -> int:
+    status = _client(args).status()
+    print(_as_json(status) if args.json else format_status(status))
+    return 0
+
+
+def cmd_render(args) -> int:
+    sys.stdout.write(_client(args).render(args.cluster))
+    return 0
+
+
+def cmd_apply(args) -> int:
+    for line in _client(args).apply_resources(_read_input(args.filename)):
+        print(line)
+    return 0
+
+
+def cmd_delete(args) -> int:
+    for line in _client(args).delete_resources(_read_input(args.filename)):
+        print(line)
+    return 0
+
+
+def cmd_get(args) -> int:
+    sys.stdout.write(_client(args).list_resources(args.kind))
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------
+def _add_serve_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", default=_env("FEDERATION_STORE", "memory://"),
+                   help="state store: memory:// (default) or etcd://HOST:PORT[,HOST:PORT]")
+    p.add_argument("--listen", default="127.0.0.1:8443", help="admin gRPC API address (default 127.0.0.1:8443)")
+    p.add_argument("--onboarding-listen", default="", help="VM onboarding gRPC API address (off when empty)")
+    p.add_argument("--metrics-listen", default="", help="Prometheus metrics address, e.g. 0.0.0.0:9464")
+    p.add_argument("--tls-cert", default="", help="admin API server certificate (PEM)")
+    p.add_argument("--tls-key", default="", help="admin API server private key (PEM)")
+    p.add_argument("--admin-token-file", default="", help="file with admin bearer tokens, one per line")
+    p.add_argument("--kek-file", default=_env("FEDERATION_KEK_FILE"),
+                   help="key-encryption key file for secrets at rest (or FEDERATION_KEK)")
+    p.add_argument("--export-mode", default="all", choices=["all", "namespace-label", "service-export"],
+                   help="which Services are federated (default all)")
+    p.add_argument("--debounce-quiet", type=float, default=0.1, help="quiet period in seconds (default 0.1)")
+    p.add_argument("--debounce-max", type=float, default=1.0, help="max coalescing delay in seconds (default 1)")
+    p.add_argument("--initial-sync-timeout", type=float, default=30.0,
+                   help="seconds to wait for every cluster's first sync before pruning (default 30)")
+    p.add_argument("--trust-domain", default="cluster.local", help="SPIFFE trust domain (default cluster.local)")
+    p.add_argument("--vm-grace", type=float, default=30.0,
+                   help="seconds without heartbeats before a VM's entries are removed (default 30)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="federation", description=__doc__.split("\n")[0])
+    parser.add_argument("--log-level", default=_env("FEDERATION_LOG_LEVEL", "info"),
+                        choices=["debug", "info", "warning", "error"], help="log level (default info)")
+    parser.add_argument("--log-format", default=_env("FEDERATION_LOG_FORMAT", "kv"), choices=["kv", "json"],
+                        help="log line format: key=value (default) or json")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("version", help="print the version")
+    p.set_defaults(func=cmd_version)
+
+    p = sub.add_parser("serve", help="run the hub")
+    _add_serve_flags(p)
+    p.add_argument("--workdir", default="", help="create missing TLS, token and KEK files here; write hub.env")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("sim", help="run simulated member clusters")
+    from federation.sim import cli as sim_cli
+    sim_cli.add_arguments(p)
+    p.set_defaults(func=cmd_sim)
+
+    p = sub.add_parser("demo", help="run the hub with three simulated clusters and a live view")
+    p.add_argument("--workdir", default=".demo", help="where kubeconfigs, hub.env and ready go (default .demo)")
+    p.add_argument("--etcd", default="", help="etcd URL (default: the in-memory store)")
+    p.add_argument("--no-view", action="store_true", help="log instead of drawing the live view")
+    p.set_defaults(func=cmd_demo)
+
+    cluster = sub.add_parser("cluster", help="member clusters").add_subparsers(
+        dest="cluster_command", metavar="SUBCOMMAND", required=True)
+    p = cluster.add_parser("add", help="register a member cluster")
+    p.add_argument("name", help="cluster name (DNS-1123 label)")
+    p.add_argument("--kubeconfig", required=True, help="kubeconfig file for the hub's access ('-' for stdin)")
+    p.add_argument("--network", default="", help="Istio network (default: istio-system's topology.istio.io/network)")
+    p.add_argument("--region", default="", help="region (default: from its Nodes)")
+    _add_hub_flags(p)
+    p.set_defaults(func=cmd_cluster_add)
+    p = cluster.add_parser("list", help="list member clusters")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    _add_hub_flags(p)
+    p.set_defaults(func=cmd_cluster_list)
+    p = cluster.add_parser("remove", help="remove a member cluster and the objects the hub wrote into it")
+    p.add_argument("name")
+    _add_hub_flags(p)
+    p.set_defaults(func=cmd_cluster_remove)
+    p = cluster.add_parser("kubeconfig", help="make a least-privilege kubeconfig for the hub (like "
+                                              "istioctl create-remote-secret)")
+    p.add_argument("--context", default=None, help="kubeconfig context of the member cluster")
+    p.add_argument("--kubeconfig", default=None, help="your kubeconfig (default: $KUBECONFIG or ~/.kube/config)")
+    p.add_argument("--namespace", default="istio-system", help="namespace of the hub's service account")
+    p.add_argument("--service-account", default="mesh-federation-reader", help="service account name")
+    p.add_argument("--duration", type=int, default=86400 * 365, help="token lifetime in seconds")
+    p.add_argument("-o", "--output", default="", help="write to this file (0600) instead of stdout")
+    p.set_defaults(func=cmd_cluster_kubeconfig)
+
+    p = sub.add_parser("services", help="federated services × clusters × ready endpoints × locality")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    _add_hub_flags(p)
+    p.set_defaults(func=cmd_services)
+
+    p = sub.add_parser("status", help="hub and per-cluster sync status")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    _add_hub_flags(p)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("render", help="the YAML the hub writes into a cluster (dry run; secrets redacted)")
+    p.add_argument("--cluster", required=True)
+    _add_hub_flags(p)
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("apply", help="create or update hub resources (FailoverPolicy, WorkloadGroup)")
+    p.add_argument("-f", "--filename", required=True, help="YAML file ('-' for stdin)")
+    _add_hub_flags(p)
+    p.set_defaults(func=cmd_apply)
+
+    p = sub.add_parser("delete", help="delete the hub resources a YAML file names")
+    p.add_argument("-f", "--filename", required=True, help="YAML file ('-' for stdin)")
+    _add_hub_flags(p)
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("get", help="list hub resources as YAML")
+    p.add_argument("kind", nargs="?", default="", help="FailoverPolicy or WorkloadGroup (default: all)")
+    _add_hub_flags(p)
+    p.set_defaults(func=cmd_get)
+
+    for extend in _extensions():
+        extend(sub, _add_hub_flags, _client)
+    return parser
+
+
+def _extensions():
+    """Command groups that live beside their feature (trust, vm)."""
+    out = []
+    for module in ("federation.trust.cli", "federation.onboarding.cli"):
+        try:
+            mod = __import__(module, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        out.append(mod.register)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging_setup.configure(args.log_level, args.log_format)
+    try:
+        return args.func(args) or 0
+    except errors.FederationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""The hub's answers to the Admin API (the ``Control`` protocol).
+
+Writes go to the store; the hub reacts to the stored records through its store
+watch, so every replica sees the same change the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import yaml
+
+from federation import __version__, errors
+from federation.api import control
+from federation.app import Hub
+from federation.catalog import ClusterRecord, Keys, dump_cluster_record, load_cluster_record
+from federation.kubeapi import KubeClient, parse_kubeconfig
+from federation.model.policy import parse_policy
+from federation.render import render_gateways, render_service
+
+log = logging.getLogger(__name__)
+
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+RESOURCE_API = "federation.mesh/v1alpha1"
+MAX_DOCUMENTS = 500
+
+
+def _check_name(name: str) -> None:
+    if not NAME_RE.match(name or ""):
+        raise errors.ValidationError(
+            f"cluster name {name!r}: must be a DNS-1123 label (lowercase letters, digits, '-', ≤ 63)")
+
+
+def parse_documents(yaml_text: str) -> list[dict]:
+    """Split a YAML stream into resource documents, with clear errors."""
+    try:
+        docs = [d for d in yaml.safe_load_all(yaml_text) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise errors.ValidationError(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+    if len(docs) > MAX_DOCUMENTS:
+        raise errors.LimitExceeded(f"{len(docs)} documents: at most {MAX_DOCUMENTS} per request")
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, dict):
+            raise errors.ValidationError(f"document {i + 1}: expected a mapping")
+        if doc.get("apiVersion") != RESOURCE_API:
+            raise errors.ValidationError(
+                f"document {i + 1}: apiVersion {doc.get('apiVersion')!r}: expected {RESOURCE_API}")
+    return docs
+
+
+def _redact(obj: dict) -> dict:
+    if obj.get("kind") == "Secret":
+        obj = dict(obj)
+        obj["data"] = {k: "<redacted>" for k in obj.get("data", {})}
+    return obj
+
+
+class HubControl(control.Control):
+    def __init__(self, hub: Hub):
+        self.hub = hub
+
+    # -- clusters -------------------------------------------------------------
+    def add_cluster(self, name, kubeconfig, network="", region=""):
+        _check_name(name)
+        source = f"kubeconfig for cluster {name!r}"
+        parse_kubeconfig(kubeconfig, source)
+        kube = KubeClient(name, kubeconfig, timeout=self.hub.settings.cluster_timeout)
+        try:
+            kube.request("GET", "/version")
+        except errors.AuthError as exc:
+            raise errors.AuthError(f"cluster {name!r} at {kube.server} refused the kubeconfig's credentials") from exc
+        finally:
+            kube.close()
+        record = ClusterRecord(name=name, kubeconfig=kubeconfig, server=kube.server,
+                               network=network, region=region)
+        if not self.hub.store.compare_and_swap(Keys.cluster(name),
+                                               dump_cluster_record(record, self.hub.kek), 0):
+            raise errors.AlreadyExists(f"cluster {name!r} is already registered")
+        log.info("cluster registered", extra={"fields": {"cluster": name, "server": kube.server}})
+        return control.ClusterRecord(name=name, network=network, region=region,
+                                     server=kube.server, state="registered")
+
+    def _records(self) -> list[ClusterRecord]:
+        items, _ = self.hub.store.range(Keys.CLUSTERS)
+        return [load_cluster_record(kv.value, self.hub.kek) for kv in items]
+
+    def list_clusters(self):
+        members = self.hub.members()
+        snapshot = self.hub.snapshot
+        out = []
+        for record in self._records():
+            info = snapshot.clusters.get(record.name)
+            member = members.get(record.name)
+            out.append(control.ClusterRecord(
+                name=record.name, network=(info.network if info else record.network),
+                region=(info.region if info else record.region), server=record.server,
+                state=member.state if member else "pending",
+                gateways=info.gateways if info else ()))
+        return out
+
+    def remove_cluster(self, name):
+        _check_name(name)
+        kv = self.hub.store.get(Keys.cluster(name))
+        if kv is None:
+            raise errors.NotFound(f"cluster {name!r} is not registered")
+        record = load_cluster_record(kv.value, self.hub.kek)
+        self.hub.store.delete(Keys.cluster(name))
+        self.hub.remove_member_now(name)
+        removed = self.hub.cleanup_cluster(record)
+        log.info("cluster removed", extra={"fields": {"cluster": name, "objects_deleted": removed}})
+
+    # -- views ----------------------------------------------------------------
+    def list_services(self):
+        snapshot = self.hub.snapshot
+        rows = []
+        for key in sorted(snapshot.services):
+            per = snapshot.services[key]
+            clusters = []
+            for cluster in sorted(per):
+                svc = per[cluster]
+                info = snapshot.clusters.get(cluster)
+                clusters.append(control.ClusterEndpoints(
+                    cluster=cluster, network=info.network if info else "",
+                    ready_endpoints=svc.ready,
+                    localities={str(loc): n for loc, n in svc.endpoints},
+                    stale=bool(info and info.stale)))
+            rows.append(control.ServiceRow(key.namespace, key.name, tuple(clusters)))
+        return rows
+
+    def status(self):
+        snapshot = self.hub.snapshot
+        statuses = []
+        for name, member in sorted(self.hub.members().items()):
+            push = member.pusher.status()
+            info = snapshot.clusters.get(name)
+            statuses.append(control.ClusterStatus(
+                name=name, network=info.network if info else member.record.network,
+                region=info.region if info else member.record.region,
+                state=member.state, synced=bool(push.synced and member.state == "synced"),
+                last_push=push.last_push, objects=push.objects,
+                error="; ".join(push.errors[-3:]) if push.errors else "",
+                stale=bool(info and info.stale),
+                conflicts=tuple(self.hub.conflicts.get(name, ())) + tuple(push.conflicts)))
+        backend = "etcd" if type(self.hub.store).__name__.lower().startswith("etcd") else "memory"
+        return control.HubStatus(version=__version__, store_backend=backend,
+                                 clusters=tuple(statuses),
+                                 federated_services=len(snapshot.services),
+                                 snapshot_version=snapshot.version)
+
+    def render(self, cluster):
+        snapshot = self.hub.snapshot
+        if cluster not in self.hub.members() and cluster not in snapshot.clusters:
+            raise errors.NotFound(f"cluster {cluster!r} is not registered")
+        objs = list(render_gateways(snapshot, cluster))
+        for extra in self.hub.extra_cluster_objects(cluster):
+            objs.append(extra)
+        for key in snapshot.service_keys():
+            objs.extend(render_service(snapshot, key, self.hub.policies, cluster,
+                                       self.hub.settings.domain))
+        return yaml.safe_dump_all([_redact(o) for o in objs], sort_keys=False)
+
+    # -- hub resources ----------------------------------------------------------
+    def apply_resources(self, yaml_text):
+        docs = parse_documents(yaml_text)
+        parsed = []
+        for doc in docs:  # validate everything before storing anything
+            kind = doc.get("kind")
+            handler = self.hub.resource_kinds().get(kind)
+            if handler is None:
+                raise errors.ValidationError(
+                    f"kind {kind!r}: unknown; expected one of {', '.join(sorted(self.hub.resource_kinds()))}")
+            parsed.append((kind, handler.parse(doc)))
+        results = []
+        for kind, resource in parsed:
+            key = Keys.policy(kind, resource.namespace, resource.name)
+            value = json.dumps(resource.to_dict(), sort_keys=True).encode()
+            current = self.hub.store.get(key)
+            if current is not None and current.value == value:
+                results.append(f"{kind} {resource.namespace}/{resource.name} unchanged")
+                continue
+            self.hub.store.put(key, value)
+            verb = "configured" if current is not None else "created"
+            results.append(f"{kind} {resource.namespace}/{resource.name} {verb}")
+        return results
+
+    def delete_resources(self, yaml_text):
+        results = []
+        for doc in parse_documents(yaml_text):
+            kind = doc.get("kind")
+            meta = doc.get("metadata") or {}
+            ns, name = meta.get("namespace", "default"), meta.get("name")
+            if kind not in self.hub.resource_kinds() or not name:
+                raise errors.ValidationError(f"cannot delete {kind!r} {ns}/{name}: kind and metadata.name required")
+            existed = self.hub.store.delete(Keys.policy(kind, ns, name))
+            results.append(f"{kind} {ns}/{name} {'deleted' if existed else 'not found'}")
+        return results
+
+    def list_resources(self, kind=""):
+        kinds = self.hub.resource_kinds()
+        if kind and kind not in kinds:
+            raise errors.ValidationError(f"kind {kind!r}: unknown; expected one of {', '.join(sorted(kinds))}")
+        items, _ = self.hub.store.range(Keys.POLICIES + (f"{kind}/" if kind else ""))
+        return yaml.safe_dump_all([json.loads(kv.value) for kv in items], sort_keys=False)
+
+
+__all__ = ["HubControl", "parse_documents", "parse_policy"]

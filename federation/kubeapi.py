@@ -1,0 +1,274 @@
+"""The one adapter to member clusters' Kubernetes API, on the official client.
+
+Requests and watch streams are raw JSON: the client's model classes are far too
+slow for watch streams. Every error leaves this module as a ``federation.errors``
+type; the kubeconfig's credentials never appear in a message.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import urllib3
+import yaml
+from kubernetes import client as kclient
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.kube_config import KubeConfigLoader
+
+from federation import errors
+
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """Where a kind lives in the API: ``/api/v1`` or ``/apis/<group>/<version>``."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        if name:
+            base += f"/{name}"
+        return base
+
+
+def parse_kubeconfig(text: str, source: str = "kubeconfig") -> dict:
+    """Parse and sanity-check a kubeconfig; ConfigError names what is wrong."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise errors.ConfigError(f"{source}: not valid YAML ({exc.__class__.__name__})") from exc
+    if not isinstance(data, dict):
+        raise errors.ConfigError(f"{source}: expected a kubeconfig mapping")
+    for section in ("clusters", "contexts", "users"):
+        if not isinstance(data.get(section), list) or not data[section]:
+            raise errors.ConfigError(f"{source}: missing or empty '{section}'")
+    if not data.get("current-context") and len(data["contexts"]) != 1:
+        raise errors.ConfigError(f"{source}: no current-context set")
+    return data
+
+
+def _configuration(kubeconfig: dict, source: str) -> kclient.Configuration:
+    config = kclient.Configuration()
+    context = kubeconfig.get("current-context") or kubeconfig["contexts"][0].get("name")
+    try:
+        KubeConfigLoader(config_dict=kubeconfig, active_context=context).load_and_set(config)
+    except (ConfigException, KeyError, TypeError, ValueError) as exc:
+        raise errors.ConfigError(f"{source}: {_scrub(str(exc))}") from exc
+    config.retries = False  # retries are ours, with back-off, per cluster
+    config.connection_pool_maxsize = 8
+    return config
+
+
+def _scrub(message: str) -> str:
+    """Keep error messages short and free of credential material."""
+    return message.split("\n")[0][:200]
+
+
+class KubeClient:
+    """A member cluster's API server over HTTPS with the kubeconfig's auth."""
+
+    def __init__(self, cluster: str, kubeconfig: dict | str, timeout: float = 10.0):
+        source = f"kubeconfig of cluster {cluster!r}"
+        if isinstance(kubeconfig, str):
+            kubeconfig = parse_kubeconfig(kubeconfig, source)
+        self.cluster = cluster
+        self.timeout = timeout
+        self._config = _configuration(kubeconfig, source)
+        self._api = kclient.ApiClient(self._config)
+        self._lock = threading.Lock()
+
+    @property
+    def server(self) -> str:
+        return self._config.host
+
+    def close(self) -> None:
+        self._api.rest_client.pool_manager.clear()
+
+    # -- requests ---------------------------------------------------------
+    def _send(self, method: str, path: str, query: dict | None, body: Any,
+              content_type: str, timeout: float | tuple[float, float]):
+        headers = {"Accept": "application/json"}
+        payload = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            payload = body if isinstance(body, (bytes, str)) else json.dumps(body).encode()
+        query_params = [(k, v) for k, v in (query or {}).items() if v is not None]
+        method, url, headers, _, _ = self._api.param_serialize(
+            method, path, query_params=query_params, header_params=headers,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            return self._api.call_api(method, url, header_params=headers, body=payload,
+                                      _request_timeout=timeout)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise errors.ClusterUnreachable(
+                f"cluster {self.cluster!r} at {self.server} unreachable: {exc.__class__.__name__}"
+            ) from exc
+
+    def request(self, method: str, path: str, query: dict | None = None, body: Any = None,
+                content_type: str = "application/json", timeout: float | None = None) -> dict:
+        response = self._send(method, path, query, body, content_type, timeout or self.timeout)
+        try:
+            data = response.response.data
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise errors.ClusterUnreachable(
+                f"cluster {self.cluster!r}: reading response failed: {exc.__class__.__name__}"
+            ) from exc
+        finally:
+            response.response.release_conn()
+        if response.status >= 300:
+            raise status_error(self.cluster, method, path, response.status, data)
+        return json.loads(data) if data else {}
+
+    def get(self, rtype: ResourceType, namespace: str | None, name: str) -> dict | None:
+        try:
+            return self.request("GET", rtype.path(namespace, name))
+        except errors.NotFound:
+            return None
+
+    def list(self, rtype: ResourceType, namespace: str | None = None,
+             label_selector: str | None = None, resource_version: str | None = None) -> dict:
+        return self.request("GET", rtype.path(namespace), {
+            "labelSelector": label_selector, "resourceVersion": resource_version})
+
+    def apply(self, rtype: ResourceType, obj: dict, field_manager: str, force: bool = True) -> dict:
+        meta = obj["metadata"]
+        return self.request(
+            "PATCH", rtype.path(meta.get("namespace"), meta["name"]),
+            {"fieldManager": field_manager, "force": "true" if force else None},
+            body=json.dumps(obj, separators=(",", ":")).encode(), content_type=APPLY_PATCH,
+        )
+
+    def delete(self, rtype: ResourceType, namespace: str | None, name: str) -> bool:
+        try:
+            self.request("DELETE", rtype.path(namespace, name))
+            return True
+        except errors.NotFound:
+            return False
+
+    # -- watch ------------------------------------------------------------
+    def watch(self, rtype: ResourceType, resource_version: str, timeout_seconds: int = 300,
+              label_selector: str | None = None, read_timeout: float | None = None) -> "WatchStream":
+        """Open a watch from ``resource_version`` with bookmarks; the server ends it
+        after ``timeout_seconds``, the client gives up after ``read_timeout`` of silence."""
+        query = {
+            "watch": "1", "resourceVersion": resource_version, "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds), "labelSelector": label_selector,
+        }
+        read = read_timeout or timeout_seconds + 15
+        response = self._send("GET", rtype.path(), query, None, "", (self.timeout, read))
+        if response.status >= 300:
+            data = response.response.data
+            response.response.release_conn()
+            raise status_error(self.cluster, "WATCH", rtype.path(), response.status, data)
+        return WatchStream(self.cluster, response.response)
+
+
+class WatchStream:
+    """Newline-delimited JSON watch events as dicts; ``close()`` ends it."""
+
+    def __init__(self, cluster: str, response):
+        self._cluster = cluster
+        self._response = response
+
+    def close(self) -> None:
+        # Shut the socket down first: that wakes a reader blocked in another
+        # thread, whereas close() alone waits for that reader's read timeout.
+        sock = getattr(getattr(self._response, "connection", None), "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        try:
+            self._response.close()
+        except Exception:  # noqa: BLE001 - closing a dead socket may fail in many ways
+            pass
+
+    def __iter__(self) -> Iterator[dict]:
+        buffer = b""
+        try:
+            for chunk in self._response.stream(amt=None, decode_content=False):
+                buffer += chunk
+                while True:
+                    line, sep, rest = buffer.partition(b"\n")
+                    if not sep:
+                        break
+                    buffer = rest
+                    if line.strip():
+                        yield json.loads(line)
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            raise errors.ClusterUnreachable(
+                f"cluster {self._cluster!r}: watch stream broken: {exc.__class__.__name__}"
+            ) from exc
+        finally:
+            self.close()
+
+
+def status_error(cluster: str, method: str, path: str, code: int, body: bytes) -> errors.FederationError:
+    """Translate an API server's failure answer into the project's error tree."""
+    message = ""
+    try:
+        message = json.loads(body).get("message", "")
+    except (ValueError, AttributeError):
+        message = body[:200].decode("utf-8", "replace") if body else ""
+    text = f"cluster {cluster!r}: {method} {path}: {code} {message}".rstrip()
+    if code == 404:
+        return errors.NotFound(text)
+    if code == 409:
+        return errors.Conflict(text)
+    if code == 410:
+        return errors.ResourceExpired(text)
+    if code in (401, 403):
+        return errors.AuthError(text)
+    if code in (400, 422):
+        return errors.ValidationError(text)
+    if code == 429 or code >= 500:
+        return errors.ClusterUnreachable(text)
+    return errors.ClusterError(text)
+
+
+# The kinds the hub reads and writes.
+NAMESPACE = ResourceType("", "v1", "namespaces", "Namespace", namespaced=False)
+NODE = ResourceType("", "v1", "nodes", "Node", namespaced=False)
+SERVICE = ResourceType("", "v1", "services", "Service")
+SECRET = ResourceType("", "v1", "secrets", "Secret")
+ENDPOINT_SLICE = ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice")
+SERVICE_EXPORT = ResourceType("multicluster.x-k8s.io", "v1alpha1", "serviceexports", "ServiceExport")
+WORKLOAD_ENTRY = ResourceType("networking.istio.io", "v1", "workloadentries", "WorkloadEntry")
+SERVICE_ENTRY = ResourceType("networking.istio.io", "v1", "serviceentries", "ServiceEntry")
+DESTINATION_RULE = ResourceType("networking.istio.io", "v1", "destinationrules", "DestinationRule")
+ISTIO_GATEWAY = ResourceType("networking.istio.io", "v1", "gateways", "Gateway")
+WORKLOAD_GROUP = ResourceType("networking.istio.io", "v1", "workloadgroups", "WorkloadGroup")
+K8S_GATEWAY = ResourceType("gateway.networking.k8s.io", "v1", "gateways", "Gateway")
+
+BY_API_KIND = {(t.api_version, t.kind): t for t in (
+    NAMESPACE, NODE, SERVICE, SECRET, ENDPOINT_SLICE, SERVICE_EXPORT, WORKLOAD_ENTRY,
+    SERVICE_ENTRY, DESTINATION_RULE, ISTIO_GATEWAY, WORKLOAD_GROUP, K8S_GATEWAY)}
+
+
+def resource_type_of(obj: dict) -> ResourceType:
+    try:
+        return BY_API_KIND[(obj["apiVersion"], obj["kind"])]
+    except KeyError as exc:
+        raise errors.ValidationError(
+            f"unsupported kind {obj.get('apiVersion')}/{obj.get('kind')}") from exc

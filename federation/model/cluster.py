@@ -1,0 +1,19 @@
+"""What the hub knows about one member cluster, as seen from its API server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from federation.model.ids import EASTWEST_PORT
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    name: str
+    network: str = ""
+    region: str = ""
+    gateways: tuple[str, ...] = ()  # east-west gateway IPs or hostnames, sorted
+    gateway_port: int = EASTWEST_PORT
+    # "synced" once the first full list of every kind arrived; "stale" while
+    # unreachable after that: its last-known endpoints are kept and marked.
+    stale: bool = False

@@ -1,0 +1,59 @@
+"""Identifiers and small value types shared by every layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "mesh-federation"
+SERVICE_NAMESPACE_LABEL = "federation.mesh/service-namespace"
+SERVICE_NAME_LABEL = "federation.mesh/service-name"
+SOURCE_CLUSTER_LABEL = "federation.mesh/source-cluster"
+NETWORK_LABEL = "topology.istio.io/network"
+REGION_LABEL = "topology.kubernetes.io/region"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+EASTWEST_LABEL = ("istio", "eastwestgateway")
+EASTWEST_PORT = 15443
+EXPORT_LABEL = "federation.mesh/export"
+SERVICE_ACCOUNT_ANNOTATION = "federation.mesh/service-account"
+
+
+@dataclass(frozen=True, order=True)
+class ServiceKey:
+    namespace: str
+    name: str
+
+    def host(self, domain: str = "cluster.local") -> str:
+        return f"{self.name}.{self.namespace}.svc.{domain}"
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, order=True)
+class Locality:
+    region: str = ""
+    zone: str = ""
+    subzone: str = ""
+
+    def __str__(self) -> str:
+        """Istio's ``region/zone/subzone`` form, trailing empty parts dropped."""
+        parts = [self.region, self.zone, self.subzone]
+        while parts and not parts[-1]:
+            parts.pop()
+        return "/".join(parts)
+
+    @classmethod
+    def parse(cls, text: str) -> "Locality":
+        parts = (text.split("/") + ["", "", ""])[:3]
+        return cls(*parts)
+
+
+@dataclass(frozen=True, order=True)
+class PortSpec:
+    """A service port; ``protocol`` is Istio's (HTTP, HTTP2, GRPC, TCP, TLS, ...)."""
+
+    name: str
+    number: int
+    protocol: str = "TCP"
+    target_port: int = 0

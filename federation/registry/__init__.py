@@ -1,0 +1,9 @@
+"""Registry: merges change sets from every source into one immutable snapshot.
+
+One thread owns the snapshot; change sets arrive through a queue and are
+coalesced by a debouncer (quiet period, max delay) before a new snapshot is
+published to the renderers.
+"""
+
+from federation.registry.debouncing import Debouncer  # noqa: F401
+from federation.registry.aggregating import Registry  # noqa: F401

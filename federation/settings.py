@@ -1,0 +1,39 @@
+"""Hub settings: one dataclass, filled from CLI flags (and their environment defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXPORT_MODES = ("all", "namespace-label", "service-export")
+
+
+@dataclass
+class HubSettings:
+    store_url: str = "memory://"
+    store_prefix: str = "/mesh-federation/"
+    listen: str = "127.0.0.1:8443"  # admin gRPC API
+    onboarding_listen: str = ""  # VM onboarding gRPC API; empty = disabled
+    metrics_listen: str = ""  # Prometheus endpoint; empty = disabled
+    tls_cert: str = ""
+    tls_key: str = ""
+    admin_token_file: str = ""
+    kek_file: str = ""
+    export_mode: str = "all"
+    domain: str = "cluster.local"
+    trust_domain: str = "cluster.local"
+    debounce_quiet: float = 0.1
+    debounce_max: float = 1.0
+    initial_sync_timeout: float = 30.0  # then prune with unreachable clusters' last-known state
+    stale_ttl: float = 3600.0  # how long an unreachable cluster's endpoints are kept
+    cluster_timeout: float = 10.0  # per request to a member cluster
+    watch_timeout: int = 300
+    vm_grace: float = 30.0
+
+    def validate(self) -> None:
+        from federation import errors
+
+        if self.export_mode not in EXPORT_MODES:
+            raise errors.ConfigError(
+                f"export mode {self.export_mode!r}: expected one of {', '.join(EXPORT_MODES)}")
+        if not 0 <= self.debounce_quiet <= self.debounce_max:
+            raise errors.ConfigError("debounce: need 0 <= quiet <= max delay")

@@ -1,0 +1,134 @@
+"""The kinds a simulated cluster serves and the discovery documents that list them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One served resource: ``services`` in ``v1``, ``workloadentries`` in ``networking.istio.io/v1``."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    has_status: bool = True
+    custom: bool = False  # served from a CRD (validated by its schema)
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def qualified_resource(self) -> str:
+        """``workloadentries.networking.istio.io``: how NotFound/AlreadyExists name the resource."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def qualified_kind(self) -> str:
+        """``WorkloadEntry.networking.istio.io``: how Invalid names the kind."""
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+
+_ISTIO = ("istio-io", "networking-istio-io")
+
+BUILTIN_TYPES: tuple[ResourceType, ...] = (
+    ResourceType("", "v1", "Namespace", "namespaces", "namespace", namespaced=False, short_names=("ns",)),
+    ResourceType("", "v1", "Service", "services", "service", short_names=("svc",), categories=("all",)),
+    ResourceType("", "v1", "Node", "nodes", "node", namespaced=False, short_names=("no",)),
+    ResourceType("", "v1", "Secret", "secrets", "secret", has_status=False),
+    ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", short_names=("cm",), has_status=False),
+    ResourceType("", "v1", "Pod", "pods", "pod", short_names=("po",), categories=("all",)),
+    ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", has_status=False),
+    ResourceType("networking.istio.io", "v1", "WorkloadEntry", "workloadentries", "workloadentry",
+                 short_names=("we",), categories=_ISTIO, custom=True),
+    ResourceType("networking.istio.io", "v1", "ServiceEntry", "serviceentries", "serviceentry",
+                 short_names=("se",), categories=_ISTIO, custom=True),
+    ResourceType("networking.istio.io", "v1", "DestinationRule", "destinationrules", "destinationrule",
+                 short_names=("dr",), categories=_ISTIO, custom=True),
+    ResourceType("networking.istio.io", "v1", "Gateway", "gateways", "gateway",
+                 short_names=("gw",), categories=_ISTIO, custom=True),
+    ResourceType("networking.istio.io", "v1", "WorkloadGroup", "workloadgroups", "workloadgroup",
+                 short_names=("wg",), categories=_ISTIO, custom=True),
+    ResourceType("gateway.networking.k8s.io", "v1", "Gateway", "gateways", "gateway",
+                 short_names=("gtw",), categories=("gateway-api",), custom=True),
+    ResourceType("gateway.networking.k8s.io", "v1", "GatewayClass", "gatewayclasses", "gatewayclass",
+                 namespaced=False, short_names=("gc",), categories=("gateway-api",), custom=True),
+    ResourceType("multicluster.x-k8s.io", "v1alpha1", "ServiceExport", "serviceexports", "serviceexport",
+                 short_names=("svcex", "svcexport"), custom=True),
+)
+
+
+class Catalog:
+    """Lookup of served types by (group, version, plural) and by (apiVersion, kind)."""
+
+    def __init__(self, types: tuple[ResourceType, ...] = BUILTIN_TYPES):
+        self.types = tuple(types)
+        self._by_resource = {(t.group, t.version, t.plural): t for t in self.types}
+        self._by_kind = {(t.api_version, t.kind): t for t in self.types}
+        self._group_versions: dict[str, list[str]] = {}
+        for t in self.types:
+            versions = self._group_versions.setdefault(t.group, [])
+            if t.version not in versions:
+                versions.append(t.version)
+
+    def by_resource(self, group: str, version: str, plural: str) -> ResourceType | None:
+        return self._by_resource.get((group, version, plural))
+
+    def by_kind(self, api_version: str, kind: str) -> ResourceType | None:
+        return self._by_kind.get((api_version, kind))
+
+    def serves(self, group: str, version: str) -> bool:
+        return version in self._group_versions.get(group, ())
+
+    def has_group(self, group: str) -> bool:
+        return group in self._group_versions
+
+    # --- discovery documents (plain, non-aggregated forms) --------------------
+    def api_versions(self, server_address: str) -> dict:
+        return {
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+        }
+
+    def api_group(self, group: str) -> dict:
+        versions = [{"groupVersion": f"{group}/{v}", "version": v} for v in self._group_versions[group]]
+        return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": versions,
+                "preferredVersion": versions[0]}
+
+    def api_group_list(self) -> dict:
+        groups = [self.api_group(group) for group in self._group_versions if group]
+        for group in groups:
+            del group["kind"], group["apiVersion"]
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+    def resource_list(self, group: str, version: str) -> dict:
+        group_version = f"{group}/{version}" if group else version
+        resources = []
+        for t in self.types:
+            if t.group != group or t.version != version:
+                continue
+            entry = {"name": t.plural, "singularName": t.singular, "namespaced": t.namespaced,
+                     "kind": t.kind, "verbs": list(_VERBS)}
+            if t.short_names:
+                entry["shortNames"] = list(t.short_names)
+            if t.categories:
+                entry["categories"] = list(t.categories)
+            resources.append(entry)
+            if t.has_status:
+                resources.append({"name": f"{t.plural}/status", "singularName": "", "namespaced": t.namespaced,
+                                  "kind": t.kind, "verbs": ["get", "patch", "update"]})
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+                "resources": resources}

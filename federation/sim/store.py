@@ -1,0 +1,482 @@
+"""The object store of one simulated cluster: objects, resourceVersions and watch history.
+
+One counter gives every write a new resourceVersion; a write that changes
+nothing keeps the old one and emits no event. Each resource type keeps a
+bounded event log; a watch that asks for history older than the log gets
+``ResourceExpired`` (HTTP 410), as from a real API server's watch cache.
+
+Objects are stored as dicts never mutated after storing, with their JSON
+encoding cached, so lists and watch events are served without re-encoding.
+The ``create/update/apply/patch/get/list/delete`` methods take and return
+plain dicts for in-process use (tests, workload generation); the ``*_entry``
+methods are what the HTTP layer calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import copy
+import json
+import secrets
+import threading
+import time
+import uuid
+from typing import Any, Callable, NamedTuple
+
+from federation.errors import AlreadyExists, Conflict, NotFound, ResourceExpired, ValidationError
+from federation.sim import ownership, patching
+from federation.sim.admission import STRICT, Admission, invalid
+from federation.sim.resources import Catalog, ResourceType
+from federation.sim.schemas import SchemaSet
+from federation.sim.selectors import FieldSelector, LabelSelector
+
+MAIN, STATUS, ALL = "main", "status", "all"  # which part of an object a write may change
+MERGE, JSON_PATCH, STRATEGIC = "merge", "json", "strategic"
+DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class Entry:
+    """A stored object with its cached JSON encoding."""
+
+    __slots__ = ("obj", "raw", "rv")
+
+    def __init__(self, obj: dict):
+        self.obj = obj
+        self.raw = json.dumps(obj, separators=(",", ":")).encode()
+        self.rv = int(obj["metadata"]["resourceVersion"])
+
+    @property
+    def labels(self) -> dict:
+        return self.obj["metadata"].get("labels") or {}
+
+    def copy(self) -> dict:
+        return json.loads(self.raw)
+
+
+class Event(NamedTuple):
+    rv: int
+    type: str  # ADDED, MODIFIED, DELETED
+    entry: Entry  # the object after the write (for DELETED: as deleted)
+    prev: Entry | None
+
+
+class _Log:
+    """Bounded history of one resource type; ``compacted`` is the newest rv no longer held."""
+
+    def __init__(self, limit: int):
+        self.limit = max(1, limit)
+        self.events: list[Event] = []
+        self.rvs: list[int] = []
+        self.compacted = 0
+
+    def append(self, event: Event) -> None:
+        self.events.append(event)
+        self.rvs.append(event.rv)
+        if len(self.events) > self.limit + max(16, self.limit // 8):  # trim in batches
+            self.drop(len(self.events) - self.limit)
+
+    def drop(self, count: int) -> None:
+        if count <= 0:
+            return
+        self.compacted = max(self.compacted, self.rvs[count - 1])
+        del self.events[:count], self.rvs[:count]
+
+    def since(self, rv: int) -> list[Event]:
+        if rv < self.compacted:
+            raise ResourceExpired(f"too old resource version: {rv} ({self.compacted})")
+        return self.events[bisect.bisect_right(self.rvs, rv):]
+
+
+def _key(rtype: ResourceType, namespace: str | None, name: str) -> tuple[str, str]:
+    return ((namespace or "") if rtype.namespaced else "", name)
+
+
+def _strip_identity(obj: dict) -> dict:
+    """The parts a generation bump looks at: everything but metadata and status."""
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+
+
+_META_ORDER = ("name", "generateName", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp")
+
+
+def _ordered_metadata(meta: dict) -> dict:
+    """Metadata keys in the order the API server prints them (identity first, managedFields last)."""
+    out = {k: meta[k] for k in _META_ORDER if k in meta}
+    out.update((k, v) for k, v in meta.items() if k not in out and k != "managedFields")
+    if "managedFields" in meta:
+        out["managedFields"] = meta["managedFields"]
+    return out
+
+
+class ObjectStore:
+    """Thread-safe in-memory objects of one cluster, with watch history."""
+
+    def __init__(self, catalog: Catalog | None = None, schemas: SchemaSet | None = None, history: int = 1000,
+                 default_namespaces: bool = True, clock: Callable[[], str] = _now):
+        self.catalog = catalog or Catalog()
+        self.admission = Admission(schemas)
+        self.history = history
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._rv = 0
+        self._objects: dict[ResourceType, dict[tuple[str, str], Entry]] = {t: {} for t in self.catalog.types}
+        self._logs: dict[ResourceType, _Log] = {t: _Log(history) for t in self.catalog.types}
+        if default_namespaces:
+            for name in DEFAULT_NAMESPACES:
+                self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    @property
+    def resource_version(self) -> int:
+        with self._cond:
+            return self._rv
+
+    def rtype(self, api_version: str, kind: str) -> ResourceType:
+        rtype = self.catalog.by_kind(api_version, kind)
+        if rtype is None:
+            raise NotFound(f"no resource serves kind {kind!r} in {api_version!r}")
+        return rtype
+
+    # --- in-process API (dicts in, dicts out) --------------------------------------
+    def create(self, obj: dict, *, manager: str = "sim", dry_run: bool = False) -> dict:
+        rtype = self.rtype(obj.get("apiVersion", ""), obj.get("kind", ""))
+        namespace = (obj.get("metadata") or {}).get("namespace")
+        return self.create_entry(rtype, namespace, obj, manager=manager, scope=ALL, dry_run=dry_run)[0].copy()
+
+    def update(self, obj: dict, *, manager: str = "sim") -> dict:
+        rtype = self.rtype(obj.get("apiVersion", ""), obj.get("kind", ""))
+        meta = obj.get("metadata") or {}
+        return self.replace_entry(rtype, meta.get("namespace"), meta.get("name", ""), obj, manager=manager,
+                                  scope=ALL)[0].copy()
+
+    def apply(self, obj: dict, *, manager: str = "sim", force: bool = True) -> dict:
+        """Server-side apply ``obj`` (create it when absent)."""
+        rtype = self.rtype(obj.get("apiVersion", ""), obj.get("kind", ""))
+        meta = obj.get("metadata") or {}
+        return self.apply_entry(rtype, meta.get("namespace"), meta.get("name", ""), obj, manager=manager,
+                                force=force, scope=ALL)[0].copy()
+
+    def patch(self, api_version: str, kind: str, name: str, patch: Any, *, namespace: str | None = None,
+              patch_type: str = MERGE, manager: str = "sim") -> dict:
+        return self.patch_entry(self.rtype(api_version, kind), namespace, name, patch, patch_type,
+                                manager=manager, scope=ALL)[0].copy()
+
+    def set_status(self, api_version: str, kind: str, name: str, status: dict, *,
+                   namespace: str | None = None) -> dict:
+        return self.patch_entry(self.rtype(api_version, kind), namespace, name, {"status": status}, MERGE,
+                                manager="sim", scope=STATUS)[0].copy()
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict:
+        return self.get_entry(self.rtype(api_version, kind), namespace, name).copy()
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None,
+             label_selector: str | dict | None = None, field_selector: str | None = None) -> list[dict]:
+        labels = (LabelSelector.from_labels(label_selector) if isinstance(label_selector, dict)
+                  else LabelSelector.parse(label_selector))
+        entries, _, _ = self.list_entries(self.rtype(api_version, kind), namespace, labels,
+                                          FieldSelector.parse(field_selector))
+        return [entry.copy() for entry in entries]
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict:
+        return self.delete_entry(self.rtype(api_version, kind), namespace, name).copy()
+
+    def count(self, api_version: str, kind: str) -> int:
+        with self._cond:
+            return len(self._objects[self.rtype(api_version, kind)])
+
+    def compact(self, keep: int = 0) -> None:
+        """Forget watch history, keeping the newest ``keep`` events of each type."""
+        with self._cond:
+            for log in self._logs.values():
+                log.drop(len(log.events) - keep)
+                if keep == 0:
+                    log.compacted = self._rv
+
+    # --- reads ------------------------------------------------------------------
+    def get_entry(self, rtype: ResourceType, namespace: str | None, name: str) -> Entry:
+        with self._cond:
+            entry = self._objects[rtype].get(_key(rtype, namespace, name))
+        if entry is None:
+            raise NotFound(f'{rtype.qualified_resource} "{name}" not found')
+        return entry
+
+    def list_entries(self, rtype: ResourceType, namespace: str | None = None,
+                     labels: LabelSelector | None = None, fields: FieldSelector | None = None,
+                     limit: int = 0, continue_token: str = "") -> tuple[list[Entry], int, str]:
+        """Matching entries sorted by (namespace, name), the list's resourceVersion and a continue token."""
+        start: tuple[str, str] | None = None
+        with self._cond:
+            list_rv = self._rv
+            if continue_token:
+                list_rv, start = self._decode_continue(rtype, continue_token)
+            objects = self._objects[rtype]
+            name = fields.only_name() if fields else None
+            if name is not None:
+                found = objects.get(_key(rtype, namespace, name)) if namespace or not rtype.namespaced else None
+                candidates = [found] if found else [e for k, e in objects.items() if k[1] == name]
+            else:
+                candidates = list(objects.values())
+        out = []
+        for entry in candidates:
+            meta = entry.obj["metadata"]
+            if namespace and rtype.namespaced and meta.get("namespace") != namespace:
+                continue
+            if labels and not labels.matches(meta.get("labels")):
+                continue
+            if fields and not fields.matches(entry.obj):
+                continue
+            out.append(entry)
+        out.sort(key=lambda e: (e.obj["metadata"].get("namespace", ""), e.obj["metadata"]["name"]))
+        if start is not None:
+            out = [e for e in out if (e.obj["metadata"].get("namespace", ""), e.obj["metadata"]["name"]) > start]
+        token = ""
+        if limit and len(out) > limit:
+            out = out[:limit]
+            last = out[-1].obj["metadata"]
+            raw = json.dumps({"rv": list_rv, "start": [last.get("namespace", ""), last["name"]]})
+            token = base64.urlsafe_b64encode(raw.encode()).decode()
+        return out, list_rv, token
+
+    def _decode_continue(self, rtype: ResourceType, token: str) -> tuple[int, tuple[str, str]]:
+        try:
+            data = json.loads(base64.urlsafe_b64decode(token.encode()))
+            list_rv, start = int(data["rv"]), (str(data["start"][0]), str(data["start"][1]))
+        except (ValueError, KeyError, IndexError, TypeError, binascii.Error) as exc:
+            raise ValidationError(f"invalid continue token: {exc}") from exc
+        if list_rv < self._logs[rtype].compacted:
+            raise ResourceExpired("The provided continue parameter is too old to display a consistent list "
+                                  "result. You can start a new list without the continue parameter.")
+        return list_rv, start
+
+    # --- watch support --------------------------------------------------------------
+    def watch_start(self, rtype: ResourceType, resource_version: int | None) -> tuple[list[Entry], int]:
+        """Where a watch starts: (synthetic ADDED entries, rv to stream after).
+
+        ``None`` or 0 sends the current state first, like the API server; a
+        positive rv streams what came after it, or raises ``ResourceExpired``.
+        """
+        with self._cond:
+            if not resource_version:
+                return list(self._objects[rtype].values()), self._rv
+            self._logs[rtype].since(resource_version)
+            return [], resource_version
+
+    def wait_events(self, rtype: ResourceType, after: int, timeout: float) -> tuple[list[Event], int]:
+        """Events of ``rtype`` newer than ``after`` (waiting up to ``timeout``) and the current rv."""
+        with self._cond:
+            events = self._logs[rtype].since(after)
+            if not events and timeout > 0:
+                self._cond.wait(timeout)
+                events = self._logs[rtype].since(after)
+            return events, self._rv
+
+    def wake_watchers(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    # --- writes ---------------------------------------------------------------------
+    def create_entry(self, rtype: ResourceType, namespace: str | None, obj: dict, *, manager: str,
+                     scope: str = MAIN, dry_run: bool = False, validation: str = STRICT,
+                     operation: str = "Update") -> tuple[Entry, list[str]]:
+        new = self._prepare_body(rtype, namespace, obj)
+        meta = new["metadata"]
+        for key in ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields",
+                    "deletionTimestamp", "selfLink"):
+            meta.pop(key, None)
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
+        if scope == MAIN and rtype.has_status:
+            new.pop("status", None)
+        with self._cond:
+            key = _key(rtype, meta.get("namespace"), meta.get("name", ""))
+            if key in self._objects[rtype]:
+                raise AlreadyExists(f'{rtype.qualified_resource} "{key[1]}" already exists')
+            applied_paths = ownership.leaf_paths(new, include_status=scope != MAIN)  # before defaulting
+            warnings = self.admission.admit(rtype, new, None, validation)
+            now = self._clock()
+            if operation == "Apply":
+                managers = [ownership.Manager(manager, "Apply", rtype.api_version, now, applied_paths)]
+            else:
+                managers = ownership.record_update(None, new, [], manager, now)
+            ownership.write_managers(new, ownership.restrict_to(managers, new))
+            meta.update(uid=str(uuid.uuid4()), creationTimestamp=now, generation=1)
+            return self._commit(rtype, key, new, None, dry_run), warnings
+
+    def replace_entry(self, rtype: ResourceType, namespace: str | None, name: str, obj: dict, *, manager: str,
+                      scope: str = MAIN, dry_run: bool = False, validation: str = STRICT) -> tuple[Entry, list[str]]:
+        new = self._prepare_body(rtype, namespace, obj)
+        if new["metadata"].get("name") != name:
+            raise invalid(rtype, name, [f"metadata.name: Invalid value: {new['metadata'].get('name')!r}: "
+                                        "must match the name in the request"], reason="BadRequest")
+        with self._cond:
+            old = self.get_entry(rtype, namespace, name)
+            wanted = new["metadata"].get("resourceVersion")
+            if wanted and str(wanted) != str(old.rv):
+                raise Conflict(f'Operation cannot be fulfilled on {rtype.qualified_resource} "{name}": the object '
+                               "has been modified; please apply your changes to the latest version and try again")
+            return self._write(rtype, old, new, manager, scope, dry_run, validation)
+
+    def patch_entry(self, rtype: ResourceType, namespace: str | None, name: str, patch: Any, patch_type: str, *,
+                    manager: str, scope: str = MAIN, dry_run: bool = False,
+                    validation: str = STRICT) -> tuple[Entry, list[str]]:
+        with self._cond:
+            old = self.get_entry(rtype, namespace, name)
+            current = old.copy()
+            if patch_type == JSON_PATCH:
+                new = patching.json_patch(current, patch)
+            elif patch_type == STRATEGIC:
+                new = patching.strategic_merge_patch(current, patch)
+            else:
+                new = patching.merge_patch(current, patch)
+            if not isinstance(new, dict):
+                raise invalid(rtype, name, ["the patch must produce an object"], reason="BadRequest")
+            new_meta = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
+            if str(new_meta.get("resourceVersion", old.rv)) != str(old.rv):
+                raise Conflict(f'Operation cannot be fulfilled on {rtype.qualified_resource} "{name}": the object '
+                               "has been modified; please apply your changes to the latest version and try again")
+            new = self._prepare_body(rtype, namespace, new)
+            new["metadata"]["name"] = name
+            return self._write(rtype, old, new, manager, scope, dry_run, validation)
+
+    def apply_entry(self, rtype: ResourceType, namespace: str | None, name: str, applied: dict, *, manager: str,
+                    force: bool = False, scope: str = MAIN, dry_run: bool = False,
+                    validation: str = STRICT) -> tuple[Entry, list[str], bool]:
+        """Server-side apply; returns (entry, warnings, created)."""
+        applied = self._prepare_body(rtype, namespace, applied)
+        meta = applied["metadata"]
+        if meta.get("name") != name:
+            raise invalid(rtype, name, [f"metadata.name: Invalid value: {meta.get('name')!r}: "
+                                        "must match the name in the request"], reason="BadRequest")
+        if scope == MAIN and rtype.has_status:
+            applied.pop("status", None)
+        with self._cond:
+            try:
+                old = self.get_entry(rtype, namespace, name)
+            except NotFound:
+                entry, warnings = self.create_entry(rtype, namespace, applied, manager=manager, scope=scope,
+                                                    dry_run=dry_run, validation=validation, operation="Apply")
+                return entry, warnings, True
+            wanted = meta.get("resourceVersion")
+            if wanted and str(wanted) != str(old.rv):
+                raise Conflict(f'Operation cannot be fulfilled on {rtype.qualified_resource} "{name}": the object '
+                               "has been modified; please apply your changes to the latest version and try again")
+            now = self._clock()
+            merged, managers = ownership.apply_config(old.copy(), applied, ownership.read_managers(old.obj),
+                                                      manager, force, now, include_status=scope != MAIN)
+            entry, warnings = self._write(rtype, old, merged, manager, scope, dry_run, validation, managers)
+            return entry, warnings, False
+
+    def delete_entry(self, rtype: ResourceType, namespace: str | None, name: str, *, uid: str | None = None,
+                     resource_version: str | None = None, dry_run: bool = False) -> Entry:
+        with self._cond:
+            old = self.get_entry(rtype, namespace, name)
+            if (uid and uid != old.obj["metadata"].get("uid")) or (resource_version and
+                                                                   str(resource_version) != str(old.rv)):
+                raise Conflict(f'Operation cannot be fulfilled on {rtype.qualified_resource} "{name}": '
+                               "the precondition (uid or resourceVersion) does not match")
+            if dry_run:
+                return old
+            if rtype.kind == "Namespace" and not rtype.group:
+                self._delete_namespace_contents(name)
+            return self._commit(rtype, _key(rtype, namespace, name), None, old, False)
+
+    def delete_collection(self, rtype: ResourceType, namespace: str | None, labels: LabelSelector,
+                          fields: FieldSelector) -> list[Entry]:
+        with self._cond:
+            entries, _, _ = self.list_entries(rtype, namespace, labels, fields)
+            return [self.delete_entry(rtype, e.obj["metadata"].get("namespace"), e.obj["metadata"]["name"])
+                    for e in entries]
+
+    def _delete_namespace_contents(self, namespace: str) -> None:
+        for rtype, objects in self._objects.items():
+            if rtype.namespaced:
+                for key in [k for k in objects if k[0] == namespace]:
+                    self._commit(rtype, key, None, objects[key], False)
+
+    # --- internals --------------------------------------------------------------------
+    def _prepare_body(self, rtype: ResourceType, namespace: str | None, obj: Any) -> dict:
+        if not isinstance(obj, dict):
+            raise invalid(rtype, "", ["the request body must be a JSON object"], reason="BadRequest")
+        new = copy.deepcopy(obj)
+        if new.get("apiVersion", rtype.api_version) != rtype.api_version or new.get("kind", rtype.kind) != rtype.kind:
+            raise invalid(rtype, "", [f"the body's apiVersion/kind {new.get('apiVersion')}/{new.get('kind')} "
+                                      f"does not match {rtype.api_version}/{rtype.kind}"], reason="BadRequest")
+        new["apiVersion"], new["kind"] = rtype.api_version, rtype.kind
+        meta = new.get("metadata")
+        if meta is None:
+            meta = new["metadata"] = {}
+        if not isinstance(meta, dict):
+            raise invalid(rtype, "", ["metadata: Invalid value: must be an object"], reason="BadRequest")
+        if rtype.namespaced:
+            body_ns = meta.get("namespace")
+            if namespace and body_ns and body_ns != namespace:
+                raise invalid(rtype, meta.get("name", ""), ["metadata.namespace: the namespace of the provided "
+                                                            "object does not match the namespace sent on the "
+                                                            "request"], reason="BadRequest")
+            meta["namespace"] = namespace or body_ns or "default"
+        else:
+            meta.pop("namespace", None)
+        return new
+
+    def _write(self, rtype: ResourceType, old: Entry, new: dict, manager: str, scope: str, dry_run: bool,
+               validation: str, managers: list[ownership.Manager] | None = None) -> tuple[Entry, list[str]]:
+        """Finish an update of ``old`` to ``new``: scope, admission, ownership, generation, no-op check."""
+        previous = old.obj
+        if scope == STATUS:
+            status = new.get("status")
+            new = old.copy()
+            if status is None:
+                new.pop("status", None)
+            else:
+                new["status"] = status
+        elif scope == MAIN and rtype.has_status:
+            new.pop("status", None)
+            if "status" in previous:
+                new["status"] = copy.deepcopy(previous["status"])
+        meta = new["metadata"]
+        for key in ("uid", "creationTimestamp", "generation"):
+            if key in previous["metadata"]:
+                meta[key] = previous["metadata"][key]
+        meta["resourceVersion"] = previous["metadata"]["resourceVersion"]
+        warnings = self.admission.admit(rtype, new, previous, validation)
+        now = self._clock()
+        if managers is None:
+            managers = ownership.record_update(previous, new, ownership.read_managers(previous), manager, now,
+                                               subresource="status" if scope == STATUS else "")
+        ownership.write_managers(new, ownership.restrict_to(managers, new))
+        if _strip_identity(new) != _strip_identity(previous):
+            meta["generation"] = int(previous["metadata"].get("generation", 1)) + 1
+        if new == previous:
+            return old, warnings  # no-op: same resourceVersion, no event
+        return self._commit(rtype, _key(rtype, meta.get("namespace"), meta["name"]), new, old, dry_run), warnings
+
+    def _commit(self, rtype: ResourceType, key: tuple[str, str], new: dict | None, old: Entry | None,
+                dry_run: bool) -> Entry:
+        """Store ``new`` (or delete when None) under a fresh resourceVersion; record the event."""
+        rv = self._rv + 1
+        if new is None:
+            assert old is not None
+            gone = old.copy()
+            gone["metadata"]["resourceVersion"] = str(rv)
+            entry = Entry(gone)
+            kind = "DELETED"
+        else:
+            new["metadata"]["resourceVersion"] = str(rv)
+            new["metadata"] = _ordered_metadata(new["metadata"])
+            entry = Entry(new)
+            kind = "ADDED" if old is None else "MODIFIED"
+        if dry_run:
+            return entry
+        self._rv = rv
+        if new is None:
+            del self._objects[rtype][key]
+        else:
+            self._objects[rtype][key] = entry
+        self._logs[rtype].append(Event(rv, kind, entry, old))
+        self._cond.notify_all()
+        return entry

@@ -1,0 +1,118 @@
+"""Last-known service summaries in the store, so a restarted hub (or the replica
+taking over a cluster) starts from what was known instead of from nothing.
+
+Written by a background thread that coalesces by key: the registry thread never
+waits on the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+from federation import errors
+from federation.catalog import Keys
+from federation.model import ChangeSet, ClusterChange, ServiceChange, Snapshot
+from federation.model.codec import (
+    cluster_info_from_dict, cluster_info_to_dict, service_from_dict, service_to_dict,
+)
+from federation.model.snapshot import Delta
+from federation.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def _service_key(cluster: str, key) -> str:
+    return f"{Keys.SUMMARY_SERVICES}{cluster}/{key.namespace}/{key.name}"
+
+
+class SummaryWriter:
+    def __init__(self, store: Store):
+        self._store = store
+        self._pending: dict[str, bytes | None] = {}
+        self._cond = threading.Condition()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._last = Snapshot()
+        self.writes = 0
+
+    def load(self) -> Snapshot:
+        """The last-known snapshot: every cluster marked stale until its watcher syncs."""
+        changes = []
+        infos, _ = self._store.range(Keys.SUMMARY_CLUSTERS)
+        for kv in infos:
+            changes.append(ClusterChange(kv.key.rsplit("/", 1)[-1],
+                                         cluster_info_from_dict(json.loads(kv.value), stale=True)))
+        services, _ = self._store.range(Keys.SUMMARY_SERVICES)
+        for kv in services:
+            svc = service_from_dict(json.loads(kv.value))
+            changes.append(ServiceChange(svc.cluster, svc.key, svc))
+        snapshot, _ = Snapshot().apply(ChangeSet(tuple(changes)))
+        self._last = snapshot
+        return snapshot
+
+    def record(self, snapshot: Snapshot, delta: Delta) -> None:
+        """Queue writes for what ``delta`` changed since the last recorded snapshot."""
+        previous, self._last = self._last, snapshot
+        updates: dict[str, bytes | None] = {}
+        for key in delta.services:
+            before = previous.services.get(key, {})
+            after = snapshot.services.get(key, {})
+            for cluster in set(before) | set(after):
+                svc = after.get(cluster)
+                if before.get(cluster) != svc:
+                    updates[_service_key(cluster, key)] = (
+                        json.dumps(service_to_dict(svc)).encode() if svc else None)
+        for cluster in delta.clusters:
+            info = snapshot.clusters.get(cluster)
+            if info is not None and info.stale:
+                continue  # a stale marker is runtime state, not a summary
+            updates[f"{Keys.SUMMARY_CLUSTERS}{cluster}"] = (
+                json.dumps(cluster_info_to_dict(info)).encode() if info else None)
+        if updates:
+            with self._cond:
+                self._pending.update(updates)
+                self._cond.notify()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="summaries", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until queued writes are stored (tests, shutdown)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending or self._stop, timeout=1.0)
+                if self._stop and not self._pending:
+                    return
+                batch, self._pending = self._pending, {}
+            try:
+                for key, value in batch.items():
+                    if value is None:
+                        self._store.delete(key)
+                    else:
+                        self._store.put(key, value)
+                    self.writes += 1
+            except errors.FederationError as exc:
+                log.warning("storing summaries failed; will retry", extra={"fields": {
+                    "error": str(exc), "keys": len(batch)}})
+                with self._cond:
+                    for key, value in batch.items():
+                        self._pending.setdefault(key, value)
+                    if self._stop:
+                        return
+                    self._cond.wait(1.0)
+            with self._cond:
+                self._cond.notify_all()

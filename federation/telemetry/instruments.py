@@ -1,0 +1,98 @@
+"""The hub's metrics and tracer; the only module that imports OpenTelemetry."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable, Iterable
+
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+
+from federation import __version__, errors
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30)
+
+Gauges = Callable[[], Iterable[tuple[float, dict]]]
+
+
+class Telemetry:
+    def __init__(self, service_name: str = "mesh-federation"):
+        resource = Resource.create({"service.name": service_name, "service.version": __version__})
+        self.registry = CollectorRegistry()
+        self._reader = PrometheusMetricReader(registry=self.registry)
+        self._meters = MeterProvider(
+            resource=resource, metric_readers=[self._reader],
+            views=[View(instrument_name="federation_propagation_latency_seconds",
+                        aggregation=ExplicitBucketHistogramAggregation(LATENCY_BUCKETS))],
+        )
+        self._traces = TracerProvider(resource=resource)
+        self.tracer = self._traces.get_tracer("federation")
+        meter = self._meters.get_meter("federation")
+        self._sources: dict[str, Gauges] = {}
+        self._lock = threading.Lock()
+        self.pushes = meter.create_counter(
+            "federation_pushes", unit="1", description="Cluster pushes by result")
+        self.writes = meter.create_counter(
+            "federation_api_writes", unit="1", description="Objects written to member clusters")
+        self.propagation = meter.create_histogram(
+            "federation_propagation_latency_seconds", unit="s",
+            description="Change observed in a source cluster until applied in a target cluster")
+        self.refusals = meter.create_counter(
+            "federation_refusals", unit="1", description="Refused requests by reason")
+        for name, description in (
+            ("federation_clusters", "Member clusters by state"),
+            ("federation_services", "Federated services"),
+            ("federation_endpoints", "Ready endpoints by cluster"),
+            ("federation_cert_expiry_seconds", "Seconds until a CA certificate expires"),
+            ("federation_vms", "Registered VM workloads"),
+        ):
+            meter.create_observable_gauge(name, callbacks=[self._callback(name)],
+                                          description=description)
+        self._server = None
+
+    def gauge(self, name: str, source: Gauges) -> None:
+        """Set the function that yields (value, attributes) for an observable gauge."""
+        with self._lock:
+            self._sources[name] = source
+
+    def _callback(self, name: str):
+        def observe(_options: CallbackOptions) -> Iterable[Observation]:
+            with self._lock:
+                source = self._sources.get(name)
+            if source is None:
+                return []
+            try:
+                return [Observation(value, attrs) for value, attrs in source()]
+            except Exception:  # noqa: BLE001 - a metrics scrape must never fail the hub
+                log.exception("metric source failed", extra={"fields": {"metric": name}})
+                return []
+        return observe
+
+    def serve(self, address: str) -> int:
+        """Expose /metrics on ``host:port``; returns the bound port."""
+        host, _, port = address.rpartition(":")
+        try:
+            self._server, _thread = start_http_server(int(port), addr=host or "0.0.0.0",
+                                                      registry=self.registry)
+        except (OSError, ValueError) as exc:
+            raise errors.ConfigError(f"metrics address {address!r}: {exc}") from exc
+        return self._server.server_address[1]
+
+    def scrape(self) -> str:
+        return generate_latest(self.registry).decode()
+
+    def shutdown(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self._meters.shutdown(timeout_millis=2000)
+        self._traces.shutdown()

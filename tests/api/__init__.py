@@ -1,0 +1,1 @@
+"""Tests of the hub gRPC API over real TLS."""

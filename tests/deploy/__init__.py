@@ -1,0 +1,1 @@
+"""Static checks of deploy/, kind-configs/, shell scripts and the Containerfile; member access."""

@@ -1,0 +1,89 @@
+"""Object names: valid DNS-1123 labels of at most 63 characters, distinct for distinct inputs."""
+
+from __future__ import annotations
+
+import re
+
+from federation.model import ClusterInfo, PortSpec, ServiceKey
+from federation.model.ids import SOURCE_CLUSTER_LABEL
+from federation.render import object_hash, object_ref, render_cluster, render_service
+from federation.render.naming import dns_name, label_value, port_name
+
+from .support import assert_valid, service, snapshot, vm
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def test_readable_names_kept_and_altered_ones_hashed():
+    assert dns_name(["fed", "reviews", "cluster-a", "us-east-1a"]) == "fed-reviews-cluster-a-us-east-1a"
+    altered = dns_name(["fed", "reviews", "Cluster_A", "us-east-1a"])
+    assert re.fullmatch(r"fed-reviews-cluster-a-us-east-1a-[0-9a-f]{8}", altered)
+    assert dns_name(["fed", "reviews", "cluster_a", "z"]) != dns_name(["fed", "reviews", "cluster.a", "z"])
+    assert dns_name(["a"], force_hash=True) != "a"
+
+
+def test_long_inputs_give_valid_distinct_names():
+    names = {dns_name(["fed", "s" * 63, f"cluster-{i}" * 10, "zone"]) for i in range(20)}
+    assert len(names) == 20
+    for name in names:
+        assert len(name) <= 63 and DNS_LABEL.match(name)
+
+
+def test_label_values_are_valid():
+    assert label_value("cluster-a") == "cluster-a"
+    for text in ("x" * 100, "Cluster/One", "-edge-", "___", "a b"):
+        value = label_value(text)
+        assert len(value) <= 63 and LABEL_VALUE.match(value), value
+
+
+def test_unnamed_ports_get_protocol_and_number():
+    assert port_name(PortSpec("http", 80, "HTTP")) == "http"
+    assert port_name(PortSpec("", 8080, "HTTP2")) == "http2-8080"
+    assert port_name(PortSpec("", 5000, "")) == "tcp-5000"
+
+
+def test_rendered_names_within_limits_for_long_service_and_cluster_names():
+    key = ServiceKey("n" * 63, "s" * 63)
+    clusters = {
+        "here": ClusterInfo("here", "net-1", "r", ("10.0.0.1",)),
+        "Very_Long.Cluster" * 5: ClusterInfo("Very_Long.Cluster" * 5, "net-2", "r", ("10.0.0.2",)),
+    }
+    services = [service("Very_Long.Cluster" * 5, key=key,
+                        endpoints=[("region-" * 8 + "/" + "zone-" * 12, 1), ("r/z", 2)])]
+    snap = snapshot(services, vms=[vm("VM." * 30, key=key)], clusters=clusters)
+    objects = render_cluster(snap, [], "here")
+    assert len(objects) == 2 + 5  # gateways; ServiceEntry, 2 + 1 WorkloadEntries, DestinationRule
+    refs = [object_ref(o) for o in objects]
+    assert len(refs) == len(set(refs))
+    for obj in objects:
+        name = obj["metadata"]["name"]
+        assert len(name) <= 63 and DNS_LABEL.match(name), name
+        for value in obj["metadata"]["labels"].values():
+            assert len(value) <= 63 and LABEL_VALUE.match(value), value
+    assert_valid(objects)
+
+
+def test_same_zone_name_in_two_regions_of_one_cluster_gives_distinct_names():
+    services = [service("cluster-b", endpoints=[("us-west/zone-1", 1), ("eu-west/zone-1", 2)])]
+    objects = render_service(snapshot(services), ServiceKey("default", "reviews"), [], "cluster-a")
+    entries = [o for o in objects if o["kind"] == "WorkloadEntry"
+               and o["metadata"]["labels"][SOURCE_CLUSTER_LABEL] == "cluster-b"]
+    names = {o["metadata"]["name"] for o in entries}
+    assert len(entries) == len(names) == 2
+    for name in names:
+        assert name.startswith("fed-reviews-cluster-b-zone-1-") and DNS_LABEL.match(name)
+
+
+def test_object_ref_and_hash():
+    obj = {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
+           "metadata": {"name": "x", "namespace": "default"}, "spec": {"b": 1, "a": [1, 2]}}
+    assert object_ref(obj) == ("networking.istio.io/v1", "WorkloadEntry", "default", "x")
+    assert object_ref({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}) == (
+        "v1", "Namespace", "", "n")
+    same = {"spec": {"a": [1, 2], "b": 1}, "metadata": {"namespace": "default", "name": "x"},
+            "kind": "WorkloadEntry", "apiVersion": "networking.istio.io/v1"}
+    assert object_hash(obj) == object_hash(same)
+    assert re.fullmatch(r"[0-9a-f]{64}", object_hash(obj))
+    changed = {**obj, "spec": {"a": [2, 1], "b": 1}}
+    assert object_hash(changed) != object_hash(obj)

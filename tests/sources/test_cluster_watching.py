@@ -1,0 +1,239 @@
+"""ClusterWatcher against a simulated cluster over HTTPS: what it derives and emits."""
+
+from __future__ import annotations
+
+from federation.model import ClusterChange, ServiceChange, UserRulesChange
+from federation.model.ids import Locality, PortSpec, ServiceKey
+from federation.sim.cluster import SimCluster
+from tests.sources.support import (
+    CORE, DISCOVERY, MCS, destination_rule, endpoint, endpoint_slice, fast_settings, gateway_service,
+    namespace, node, service, service_export, wait_for,
+)
+
+REVIEWS = ServiceKey("shop", "reviews")
+RATINGS = ServiceKey("shop", "ratings")
+
+
+def seed_shop(sim: SimCluster) -> None:
+    """Two zones of one region, the network label, a gateway and two services."""
+    sim.apply(namespace("istio-system", {"topology.istio.io/network": "net-a"}))
+    sim.apply(namespace("shop"))
+    sim.apply(node("n1", "eu-west", "eu-west-1a"))
+    sim.apply(node("n2", "eu-west", "eu-west-1b"))
+    sim.apply(node("n3", "us-east", "us-east-1a"))
+    gateway = sim.apply(gateway_service())
+    sim.store.set_status(CORE, "Service", gateway["metadata"]["name"], {"loadBalancer": {"ingress": [
+        {"ip": "203.0.113.20"}, {"hostname": "ew.example.net"}, {"ip": "203.0.113.10"}]}},
+        namespace="istio-system")
+    sim.apply(service("shop", "reviews", ports=[
+        {"name": "http-web", "port": 9080, "targetPort": 9080},
+        {"name": "api", "port": 9090, "targetPort": "grpc-api", "appProtocol": "grpc"},
+        {"name": "metrics", "port": 9100, "protocol": "UDP"},
+    ], labels={"team": "books"}, annotations={"federation.mesh/service-account": "reviews-sa"}))
+    sim.apply(endpoint_slice("shop", "reviews-abc", "reviews", [
+        endpoint("10.0.0.1", "n1"),
+        endpoint("10.0.0.2", "n1", ready=None),  # no condition: ready
+        endpoint("10.0.0.3", "n2"),
+        endpoint("10.0.0.4", "n2", ready=False),
+        endpoint("10.0.0.5", zone="eu-west-1c"),  # no node: zone field + cluster region
+    ]))
+    sim.apply(service("shop", "ratings"))
+    sim.apply(endpoint_slice("shop", "ratings-abc", "ratings", [endpoint("10.0.1.1", "n2")]))
+
+
+def test_initial_sync_emits_the_full_state_once(make_sim, watch):
+    sim = make_sim()
+    seed_shop(sim)
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    assert len(sink.since()) == 1, "the first sync is one change set"
+    first = sink.since()[0]
+    assert first.sources == ("c1",) and first.observed_at > 0
+
+    info = sink.info()
+    assert info.network == "net-a"
+    assert info.region == "eu-west"  # two of three nodes
+    assert info.gateways == ("203.0.113.10", "203.0.113.20", "ew.example.net")
+    assert info.gateway_port == 15443 and not info.stale
+
+    services = sink.services()
+    assert set(services) == {REVIEWS, RATINGS}, "istio-system (and its gateway) is not federated"
+    reviews = services[REVIEWS]
+    assert reviews.ports == (
+        PortSpec("http-web", 9080, "HTTP", 9080),
+        PortSpec("api", 9090, "GRPC", 0),
+    )
+    assert reviews.selector == (("app", "reviews"),)
+    assert reviews.labels == (("team", "books"),)
+    assert reviews.service_account == "reviews-sa"
+    assert dict(reviews.endpoints) == {
+        Locality("eu-west", "eu-west-1a"): 2,
+        Locality("eu-west", "eu-west-1b"): 1,
+        Locality("eu-west", "eu-west-1c"): 1,
+    }
+    assert sink.rules_changes() == [UserRulesChange("c1", frozenset())]
+
+
+def test_scaling_endpoints_emits_only_that_service(make_sim, watch):
+    sim = make_sim()
+    seed_shop(sim)
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    mark = sink.mark()
+    sim.apply(endpoint_slice("shop", "ratings-abc", "ratings", [
+        endpoint("10.0.1.1", "n2"), endpoint("10.0.1.2", "n2"), endpoint("10.0.1.3", "n3")]))
+    changes = wait_for(lambda: sink.service_changes(mark), what="the ratings change")
+    assert [c.key for c in changes] == [RATINGS]
+    assert dict(changes[0].service.endpoints) == {
+        Locality("eu-west", "eu-west-1b"): 2, Locality("us-east", "us-east-1a"): 1}
+    # A later, unrelated change as a barrier: nothing else was emitted in between.
+    sim.apply(service("shop", "barrier"))
+    wait_for(lambda: sink.service_changes(mark, ServiceKey("shop", "barrier")), what="the barrier")
+    assert [c.key for c in sink.service_changes(mark)] == [RATINGS, ServiceKey("shop", "barrier")]
+    assert not sink.cluster_changes(mark), "cluster info did not change"
+
+
+def test_deleting_a_service_emits_its_removal(make_sim, watch):
+    sim = make_sim()
+    seed_shop(sim)
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    mark = sink.mark()
+    sim.delete(CORE, "Service", "ratings", "shop")
+    changes = wait_for(lambda: sink.service_changes(mark), what="the removal")
+    assert changes == [ServiceChange("c1", RATINGS, None)]
+    assert set(sink.services()) == {REVIEWS}
+
+
+def test_node_label_change_recomputes_services_on_that_node(make_sim, watch):
+    sim = make_sim()
+    seed_shop(sim)
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    mark = sink.mark()
+    sim.apply(node("n1", "eu-west", "eu-west-1z"))  # only reviews has endpoints on n1
+    changes = wait_for(lambda: sink.service_changes(mark), what="the relocated endpoints")
+    assert [c.key for c in changes] == [REVIEWS]
+    assert dict(changes[0].service.endpoints)[Locality("eu-west", "eu-west-1z")] == 2
+
+
+def test_gateway_and_network_changes_update_cluster_info(make_sim, watch):
+    sim = make_sim()
+    sim.apply(namespace("istio-system"))
+    sim.apply(namespace("edge"))
+    sim.apply(node("n1", "ap-south", "ap-south-1a"))
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    assert sink.info().network == "" and sink.info().gateways == ()
+    mark = sink.mark()
+    # A gateway outside istio-system, with externalIPs only: its addresses, never a federated service.
+    sim.apply(gateway_service("edge", "ew", external_ips=["198.51.100.7"]))
+    wait_for(lambda: sink.info().gateways == ("198.51.100.7",), what="the gateway address")
+    sim.apply(namespace("istio-system", {"topology.istio.io/network": "net-z"}))
+    wait_for(lambda: sink.info().network == "net-z", what="the network label")
+    assert not sink.service_changes(mark)
+    assert sink.info().region == "ap-south"
+
+
+def test_explicit_network_and_region_win(make_sim, watch):
+    sim = make_sim()
+    seed_shop(sim)
+    _, sink = watch(sim, fast_settings(network="net-explicit", region="mars"))
+    sink.wait_state("synced")
+    assert (sink.info().network, sink.info().region) == ("net-explicit", "mars")
+    # endpoints without a node fall back to the explicit region
+    assert Locality("mars", "eu-west-1c") in dict(sink.services()[REVIEWS].endpoints)
+
+
+def test_export_mode_namespace_label(make_sim, watch):
+    sim = make_sim()
+    sim.apply(namespace("shop", {"federation.mesh/export": "true"}))
+    sim.apply(namespace("other"))
+    sim.apply(service("shop", "reviews"))
+    sim.apply(service("other", "billing"))
+    sim.apply(service("other", "opted-in", labels={"federation.mesh/export": "true"}))
+    _, sink = watch(sim, fast_settings(export_mode="namespace-label"))
+    sink.wait_state("synced")
+    assert set(sink.services()) == {REVIEWS, ServiceKey("other", "opted-in")}
+    mark = sink.mark()
+    sim.apply(namespace("other", {"federation.mesh/export": "true"}))
+    changes = wait_for(lambda: sink.service_changes(mark), what="the namespace's services")
+    assert [c.key for c in changes] == [ServiceKey("other", "billing")]
+    mark = sink.mark()
+    sim.apply(namespace("shop"))  # label removed: its services leave the federation
+    changes = wait_for(lambda: sink.service_changes(mark), what="the withdrawal")
+    assert changes == [ServiceChange("c1", REVIEWS, None)]
+
+
+def test_export_mode_service_export(make_sim, watch):
+    sim = make_sim()
+    sim.apply(namespace("shop"))
+    sim.apply(service("shop", "reviews"))
+    sim.apply(service("shop", "ratings"))
+    sim.apply(service_export("shop", "reviews"))
+    _, sink = watch(sim, fast_settings(export_mode="service-export"))
+    sink.wait_state("synced")
+    assert set(sink.services()) == {REVIEWS}
+    mark = sink.mark()
+    sim.apply(service_export("shop", "ratings"))
+    wait_for(lambda: sink.service_changes(mark, RATINGS), what="the exported ratings")
+    mark = sink.mark()
+    sim.delete(MCS, "ServiceExport", "reviews", "shop")
+    changes = wait_for(lambda: sink.service_changes(mark), what="the unexported reviews")
+    assert changes == [ServiceChange("c1", REVIEWS, None)]
+
+
+def test_export_mode_all_skips_system_namespaces_and_opt_outs(make_sim, watch):
+    sim = make_sim()
+    sim.apply(namespace("shop"))
+    sim.apply(namespace("istio-system"))
+    sim.apply(service("kube-system", "kube-dns"))
+    sim.apply(service("istio-system", "istiod"))
+    sim.apply(service("shop", "reviews"))
+    sim.apply(service("shop", "private", labels={"federation.mesh/export": "false"}))
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    assert set(sink.services()) == {REVIEWS}
+
+
+def test_user_owned_destination_rule_yields_user_rules_change(make_sim, watch):
+    sim = make_sim()
+    seed_shop(sim)
+    sim.apply(destination_rule("shop", "mine", "reviews"))
+    sim.apply(destination_rule("shop", "hubs", "ratings.shop.svc.cluster.local", owned_by_hub=True))
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    assert sink.rules_changes() == [UserRulesChange("c1", frozenset({"reviews.shop.svc.cluster.local"}))]
+    mark = sink.mark()
+    sim.apply(destination_rule("default", "theirs", "ratings.shop.svc.cluster.local"))
+    changes = wait_for(lambda: sink.rules_changes(mark), what="the second user rule")
+    assert changes == [UserRulesChange("c1", frozenset({
+        "reviews.shop.svc.cluster.local", "ratings.shop.svc.cluster.local"}))]
+    assert not [c for c in sink.changes(mark) if not isinstance(c, UserRulesChange)]
+
+
+def test_endpoint_slices_of_one_service_are_summed_and_deduplicated(make_sim, watch):
+    sim = make_sim()
+    seed_shop(sim)
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    mark = sink.mark()
+    # a second slice with one new pod and one pod already counted (dual-stack style)
+    sim.apply(endpoint_slice("shop", "ratings-def", "ratings", [
+        endpoint("10.0.1.9", "n3", pod="ratings-9"), endpoint("10.0.1.1", "n2")]))
+    changes = wait_for(lambda: sink.service_changes(mark), what="the second slice")
+    assert changes[-1].service.ready == 2
+    mark = sink.mark()
+    sim.delete(DISCOVERY, "EndpointSlice", "ratings-def", "shop")
+    changes = wait_for(lambda: sink.service_changes(mark), what="the slice removal")
+    assert changes[-1].service.ready == 1
+
+
+def test_cluster_info_is_first_in_the_initial_change_set(make_sim, watch):
+    sim = make_sim()
+    seed_shop(sim)
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    changes = sink.since()[0].changes
+    assert isinstance(changes[0], ClusterChange)
+    assert all(isinstance(c, (ServiceChange, UserRulesChange)) for c in changes[1:])
