@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench e2e e2e-kind protos setup etcd lint clean
+.PHONY: demo test bench e2e e2e-kind protos setup etcd shellcheck clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,13 +13,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) etcd
+setup: $(STAMP) etcd shellcheck
 
 etcd:
 	@command -v etcd >/dev/null 2>&1 || { \
 	  echo "installing Debian's etcd-server"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq etcd-server >/dev/null; }
+
+shellcheck:
+	@command -v shellcheck >/dev/null 2>&1 || { \
+	  echo "installing Debian's shellcheck"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq shellcheck >/dev/null; }
 
 demo: setup
 	$(VENV)/bin/federation demo --workdir $${WORKDIR:-.demo}

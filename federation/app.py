@@ -20,7 +20,8 @@ from federation.model import ChangeSet, ClusterChange, ServiceChange, Snapshot
 from federation.model.ids import ServiceKey
 from federation.model.policy import FailoverPolicy, parse_policy
 from federation.model.snapshot import Delta
-from federation.push.pushing import ClusterPusher, delete_owned
+from federation.push.inventory import delete_all_owned
+from federation.push.pushing import ClusterPusher
 from federation.registry import Registry
 from federation.render import conflicts, render_gateways, render_service
 from federation.settings import HubSettings
@@ -44,6 +45,7 @@ class Member:
     state: str = "syncing"  # syncing | synced | unreachable | stale
     present: set = field(default_factory=set)  # service keys its watcher reported
     full_pushed: bool = False
+    ever_synced: bool = False
 
 
 class Hub:
@@ -163,7 +165,8 @@ class Hub:
         member = self._members.get(cluster)
         if member is None:
             return
-        first_sync = state == "synced" and member.state == "syncing"
+        first_sync = state == "synced" and not member.ever_synced
+        member.ever_synced = member.ever_synced or state == "synced"
         member.state = state
         log.info("member cluster state", extra={"fields": {"cluster": cluster, "state": state}})
         if state == "synced":
@@ -180,7 +183,7 @@ class Hub:
             with self._lock:
                 states = [m.state for m in self._members.values()]
             waited = time.monotonic() - self._started_at
-            if all(s != "syncing" for s in states) or waited >= self.settings.initial_sync_timeout:
+            if all(s not in ("syncing", "unreachable") for s in states) or waited >= self.settings.initial_sync_timeout:
                 self._complete = True
                 log.info("initial sync complete", extra={"fields": {
                     "clusters": len(states), "seconds": round(waited, 2)}})
@@ -284,8 +287,8 @@ class Hub:
         if full or first or delta.clusters:
             changes.update(self._desired.set_bucket(target, CLUSTER_BUCKET,
                                                     self._cluster_objects(snapshot, target)))
-        ready = self._complete and member.state != "syncing"
-        self.conflicts[target] = conflicts(snapshot, target)
+        ready = self._complete and member.state not in ("syncing", "unreachable")
+        self.conflicts[target] = conflicts(snapshot, target, self.settings.domain)
         if ready and not member.full_pushed:
             member.pusher.replace_all(self._desired.all(target), observed or None)
             member.full_pushed = True
@@ -321,7 +324,7 @@ class Hub:
         """Delete every object the hub owns in a cluster that leaves; best effort."""
         kube = KubeClient(record.name, record.kubeconfig, timeout=self.settings.cluster_timeout)
         try:
-            return delete_owned(kube)
+            return delete_all_owned(kube)
         except errors.FederationError as exc:
             log.warning("cleanup of removed cluster incomplete", extra={"fields": {
                 "cluster": record.name, "error": str(exc)}})

@@ -118,7 +118,7 @@ def cmd_demo(args) -> int:
 
 def cmd_cluster_add(args) -> int:
     kubeconfig = _read_input(args.kubeconfig)
-    record = _client(args).add_cluster(args.name, kubeconfig, network=args.network, region=args.region)
+    record = _client(args).register_cluster(args.name, kubeconfig, network=args.network, region=args.region)
     print(f"cluster {record.name} registered (server {record.server})")
     return 0
 

@@ -8,7 +8,6 @@ type; the kubeconfig's credentials never appear in a message.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -110,7 +109,9 @@ class KubeClient:
         payload = None
         if body is not None:
             headers["Content-Type"] = content_type
-            payload = body if isinstance(body, (bytes, str)) else json.dumps(body).encode()
+            payload = body
+            if "json" in content_type and isinstance(body, (bytes, str)):
+                payload = json.loads(body)  # the client serialises JSON bodies itself
         query_params = [(k, v) for k, v in (query or {}).items() if v is not None]
         method, url, headers, _, _ = self._api.param_serialize(
             method, path, query_params=query_params, header_params=headers,
@@ -191,14 +192,12 @@ class WatchStream:
         self._response = response
 
     def close(self) -> None:
-        # Shut the socket down first: that wakes a reader blocked in another
-        # thread, whereas close() alone waits for that reader's read timeout.
-        sock = getattr(getattr(self._response, "connection", None), "sock", None)
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        # Shut the socket down for reading first: that wakes a reader blocked in
+        # another thread, whereas close() alone waits for its read timeout.
+        try:
+            self._response.shutdown()
+        except (AttributeError, ValueError, RuntimeError, OSError):
+            pass  # already released or closed, or urllib3 < 2.3
         try:
             self._response.close()
         except Exception:  # noqa: BLE001 - closing a dead socket may fail in many ways

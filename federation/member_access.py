@@ -89,20 +89,19 @@ def make_member_kubeconfig(
 
 # --- loading the operator's kubeconfig -------------------------------------
 def _load_configuration(path: str | None, context: str | None) -> tuple[k8s.Configuration, str]:
-    shown = path or kube_config.KUBE_CONFIG_DEFAULT_LOCATION
-    if path is not None and not os.path.exists(path):
-        raise ConfigError(f"kubeconfig {shown} does not exist")
-    try:
-        contexts, current = kube_config.list_kube_config_contexts(config_file=path)
-    except (ConfigException, yaml.YAMLError, OSError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"cannot read kubeconfig {shown}: {_describe(exc)}") from exc
-    names = [c.get("name") for c in contexts or [] if isinstance(c, dict)]
+    if path is None:
+        # Read at call time (the client's own default is fixed at import).
+        path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    elif not os.path.exists(path):
+        raise ConfigError(f"kubeconfig {path} does not exist")
+    contexts, current = _contexts(path)
+    names = sorted(str(n) for n in (_value(c).get("name") for c in contexts) if n)
     if context is None:
         if not current:
-            raise ConfigError(f"kubeconfig {shown} has no current-context; pass a context ({_names(names)})")
-        context = current["name"]
-    elif context not in names:
-        raise ConfigError(f"context {context!r} is not in kubeconfig {shown} ({_names(names)})")
+            raise ConfigError(f"kubeconfig {path} has no current-context; pass a context ({_names(names)})")
+        context = str(current)
+    if context not in names:
+        raise ConfigError(f"context {context!r} is not in kubeconfig {path} ({_names(names)})")
     configuration = k8s.Configuration()
     try:
         kube_config.load_kube_config(
@@ -110,10 +109,30 @@ def _load_configuration(path: str | None, context: str | None) -> tuple[k8s.Conf
             persist_config=False,
         )
     except (ConfigException, yaml.YAMLError, OSError, TypeError, KeyError, ValueError) as exc:
-        raise ConfigError(f"context {context!r} of kubeconfig {shown} is unusable: {_describe(exc)}") from exc
+        raise ConfigError(f"context {context!r} of kubeconfig {path} is unusable: {_describe(exc)}") from exc
     # One attempt per call: the operator sees an unreachable cluster at once.
     configuration.retries = 0
     return configuration, context
+
+
+def _contexts(path: str) -> tuple[list, str | None]:
+    """Contexts and current-context of the kubeconfig (``a:b`` lists are merged)."""
+    try:
+        merged = kube_config.KubeConfigMerger(path).config
+    except (ConfigException, yaml.YAMLError, OSError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"cannot read kubeconfig {path}: {_describe(exc)}") from exc
+    document = merged.value if merged is not None else None
+    if not isinstance(document, dict):
+        raise ConfigError(f"kubeconfig {path}: no configuration found")
+    contexts = document.get("contexts") or []
+    if not isinstance(contexts, list) or not all(isinstance(_value(c), dict) for c in contexts):
+        raise ConfigError(f"kubeconfig {path}: contexts is not a list of mappings")
+    return contexts, document.get("current-context")
+
+
+def _value(node: object) -> object:
+    """The plain value of an entry (the merger wraps list items in ConfigNode)."""
+    return getattr(node, "value", node)
 
 
 def _describe(exc: Exception) -> str:
@@ -127,7 +146,7 @@ def _describe(exc: Exception) -> str:
 
 
 def _names(names: list[str]) -> str:
-    return "contexts: " + (", ".join(sorted(n for n in names if n)) or "none")
+    return "contexts: " + (", ".join(names) or "none")
 
 
 # --- API calls ---------------------------------------------------------------

@@ -106,15 +106,15 @@ def install_extensions(service: "HubService") -> None:
 class HubService:
     """A hub with its admin API and metrics endpoint, started and stopped as one."""
 
-    def __init__(self, settings: HubSettings):
+    def __init__(self, settings: HubSettings, store=None):
         settings.validate()
         if not settings.tls_cert or not settings.tls_key:
             raise errors.ConfigError("the admin API serves TLS only: --tls-cert and --tls-key are required")
         if not settings.admin_token_file:
             raise errors.ConfigError("the admin API is authenticated: --admin-token-file is required")
         self.settings = settings
-        self.store = open_store(settings.store_url, prefix=settings.store_prefix) \
-            if settings.store_url else open_store(None)
+        self._own_store = store is None
+        self.store = store or open_store(settings.store_url or None, prefix=settings.store_prefix)
         self.kek = self._kek()
         self.telemetry = Telemetry()
         self.hub = Hub(settings, self.store, self.kek, self.telemetry)
@@ -154,4 +154,5 @@ class HubService:
             ext.stop()
         self.hub.stop()
         self.telemetry.shutdown()
-        self.store.close()
+        if self._own_store:
+            self.store.close()

@@ -76,3 +76,14 @@ root_cert() {
   kubectl --context "$(ctx "$1")" -n istio-system get configmap istio-ca-root-cert \
     -o jsonpath='{.data.root-cert\.pem}'
 }
+
+# same_root NAME... — true when every cluster publishes one, identical root.
+same_root() {
+  local first name other
+  first=$(root_cert "$1") || return 1
+  [[ -n $first ]] || return 1
+  for name in "${@:2}"; do
+    other=$(root_cert "$name") || return 1
+    [[ $other == "$first" ]] || return 1
+  done
+}

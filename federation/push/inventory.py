@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 from federation import errors, kubeapi
 from federation.kubeapi import KubeClient, ResourceType
@@ -49,11 +50,15 @@ def live_ref(rtype: ResourceType, obj: dict) -> Ref:
     return (rtype.api_version, rtype.kind, namespace, meta.get("name", ""))
 
 
-def read_inventory(kube: KubeClient) -> dict[Ref, LiveObject]:
-    """Every owned object of the written kinds. A kind whose API is not served
-    (its CRD absent) holds nothing of ours; any other failure propagates."""
+def read_inventory(kube: KubeClient,
+                   cancelled: Callable[[], bool] | None = None) -> dict[Ref, LiveObject] | None:
+    """Every owned object of the written kinds, or None when ``cancelled()``
+    turned true between calls. A kind whose API is not served (its CRD absent)
+    holds nothing of ours; any other failure propagates."""
     owned: dict[Ref, LiveObject] = {}
     for rtype, namespace in OWNED_KINDS:
+        if cancelled is not None and cancelled():
+            return None
         try:
             listing = kube.list(rtype, namespace=namespace, label_selector=MANAGED_SELECTOR)
         except errors.NotFound:
@@ -86,7 +91,8 @@ def delete_owned(kube: KubeClient, ref: Ref, live: LiveObject) -> bool:
 def delete_all_owned(kube: KubeClient) -> int:
     """Delete every owned object in the cluster; returns how many were deleted."""
     deleted = 0
-    for ref, live in sorted(read_inventory(kube).items(), key=lambda item: item[0]):
+    inventory = read_inventory(kube) or {}
+    for ref, live in sorted(inventory.items(), key=lambda item: item[0]):
         if delete_owned(kube, ref, live):
             deleted += 1
     return deleted

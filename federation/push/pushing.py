@@ -105,6 +105,11 @@ class ClusterPusher:
         self._intake: dict[Ref, dict | None] = {}
         self._intake_observed: float | None = None
         self._resync_requested = False
+        # Hand-overs counted, so a status read right after one is never "synced"
+        # before a pass has completed with it.
+        self._handed_seq = 0
+        self._taken_seq = 0
+        self._done_seq = 0
         # Owned by the worker thread.
         self._desired: dict[Ref, _Desired] = {}
         self._removed: set[Ref] = set()
@@ -129,6 +134,7 @@ class ClusterPusher:
         with self._lock:
             self._intake.update(changes)
             self._note_observed(observed_at)
+            self._handed_seq += 1
         self._wake.set()
 
     def replace_all(self, desired: Mapping[Ref, dict], observed_at: float | None = None) -> None:
@@ -138,6 +144,7 @@ class ClusterPusher:
             self._intake_full = full
             self._intake = {}
             self._note_observed(observed_at)
+            self._handed_seq += 1
         self._wake.set()
 
     def resync(self) -> None:
@@ -163,7 +170,7 @@ class ClusterPusher:
         waiting = len(self._intake)
         if self._intake_full is not None:
             waiting += len(self._intake_full)
-        if not waiting:
+        if not waiting and self._done_seq == self._handed_seq:
             return self._status
         return replace(self._status, pending=self._status.pending + waiting, synced=False)
 
@@ -256,7 +263,8 @@ class ClusterPusher:
             self._take_intake()
             requested = self._take_resync_request()
             if requested or not self._inventoried or self._resync_due():
-                self._take_inventory()
+                if not self._take_inventory():
+                    return  # stopping
             self._write_changes()
         except Exception as exc:
             if not isinstance(exc, errors.FederationError):
@@ -273,7 +281,7 @@ class ClusterPusher:
             return
         self._pass_error = None
         self._last_push = time.time()
-        self._publish()
+        self._publish(completed=True)
         observed, self._batch_observed = self._batch_observed, None
         if observed is not None and self._on_applied is not None:
             try:
@@ -290,6 +298,7 @@ class ClusterPusher:
         with self._lock:
             full, changes, observed = self._intake_full, self._intake, self._intake_observed
             self._intake_full, self._intake, self._intake_observed = None, {}, None
+            self._taken_seq = self._handed_seq
         if observed is not None and (self._batch_observed is None or observed < self._batch_observed):
             self._batch_observed = observed
         if full is not None:
@@ -309,12 +318,14 @@ class ClusterPusher:
             for ref in [ref for ref in table if ref not in self._desired]:
                 del table[ref]
 
-    def _take_inventory(self) -> None:
+    def _take_inventory(self) -> bool:
         try:
-            live = read_inventory(self._kube)
+            live = read_inventory(self._kube, self._stopping.is_set)
         except errors.FederationError:
             self._failures += 1
             raise
+        if live is None:
+            return False
         self._live = live
         self._inventoried = True
         self._inventory_at = time.monotonic()
@@ -322,6 +333,7 @@ class ClusterPusher:
         self._conflicts.clear()
         self._delete_failed.clear()
         log.debug("inventory taken", extra={"fields": {"cluster": self.cluster, "owned": len(live)}})
+        return True
 
     def _needs_apply(self, ref: Ref, want: _Desired) -> bool:
         if want.error is not None:
@@ -407,7 +419,7 @@ class ClusterPusher:
             log.debug("object deleted", extra={"fields": fields})
 
     # -- status --------------------------------------------------------------
-    def _publish(self) -> None:
+    def _publish(self, completed: bool = False) -> None:
         outstanding = sum(1 for ref, want in self._desired.items() if self._needs_apply(ref, want))
         outstanding += len(self._orphans())
         problems = [self._pass_error] if self._pass_error else []
@@ -434,10 +446,12 @@ class ClusterPusher:
             prune_ready=self._prune_ready,
         )
         with self._changed:
+            if completed:
+                self._done_seq = self._taken_seq
+            self._changed.notify_all()
             if status == self._status:
                 return
             self._status = status
-            self._changed.notify_all()
         if self._on_status is not None:
             try:
                 self._on_status(status)

@@ -151,7 +151,7 @@ class Listener(http.server.HTTPServer):
         super().__init__((host, port), RequestHandler)
 
     def start(self) -> None:
-        self._serve_thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
+        self._serve_thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
                                               name=f"sim-{self.api.name}-accept", daemon=True)
         self._serve_thread.start()
 

@@ -11,6 +11,7 @@ adds periodic BOOKMARK events; ``timeoutSeconds`` ends the stream normally.
 from __future__ import annotations
 
 import json
+import select
 import time
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,15 @@ class _Filter:
         if now:
             return "MODIFIED" if before else "ADDED"
         return "DELETED" if before else None
+
+
+def _client_gone(connection) -> bool:  # noqa: ANN001 (a socket or an SSL socket)
+    """Whether the client closed its side: a watching client sends nothing, so readable means EOF."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _line(kind: str, raw: bytes) -> bytes:
@@ -118,6 +128,7 @@ def stream_watch(handler: "RequestHandler", rtype: ResourceType, namespace: str 
     start = time.monotonic()
     deadline = start + timeout
     next_bookmark = start + api.bookmark_interval
+    gone = False
     try:
         while True:
             if pending:
@@ -125,6 +136,9 @@ def stream_watch(handler: "RequestHandler", rtype: ResourceType, namespace: str 
                 pending = []
                 handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             if expired or handle.cut.is_set() or listener.closing.is_set():
+                break
+            if _client_gone(handler.connection):
+                gone = True
                 break
             now = time.monotonic()
             if now >= deadline:
@@ -145,7 +159,7 @@ def stream_watch(handler: "RequestHandler", rtype: ResourceType, namespace: str 
             if bookmarks and time.monotonic() >= next_bookmark:
                 pending.append(_bookmark(rtype, cursor))
                 next_bookmark = time.monotonic() + api.bookmark_interval
-        if handle.cut.is_set() and not handle.graceful:
+        if gone or (handle.cut.is_set() and not handle.graceful):
             handler.close_connection = True
         else:
             handler.wfile.write(b"0\r\n\r\n")

@@ -255,7 +255,8 @@ class ClusterWatcher:
         return self.settings.region or deriving.most_common(self._region_counts)
 
     def _info(self) -> ClusterInfo:
-        network = self.settings.network or self._namespace_labels.get(ISTIO_NAMESPACE, {}).get(NETWORK_LABEL, "")
+        istio_labels = self._namespace_labels.get(ISTIO_NAMESPACE, {})
+        network = self.settings.network or istio_labels.get(NETWORK_LABEL, "")
         addresses: set[str] = set()
         port = None
         for key in sorted(self._gateways):

@@ -193,6 +193,14 @@ class TrustAuthority:
                 intermediate_fingerprint=fingerprint(record.cert))
         raise errors.Conflict(f"the trust state kept changing while building cacerts for {cluster}")
 
+    def cacerts_revision(self, cluster: str) -> tuple[int, int]:
+        """Store revisions a cluster's cacerts derive from: the plan's and the
+        intermediate's (0 when absent). Roots change only with the plan, so equal
+        revisions mean an equal Secret and a caller may skip rebuilding it."""
+        plan_kv = self._store.get(self.keys.rotation)
+        kv = self._store.get(self.keys.intermediate(check_cluster_name(cluster)))
+        return (plan_kv.mod_revision if plan_kv else 0, kv.mod_revision if kv else 0)
+
     def cacerts_secret(self, cluster: str) -> dict:
         """The ``istio-system/cacerts`` Secret object for ``cluster``."""
         return self.cacerts(cluster).secret()
@@ -239,6 +247,10 @@ class TrustAuthority:
     # --- rotation ------------------------------------------------------------------
     def rotation_plan(self) -> RotationPlan:
         return rotation.require_plan(self._store, self.keys)[0]
+
+    def plan_state(self) -> tuple[RotationPlan | None, int]:
+        """The stored plan and its revision; (None, 0) before any root exists."""
+        return rotation.read_plan(self._store, self.keys)
 
     def start_rotation(self, algorithm: str = "ecdsa-p256", validity_days: int = 3650, *,
                        cert_pem: bytes | str | None = None, key_pem: bytes | str | None = None,
@@ -289,8 +301,11 @@ class TrustAuthority:
         return rotation.advance(self._store, self.keys, members, agents, self._now())
 
     # --- observing -------------------------------------------------------------------
-    def status(self) -> dict:
-        """Roots, intermediates and the rotation step (no key material), JSON-ready."""
+    def status(self, clusters: Iterable[str] | None = None, agents: Iterable[str] = ()) -> dict:
+        """Roots, intermediates and the rotation step (no key material), JSON-ready.
+
+        Pending confirmations are reported for ``clusters`` (default: every cluster
+        holding an intermediate) and ``agents``, the sets ``advance`` waits for."""
         plan, _ = rotation.require_plan(self._store, self.keys)
         now = as_datetime(self._now())
         roles = {plan.current_root: "old" if plan.in_progress else "current"}
@@ -304,15 +319,18 @@ class TrustAuthority:
                           "role": roles.get(record.name, "retired"),
                           "algorithm": record.algorithm, "imported": record.imported})
         intermediates = []
+        confirmed = rotation.confirmed_steps(self._store, self.keys, plan, "clusters")
         kvs, _ = self._store.range(self.keys.intermediates)
         for kv in kvs:
             record = CARecord.from_bytes(kv.value, kv.key)
-            intermediates.append(self._describe_ca(record, plan, now))
+            intermediates.append({**self._describe_ca(record, plan, now),
+                                  "confirmed_step": confirmed.get(record.name, 0)})
         kv = self._store.get(self.keys.workload_issuer)
         workload = (self._describe_ca(CARecord.from_bytes(kv.value, kv.key), plan, now)
                     if kv else None)
-        pending_c, _ = rotation.pending_for(self._store, self.keys, plan,
-                                            [i["cluster"] for i in intermediates], ())
+        waited_for = [i["cluster"] for i in intermediates] if clusters is None else clusters
+        pending_c, pending_a = rotation.pending_for(self._store, self.keys, plan, waited_for,
+                                                    agents)
         return {
             "trust_domain": self.trust_domain,
             "roots": roots,
@@ -322,7 +340,8 @@ class TrustAuthority:
                          "rotation_id": plan.rotation_id, "current_root": plan.current_root,
                          "new_root": plan.new_root, "previous_root": plan.previous_root,
                          "bundle": list(plan.bundle_root_ids()),
-                         "pending_clusters": list(pending_c)},
+                         "pending_clusters": list(pending_c),
+                         "pending_agents": list(pending_a)},
         }
 
     @staticmethod

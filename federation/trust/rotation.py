@@ -213,6 +213,23 @@ def _confirmed(store: Store, keys: TrustKeys, plan: RotationPlan, kind: str) -> 
     return {kv.key[len(prefix):] for kv in kvs}
 
 
+def confirmed_steps(store: Store, keys: TrustKeys, plan: RotationPlan,
+                    kind: str) -> dict[str, int]:
+    """The highest step each cluster (``kind`` "clusters") or agent confirmed in the
+    plan's rotation; empty outside any rotation."""
+    if not plan.rotation_id or plan.step == Step.NONE:
+        return {}
+    base = keys.confirmations(plan.rotation_id)
+    kvs, _ = store.range(base)
+    steps: dict[str, int] = {}
+    for kv in kvs:
+        step, _, rest = kv.key[len(base):].partition("/")
+        found_kind, _, name = rest.partition("/")
+        if found_kind == kind and name and step.isdigit():
+            steps[name] = max(steps.get(name, 0), int(step))
+    return steps
+
+
 def pending_for(store: Store, keys: TrustKeys, plan: RotationPlan, clusters: Iterable[str],
                 agents: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if not plan.in_progress:

@@ -75,6 +75,22 @@ def test_none_context_uses_the_current_context(tmp_path, server):
     assert doc["current-context"] == "other"
 
 
+def test_kubeconfig_without_current_context_works_with_an_explicit_context(tmp_path, server):
+    path = write_operator_kubeconfig(tmp_path / "k", server.url, server.ca_path)
+    doc = yaml.safe_load(path.read_text())
+    del doc["current-context"]
+    path.write_text(yaml.safe_dump(doc))
+    assert yaml.safe_load(make_member_kubeconfig("other", kubeconfig_path=path))["current-context"] == "other"
+    with pytest.raises(errors.ConfigError, match="no current-context.*kind-member-1, other"):
+        make_member_kubeconfig(None, kubeconfig_path=path)
+
+
+def test_kubeconfig_environment_variable_is_read_at_call_time(tmp_path, server, monkeypatch):
+    path = write_operator_kubeconfig(tmp_path / "k", server.url, server.ca_path)
+    monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'absent'}{':'}{path}")
+    assert yaml.safe_load(make_member_kubeconfig("kind-member-1"))["users"][0]["user"]["token"] == ISSUED_TOKEN
+
+
 def test_secret_fallback_creates_a_token_secret_when_token_request_is_unsupported(server, operator_kubeconfig):
     server.state.token_request = "unsupported"
     text = make_member_kubeconfig("kind-member-1", kubeconfig_path=operator_kubeconfig)

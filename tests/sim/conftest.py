@@ -13,8 +13,8 @@ import pytest
 
 from federation.sim import SimCluster, load_crd_schemas
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DIR = REPO_ROOT.parent / "shared"
+from .helpers import SHARED_DIR
+
 
 
 def _sim_threads() -> set[threading.Thread]:
@@ -96,3 +96,4 @@ def kubectl(kubeconfig, tmp_path):
 
     run.base = base
     return run
+

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from federation.model import ClusterChange, ServiceChange, UserRulesChange
+from federation.model import ClusterChange, ClusterInfo, ServiceChange, UserRulesChange
 from federation.model.ids import Locality, PortSpec, ServiceKey
 from federation.sim.cluster import SimCluster
 from tests.sources.support import (
@@ -237,3 +237,18 @@ def test_cluster_info_is_first_in_the_initial_change_set(make_sim, watch):
     changes = sink.since()[0].changes
     assert isinstance(changes[0], ClusterChange)
     assert all(isinstance(c, (ServiceChange, UserRulesChange)) for c in changes[1:])
+
+
+def test_a_cluster_seeded_by_the_workload_generator(make_sim, watch):
+    from federation.sim import workloads
+
+    sim = make_sim("seeded")
+    seeded = workloads.seed_cluster(sim, "net-s", "eu", ["eu-a", "eu-b"], 3, namespace_name="apps",
+                                    endpoints_per_service=4, gateway_address="172.18.0.10")
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    assert sink.info() == ClusterInfo("seeded", "net-s", "eu", ("172.18.0.10",), 15443, False)
+    services = sink.services()
+    assert set(services) == {ServiceKey("apps", name.split("/")[1]) for name in seeded.services}
+    for service_ in services.values():
+        assert dict(service_.endpoints) == {Locality("eu", "eu-a"): 2, Locality("eu", "eu-b"): 2}

@@ -20,7 +20,7 @@ class EnrollRequest(_message.Message):
     def __init__(self, token: _Optional[str] = ..., csr_pem: _Optional[bytes] = ..., address: _Optional[str] = ..., hostname: _Optional[str] = ...) -> None: ...
 
 class EnrollResponse(_message.Message):
-    __slots__ = ("vm_name", "certificate_chain_pem", "trust_bundle_pem", "namespace", "service_account", "spiffe_id", "bootstrap", "heartbeat_interval_seconds")
+    __slots__ = ("vm_name", "certificate_chain_pem", "trust_bundle_pem", "namespace", "service_account", "spiffe_id", "bootstrap", "heartbeat_interval_seconds", "session_port")
     VM_NAME_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_CHAIN_PEM_FIELD_NUMBER: _ClassVar[int]
     TRUST_BUNDLE_PEM_FIELD_NUMBER: _ClassVar[int]
@@ -29,6 +29,7 @@ class EnrollResponse(_message.Message):
     SPIFFE_ID_FIELD_NUMBER: _ClassVar[int]
     BOOTSTRAP_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SESSION_PORT_FIELD_NUMBER: _ClassVar[int]
     vm_name: str
     certificate_chain_pem: bytes
     trust_bundle_pem: bytes
@@ -37,10 +38,11 @@ class EnrollResponse(_message.Message):
     spiffe_id: str
     bootstrap: BootstrapConfig
     heartbeat_interval_seconds: int
-    def __init__(self, vm_name: _Optional[str] = ..., certificate_chain_pem: _Optional[bytes] = ..., trust_bundle_pem: _Optional[bytes] = ..., namespace: _Optional[str] = ..., service_account: _Optional[str] = ..., spiffe_id: _Optional[str] = ..., bootstrap: _Optional[_Union[BootstrapConfig, _Mapping]] = ..., heartbeat_interval_seconds: _Optional[int] = ...) -> None: ...
+    session_port: int
+    def __init__(self, vm_name: _Optional[str] = ..., certificate_chain_pem: _Optional[bytes] = ..., trust_bundle_pem: _Optional[bytes] = ..., namespace: _Optional[str] = ..., service_account: _Optional[str] = ..., spiffe_id: _Optional[str] = ..., bootstrap: _Optional[_Union[BootstrapConfig, _Mapping]] = ..., heartbeat_interval_seconds: _Optional[int] = ..., session_port: _Optional[int] = ...) -> None: ...
 
 class BootstrapConfig(_message.Message):
-    __slots__ = ("cluster_env", "mesh_yaml", "hosts", "trust_domain", "network", "locality", "labels")
+    __slots__ = ("cluster_env", "mesh_yaml", "hosts", "trust_domain", "network", "locality", "labels", "probe")
     class ClusterEnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +64,7 @@ class BootstrapConfig(_message.Message):
     NETWORK_FIELD_NUMBER: _ClassVar[int]
     LOCALITY_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    PROBE_FIELD_NUMBER: _ClassVar[int]
     cluster_env: _containers.ScalarMap[str, str]
     mesh_yaml: str
     hosts: str
@@ -69,7 +72,20 @@ class BootstrapConfig(_message.Message):
     network: str
     locality: str
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, cluster_env: _Optional[_Mapping[str, str]] = ..., mesh_yaml: _Optional[str] = ..., hosts: _Optional[str] = ..., trust_domain: _Optional[str] = ..., network: _Optional[str] = ..., locality: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    probe: HealthProbe
+    def __init__(self, cluster_env: _Optional[_Mapping[str, str]] = ..., mesh_yaml: _Optional[str] = ..., hosts: _Optional[str] = ..., trust_domain: _Optional[str] = ..., network: _Optional[str] = ..., locality: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., probe: _Optional[_Union[HealthProbe, _Mapping]] = ...) -> None: ...
+
+class HealthProbe(_message.Message):
+    __slots__ = ("http_path", "port", "period_seconds", "timeout_seconds")
+    HTTP_PATH_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    http_path: str
+    port: int
+    period_seconds: int
+    timeout_seconds: int
+    def __init__(self, http_path: _Optional[str] = ..., port: _Optional[int] = ..., period_seconds: _Optional[int] = ..., timeout_seconds: _Optional[int] = ...) -> None: ...
 
 class RenewRequest(_message.Message):
     __slots__ = ("csr_pem",)
@@ -130,7 +146,7 @@ class ListVMsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class VM(_message.Message):
-    __slots__ = ("name", "group_namespace", "group_name", "address", "network", "spiffe_id", "alive", "last_heartbeat_unix", "certificate_expiry_unix", "revoked")
+    __slots__ = ("name", "group_namespace", "group_name", "address", "network", "spiffe_id", "alive", "last_heartbeat_unix", "certificate_expiry_unix", "revoked", "hostname", "certificate_serial", "healthy")
     NAME_FIELD_NUMBER: _ClassVar[int]
     GROUP_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     GROUP_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +157,9 @@ class VM(_message.Message):
     LAST_HEARTBEAT_UNIX_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_EXPIRY_UNIX_FIELD_NUMBER: _ClassVar[int]
     REVOKED_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_SERIAL_FIELD_NUMBER: _ClassVar[int]
+    HEALTHY_FIELD_NUMBER: _ClassVar[int]
     name: str
     group_namespace: str
     group_name: str
@@ -151,7 +170,10 @@ class VM(_message.Message):
     last_heartbeat_unix: float
     certificate_expiry_unix: float
     revoked: bool
-    def __init__(self, name: _Optional[str] = ..., group_namespace: _Optional[str] = ..., group_name: _Optional[str] = ..., address: _Optional[str] = ..., network: _Optional[str] = ..., spiffe_id: _Optional[str] = ..., alive: _Optional[bool] = ..., last_heartbeat_unix: _Optional[float] = ..., certificate_expiry_unix: _Optional[float] = ..., revoked: _Optional[bool] = ...) -> None: ...
+    hostname: str
+    certificate_serial: str
+    healthy: bool
+    def __init__(self, name: _Optional[str] = ..., group_namespace: _Optional[str] = ..., group_name: _Optional[str] = ..., address: _Optional[str] = ..., network: _Optional[str] = ..., spiffe_id: _Optional[str] = ..., alive: _Optional[bool] = ..., last_heartbeat_unix: _Optional[float] = ..., certificate_expiry_unix: _Optional[float] = ..., revoked: _Optional[bool] = ..., hostname: _Optional[str] = ..., certificate_serial: _Optional[str] = ..., healthy: _Optional[bool] = ...) -> None: ...
 
 class ListVMsResponse(_message.Message):
     __slots__ = ("vms",)
@@ -166,5 +188,15 @@ class RevokeVMRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class RevokeVMResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RevokeTokenRequest(_message.Message):
+    __slots__ = ("token_id",)
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    def __init__(self, token_id: _Optional[str] = ...) -> None: ...
+
+class RevokeTokenResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -214,6 +214,11 @@ class VMAdminStub:
                 request_serializer=federation_dot_v1_dot_onboarding__pb2.RevokeVMRequest.SerializeToString,
                 response_deserializer=federation_dot_v1_dot_onboarding__pb2.RevokeVMResponse.FromString,
                 _registered_method=True)
+        self.RevokeToken = channel.unary_unary(
+                '/federation.v1.VMAdmin/RevokeToken',
+                request_serializer=federation_dot_v1_dot_onboarding__pb2.RevokeTokenRequest.SerializeToString,
+                response_deserializer=federation_dot_v1_dot_onboarding__pb2.RevokeTokenResponse.FromString,
+                _registered_method=True)
 
 
 class VMAdminServicer:
@@ -237,6 +242,13 @@ class VMAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RevokeToken(self, request, context):
+        """Makes an unused bootstrap token unusable.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VMAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -254,6 +266,11 @@ def add_VMAdminServicer_to_server(servicer, server):
                     servicer.RevokeVM,
                     request_deserializer=federation_dot_v1_dot_onboarding__pb2.RevokeVMRequest.FromString,
                     response_serializer=federation_dot_v1_dot_onboarding__pb2.RevokeVMResponse.SerializeToString,
+            ),
+            'RevokeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeToken,
+                    request_deserializer=federation_dot_v1_dot_onboarding__pb2.RevokeTokenRequest.FromString,
+                    response_serializer=federation_dot_v1_dot_onboarding__pb2.RevokeTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -337,6 +354,33 @@ class VMAdmin:
             '/federation.v1.VMAdmin/RevokeVM',
             federation_dot_v1_dot_onboarding__pb2.RevokeVMRequest.SerializeToString,
             federation_dot_v1_dot_onboarding__pb2.RevokeVMResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/federation.v1.VMAdmin/RevokeToken',
+            federation_dot_v1_dot_onboarding__pb2.RevokeTokenRequest.SerializeToString,
+            federation_dot_v1_dot_onboarding__pb2.RevokeTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,124 @@
+"""``federation demo``: the hub, three simulated member clusters, and a live view.
+
+Topology: cluster-1 and cluster-2 on network ``net-east`` in region ``us-east``
+(two zones), cluster-3 on ``net-west`` in ``eu-west``. Services in namespace
+``bookinfo``: ``reviews`` in every cluster, ``details`` in two, ``ratings`` in one.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+from federation import errors
+from federation.api.client import AdminClient
+from federation.cli import format_services, format_status, wait_for_signal
+from federation.serving import HubService, prepare_workdir, write_hub_env
+from federation.settings import HubSettings
+from federation.sim.cli import default_schemas_dir
+from federation.sim.fleet import SimFleet
+from federation.sim.workloads import seed_cluster
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "bookinfo"
+TOPOLOGY = (
+    # name, network, region, zones, services
+    ("cluster-1", "net-east", "us-east", ["us-east-1a"], ["reviews", "details", "ratings"]),
+    ("cluster-2", "net-east", "us-east", ["us-east-1b"], ["reviews"]),
+    ("cluster-3", "net-west", "eu-west", ["eu-west-1a"], ["reviews", "details"]),
+)
+SYNC_TIMEOUT = 60.0
+
+
+def start_fleet(workdir: Path) -> SimFleet:
+    schemas = default_schemas_dir()
+    fleet = SimFleet(len(TOPOLOGY), workdir, schemas_dir=schemas)
+
+    def seed(f: SimFleet) -> None:
+        for (name, network, region, zones, services), sim in zip(TOPOLOGY, f):
+            seed_cluster(sim, network=network, region=region, zones=zones, services=services,
+                         namespace_name=NAMESPACE, endpoints_per_service=3, ports=(("http", 9080),))
+
+    return fleet.start(before_ready=seed)
+
+
+def wait_synced(client: AdminClient, clusters: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.status()
+        if len(status.clusters) == clusters and all(c.synced for c in status.clusters):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def draw(client: AdminClient, out=sys.stdout) -> None:
+    try:
+        text = format_status(client.status()) + "\n\n" + format_services(client.list_services())
+    except errors.FederationError as exc:
+        text = f"hub unavailable: {exc}"
+    out.write("\x1b[H\x1b[2J" + time.strftime("%H:%M:%S") + "  mesh-federation demo (Ctrl-C to stop)\n\n"
+              + text + "\n")
+    out.flush()
+
+
+def run_demo(args) -> int:
+    workdir = Path(args.workdir)
+    shutil.rmtree(workdir / "kubeconfigs", ignore_errors=True)
+    (workdir / "ready").unlink(missing_ok=True)
+    wd = prepare_workdir(workdir, hosts=["127.0.0.1", "localhost"])
+    settings = HubSettings(
+        store_url=args.etcd or "memory://", listen="127.0.0.1:0", metrics_listen="127.0.0.1:0",
+        tls_cert=str(wd.cert), tls_key=str(wd.key), admin_token_file=str(wd.token),
+        kek_file=str(wd.kek), onboarding_listen="127.0.0.1:0", initial_sync_timeout=10.0,
+    )
+    fleet = start_fleet(workdir / "sim")
+    service = None
+    client = None
+    try:
+        service = HubService(settings)
+        service.start()
+        env = write_hub_env(wd, service.api.address)
+        client = AdminClient(service.api.address, ca_file=str(wd.ca),
+                             token=wd.token.read_text().strip())
+        kubeconfigs = workdir / "kubeconfigs"
+        kubeconfigs.mkdir(parents=True, exist_ok=True)
+        for sim in fleet:
+            text = fleet.kubeconfig_path(sim.name).read_text()
+            (kubeconfigs / f"{sim.name}.yaml").write_text(text)
+            client.register_cluster(sim.name, text)
+            log.info("registered cluster", extra={"fields": {"cluster": sim.name, "server": sim.url}})
+        if not wait_synced(client, len(TOPOLOGY), SYNC_TIMEOUT):
+            log.error("clusters did not sync in time", extra={"fields": {"seconds": SYNC_TIMEOUT}})
+            return 1
+        (workdir / "ready").write_text(service.api.address + "\n")
+        log.info("demo ready", extra={"fields": {
+            "hub_env": str(env), "metrics": f"127.0.0.1:{service.metrics_port}",
+            "try": f". {env}; federation services"}})
+        stop = threading.Event()
+        if args.no_view or not sys.stdout.isatty():
+            wait_for_signal(stop)
+        else:
+            viewer = threading.Thread(target=_view_loop, args=(client, stop), daemon=True)
+            viewer.start()
+            wait_for_signal(stop)
+            viewer.join(2.0)
+        return 0
+    finally:
+        if client is not None:
+            client.close()
+        if service is not None:
+            service.stop()
+        fleet.stop()
+        (workdir / "ready").unlink(missing_ok=True)
+
+
+def _view_loop(client: AdminClient, stop: threading.Event) -> None:
+    while not stop.is_set():
+        draw(client)
+        stop.wait(1.0)

@@ -1,0 +1,64 @@
+"""SimFleet in-process and ``python -m federation.sim`` as a process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import kubernetes
+import yaml
+from kubernetes import client
+
+from federation.sim import SimFleet
+
+from .helpers import REPO_ROOT, wait_until
+
+
+def test_fleet_serves_each_cluster_on_its_own_address_with_its_own_token(tmp_path, schemas):
+    with SimFleet(2, tmp_path, schemas=schemas) as fleet:
+        ready = json.loads((tmp_path / "ready").read_text())
+        assert [c["name"] for c in ready["clusters"]] == ["cluster-1", "cluster-2"]
+        assert len({c.host for c in fleet}) == 2 and fleet["cluster-1"].token != fleet["cluster-2"].token
+        for cluster in fleet:
+            path = tmp_path / "kubeconfigs" / f"{cluster.name}.yaml"
+            config = yaml.safe_load(path.read_text())
+            assert config["clusters"][0]["cluster"]["certificate-authority-data"]
+            assert oct(path.stat().st_mode & 0o777) == "0o600"
+            api = kubernetes.config.new_client_from_config(config_file=str(path))
+            try:
+                cluster.create({"apiVersion": "v1", "kind": "ConfigMap",
+                                "metadata": {"name": f"only-in-{cluster.name}", "namespace": "default"}})
+                names = [c.metadata.name for c in client.CoreV1Api(api).list_namespaced_config_map("default").items]
+                assert names == [f"only-in-{cluster.name}"]
+            finally:
+                api.close()
+    assert not (tmp_path / "ready").exists()
+
+
+def test_sim_process_writes_kubeconfigs_and_ready_and_exits_0_on_sigterm(tmp_path, shared_dir):
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "federation.sim", "--clusters", "2", "--workdir", str(tmp_path),
+                             "--crd-schemas", str(shared_dir), "--services", "2"],
+                            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert wait_until(lambda: (tmp_path / "ready").exists() or proc.poll() is not None, timeout=30.0)
+        assert proc.poll() is None, proc.stdout.read()
+        kubeconfig = tmp_path / "kubeconfigs" / "cluster-2.yaml"
+        api = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+        try:
+            services = client.CoreV1Api(api).list_service_for_all_namespaces().items
+            assert {s.metadata.name for s in services} == {"svc-0", "svc-1", "istio-eastwestgateway"}
+        finally:
+            api.close()
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=5)
+    assert proc.returncode == 0, output
+    assert "sim fleet stopped" in output and "clean=True" in output
+    assert not (tmp_path / "ready").exists()
