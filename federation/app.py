@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from federation import errors
@@ -25,6 +27,7 @@ from federation.push.pushing import ClusterPusher
 from federation.registry import Registry
 from federation.render import conflicts, render_gateways, render_service
 from federation.settings import HubSettings
+from federation.sharding import Membership
 from federation.sources.cluster_watching import ClusterWatcher
 from federation.store import Store
 from federation.catalog import ClusterRecord, Keys, load_cluster_record
@@ -41,7 +44,7 @@ class Member:
     record: ClusterRecord
     kube: KubeClient
     watcher: ClusterWatcher
-    pusher: ClusterPusher
+    pusher: ClusterPusher | None  # only on the replica that owns the cluster
     state: str = "syncing"  # syncing | synced | unreachable | stale
     present: set = field(default_factory=set)  # service keys its watcher reported
     full_pushed: bool = False
@@ -50,7 +53,7 @@ class Member:
 
 class Hub:
     def __init__(self, settings: HubSettings, store: Store, kek: bytes,
-                 telemetry: Telemetry | None = None, trust=None):
+                 telemetry: Telemetry | None = None, trust=None, replica_id: str = ""):
         settings.validate()
         self.settings = settings
         self.store = store
@@ -71,6 +74,10 @@ class Hub:
         self.conflicts: dict[str, list[str]] = {}
         self._resource_kinds: dict = {"FailoverPolicy": _Kind(parse_policy)}
         self._resource_watchers: dict = {}
+        self.replica_id = replica_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self._push_counts: dict[str, tuple[int, int, int]] = {}
+        self._shared_status: dict[str, dict] = {}
+        self.membership = Membership(store, self.replica_id, on_change=self._on_replicas)
 
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> None:
@@ -79,12 +86,15 @@ class Hub:
         self.registry = Registry(self._publish, self.settings.debounce_quiet,
                                  self.settings.debounce_max, initial=initial)
         self._load_policies()
+        self.membership.start()
         records, revision = self.store.range(Keys.CLUSTERS)
+        _, policy_revision = self.store.range(Keys.POLICIES)
         self.registry.start()
         self.summaries.start()
         for kv in records:
             self._start_member(load_cluster_record(kv.value, self.kek))
-        self._spawn("store-watch", self._follow_store, revision + 1)
+        self._spawn("store-watch-clusters", self._follow_store, Keys.CLUSTERS, revision + 1)
+        self._spawn("store-watch-policies", self._follow_store, Keys.POLICIES, policy_revision + 1)
         self._spawn("sync-gate", self._gate_initial_sync)
         self._install_gauges()
         # Render what is known (last-known state) right away; pruning waits.
@@ -99,8 +109,10 @@ class Hub:
         for member in members:
             member.watcher.stop()
         for member in members:
-            member.pusher.stop(max(0.1, deadline - time.monotonic()))
+            if member.pusher is not None:
+                member.pusher.stop(max(0.1, deadline - time.monotonic()))
             member.kube.close()
+        self.membership.stop(max(0.1, deadline - time.monotonic()))
         self.registry.stop(max(0.1, deadline - time.monotonic()))
         self.summaries.stop(max(0.1, deadline - time.monotonic()))
         for thread in self._threads:
@@ -122,13 +134,33 @@ class Hub:
                 emit=lambda cs, n=record.name: self._on_changes(n, cs),
                 on_state=lambda state, n=record.name: self._on_state(n, state),
             )
-            pusher = ClusterPusher(record.name, kube, on_applied=self._on_applied,
-                                   on_status=self._on_push_status)
-            self._members[record.name] = Member(record, kube, watcher, pusher)
-        pusher.start()
+            member = Member(record, kube, watcher, None)
+            self._members[record.name] = member
+            if self.membership.owns(record.name):
+                self._start_pusher(member)
         watcher.start()
         log.info("member cluster started", extra={"fields": {
             "cluster": record.name, "server": kube.server}})
+
+    def _start_pusher(self, member: Member) -> None:
+        member.pusher = ClusterPusher(member.record.name, member.kube, on_applied=self._on_applied,
+                                      on_status=self._on_push_status, tracer=self.telemetry.tracer)
+        member.full_pushed = False
+        member.pusher.start()
+        self.registry.request(full=True)
+
+    def _on_replicas(self, replicas: frozenset[str]) -> None:
+        """Start pushers for clusters this replica now owns, stop the others'."""
+        with self._lock:
+            for name, member in self._members.items():
+                owned = self.membership.owns(name)
+                if owned and member.pusher is None:
+                    log.info("taking over cluster", extra={"fields": {"cluster": name}})
+                    self._start_pusher(member)
+                elif not owned and member.pusher is not None:
+                    log.info("handing over cluster", extra={"fields": {"cluster": name}})
+                    member.pusher.stop(5.0)
+                    member.pusher = None
 
     def _stop_member(self, name: str) -> None:
         with self._lock:
@@ -136,7 +168,8 @@ class Hub:
         if member is None:
             return
         member.watcher.stop()
-        member.pusher.stop(5.0)
+        if member.pusher is not None:
+            member.pusher.stop(5.0)
         member.kube.close()
         self.registry.submit(ChangeSet((ClusterChange(name, None),)))
         self.registry.request(lambda snap, n=name: self._forget_target(n))
@@ -145,6 +178,8 @@ class Hub:
     def _forget_target(self, name: str) -> None:
         self._desired.drop(name)
         self.conflicts.pop(name, None)
+        self._shared_status.pop(name, None)
+        self.summaries.put(Keys.STATUS + name, None)
 
     def _source_settings(self, record: ClusterRecord):
         from federation.sources.settings import SourceSettings
@@ -191,10 +226,11 @@ class Hub:
                 return
 
     # -- store following ------------------------------------------------------
-    def _follow_store(self, revision: int) -> None:
+    def _follow_store(self, prefix: str, revision: int) -> None:
         while not self._stop.is_set():
+            watch = None
             try:
-                watch = self.store.watch(Keys.ROOT_WATCH, revision)
+                watch = self.store.watch(prefix, revision)
                 while not self._stop.is_set():
                     for event in watch.next_batch(timeout=0.5):
                         revision = event.mod_revision + 1
@@ -205,10 +241,8 @@ class Hub:
                 log.warning("store watch failed; retrying", extra={"fields": {"error": str(exc)}})
                 self._stop.wait(1.0)
             finally:
-                try:
+                if watch is not None:
                     watch.cancel()
-                except Exception:  # noqa: BLE001
-                    pass
 
     def _resync_from_store(self) -> int:
         records, revision = self.store.range(Keys.CLUSTERS)
@@ -272,6 +306,8 @@ class Hub:
                                 if not delta.clusters.isdisjoint(per))
             policies = self.policies
             for target, member in members.items():
+                if member.pusher is None:
+                    continue  # another replica pushes into this cluster
                 self._render_target(snapshot, policies, target, member,
                                     affected, delta, observed, full)
 
@@ -344,7 +380,23 @@ class Hub:
         self.telemetry.propagation.record(max(0.0, now - observed_at), {"cluster": cluster})
 
     def _on_push_status(self, status) -> None:
-        pass  # read on demand by status(); counters come from the pusher
+        """Count pushes by result and share the status with the other replicas
+        (a status write is never watched, so it never triggers a render)."""
+        before = self._push_counts.get(status.cluster, (0, 0, 0))
+        now = (status.applies, status.deletes, status.failures)
+        for result, n, m in zip(("applied", "deleted", "failed"), now, before):
+            if n > m:
+                self.telemetry.pushes.add(n - m, {"cluster": status.cluster, "result": result})
+        self._push_counts[status.cluster] = now
+        shared = push_status_record(status, self.replica_id)
+        if self._shared_status.get(status.cluster) != shared:
+            self._shared_status[status.cluster] = shared
+            self.summaries.put(Keys.STATUS + status.cluster, json.dumps(shared).encode())
+
+    def shared_status(self, cluster: str) -> dict | None:
+        """The push status of a cluster as its owner (maybe another replica) stored it."""
+        kv = self.store.get(Keys.STATUS + cluster)
+        return json.loads(kv.value) if kv else None
 
     # -- views for the API ----------------------------------------------------
     @property
@@ -380,6 +432,12 @@ class Hub:
 @dataclass(frozen=True)
 class _Kind:
     parse: object  # (doc) -> resource with .namespace, .name, .to_dict()
+
+
+def push_status_record(status, replica: str) -> dict:
+    return {"replica": replica, "synced": status.synced, "lastPush": status.last_push,
+            "objects": status.objects, "errors": list(status.errors)[-3:],
+            "conflicts": list(status.conflicts)}
 
 
 def _removed_since(snapshot: Snapshot, cluster: str, present: set) -> ChangeSet:

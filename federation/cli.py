@@ -65,7 +65,7 @@ def _settings_from(args):
 
     return HubSettings(
         store_url=args.store, listen=args.listen, onboarding_listen=args.onboarding_listen,
-        metrics_listen=args.metrics_listen, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        metrics_listen=args.metrics_listen, health_listen=args.health_listen, tls_cert=args.tls_cert, tls_key=args.tls_key,
         admin_token_file=args.admin_token_file, kek_file=args.kek_file,
         export_mode=args.export_mode, debounce_quiet=args.debounce_quiet,
         debounce_max=args.debounce_max, initial_sync_timeout=args.initial_sync_timeout,
@@ -232,6 +232,8 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--listen", default="127.0.0.1:8443", help="admin gRPC API address (default 127.0.0.1:8443)")
     p.add_argument("--onboarding-listen", default="", help="VM onboarding gRPC API address (off when empty)")
     p.add_argument("--metrics-listen", default="", help="Prometheus metrics address, e.g. 0.0.0.0:9464")
+    p.add_argument("--health-listen", default="",
+                   help="plaintext gRPC health endpoint for kubelet probes, e.g. 0.0.0.0:8081 (off when empty)")
     p.add_argument("--tls-cert", default="", help="admin API server certificate (PEM)")
     p.add_argument("--tls-key", default="", help="admin API server private key (PEM)")
     p.add_argument("--admin-token-file", default="", help="file with admin bearer tokens, one per line")
@@ -344,8 +346,8 @@ def _extensions():
         try:
             mod = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+            if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
+                raise  # a missing feature is skipped; a broken one is an error
             continue
         out.append(mod.register)
     return out

@@ -14,7 +14,7 @@ import yaml
 
 from federation import __version__, errors
 from federation.api import control
-from federation.app import Hub
+from federation.app import Hub, push_status_record
 from federation.catalog import ClusterRecord, Keys, dump_cluster_record, load_cluster_record
 from federation.kubeapi import KubeClient, parse_kubeconfig
 from federation.model.policy import parse_policy
@@ -135,16 +135,19 @@ class HubControl(control.Control):
         snapshot = self.hub.snapshot
         statuses = []
         for name, member in sorted(self.hub.members().items()):
-            push = member.pusher.status()
+            if member.pusher is not None:
+                push = push_status_record(member.pusher.status(), self.hub.replica_id)
+            else:  # pushed by another replica: its stored status
+                push = self.hub.shared_status(name) or {"synced": False, "objects": 0, "errors": [
+                    "no status from the owning replica yet"], "conflicts": [], "lastPush": None}
             info = snapshot.clusters.get(name)
             statuses.append(control.ClusterStatus(
                 name=name, network=info.network if info else member.record.network,
                 region=info.region if info else member.record.region,
-                state=member.state, synced=bool(push.synced and member.state == "synced"),
-                last_push=push.last_push, objects=push.objects,
-                error="; ".join(push.errors[-3:]) if push.errors else "",
-                stale=bool(info and info.stale),
-                conflicts=tuple(self.hub.conflicts.get(name, ())) + tuple(push.conflicts)))
+                state=member.state, synced=bool(push["synced"] and member.state == "synced"),
+                last_push=push["lastPush"], objects=push["objects"],
+                error="; ".join(push["errors"]), stale=bool(info and info.stale),
+                conflicts=tuple(self.hub.conflicts.get(name, ())) + tuple(push["conflicts"])))
         backend = "etcd" if type(self.hub.store).__name__.lower().startswith("etcd") else "memory"
         return control.HubStatus(version=__version__, store_backend=backend,
                                  clusters=tuple(statuses),

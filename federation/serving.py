@@ -121,7 +121,8 @@ class HubService:
         self.control = HubControl(self.hub)
         self.api = ApiServer(settings.listen, self.control,
                              ServerTLS.from_files(settings.tls_cert, settings.tls_key),
-                             settings.admin_token_file)
+                             settings.admin_token_file,
+                             health_address=settings.health_listen or None)
         self.extensions: list = []  # started after the hub, stopped before it
         self.metrics_port = 0
         install_extensions(self)

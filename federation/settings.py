@@ -14,6 +14,7 @@ class HubSettings:
     listen: str = "127.0.0.1:8443"  # admin gRPC API
     onboarding_listen: str = ""  # VM onboarding gRPC API; empty = disabled
     metrics_listen: str = ""  # Prometheus endpoint; empty = disabled
+    health_listen: str = ""  # plaintext gRPC health only, for kubelet probes; empty = disabled
     tls_cert: str = ""
     tls_key: str = ""
     admin_token_file: str = ""

@@ -75,6 +75,12 @@ class SummaryWriter:
                 self._pending.update(updates)
                 self._cond.notify()
 
+    def put(self, key: str, value: bytes | None) -> None:
+        """Queue one write (None deletes); the latest value per key wins."""
+        with self._cond:
+            self._pending[key] = value
+            self._cond.notify()
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="summaries", daemon=True)
         self._thread.start()

@@ -51,7 +51,7 @@ def live_digest(obj: Mapping) -> str | None:
 
 def content_digest(obj: Mapping) -> str:
     """sha256 of the canonical JSON of ``obj`` without the hash annotation."""
-    body = copy.deepcopy(dict(obj))
+    body = dict(obj)  # shallow: only metadata is changed, and on copies
     meta = dict(body.get("metadata") or {})
     annotations = dict(meta.get("annotations") or {})
     annotations.pop(HASH_ANNOTATION, None)

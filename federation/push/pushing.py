@@ -23,6 +23,7 @@ that object's desired content changes or the next resync.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -87,8 +88,10 @@ class ClusterPusher:
                  on_applied: AppliedCallback | None = None,
                  field_manager: str = MANAGED_BY,
                  retry: RetryPolicy | None = None,
-                 resync_interval: float | None = 600.0):
+                 resync_interval: float | None = 600.0,
+                 tracer=None):
         self.cluster = cluster
+        self._tracer = tracer  # OpenTelemetry tracer: one span per push pass
         self._kube = kube
         self._on_status = on_status
         self._on_applied = on_applied
@@ -246,7 +249,7 @@ class ClusterPusher:
         )
         try:
             for attempt in retrying:
-                with attempt:
+                with attempt, self._span():
                     self._pass()
             self._failed = False
         except errors.FederationError:
@@ -254,6 +257,11 @@ class ClusterPusher:
         except Exception:  # noqa: BLE001 - a bug must not kill the worker silently
             log.exception("push pass crashed", extra={"fields": {"cluster": self.cluster}})
             self._failed = True
+
+    def _span(self):
+        if self._tracer is None:
+            return contextlib.nullcontext()
+        return self._tracer.start_as_current_span("push", attributes={"cluster": self.cluster})
 
     def _pass(self) -> None:
         if self._stopping.is_set():

@@ -15,7 +15,7 @@ from federation.errors import ClusterError
 from federation.sim.certs import SimCA
 from federation.sim.resources import Catalog
 from federation.sim.schemas import SchemaSet
-from federation.sim.serving import ApiServer, Faults, Listener
+from federation.sim.serving import ApiServer, Faults, Listener, RequestRecord
 from federation.sim.store import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,13 @@ class SimCluster:
 
     def active_watches(self) -> int:
         return self.api.active_watches()
+
+    def requests(self) -> list[RequestRecord]:
+        """Every request answered so far (method, path with query, status code), oldest first."""
+        return self.api.requests()
+
+    def clear_requests(self) -> None:
+        self.api.clear_requests()
 
     def compact(self, keep: int = 0) -> None:
         """Expire watch history so older resourceVersions get 410."""

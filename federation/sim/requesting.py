@@ -63,8 +63,17 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
     server_version = "sim-apiserver"
     timeout = 120  # idle keep-alive connections are closed after this
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # Called as the status line is sent, before the client can read the answer.
+        try:
+            self.server.api.record(self.command or "", self.path or "", int(code))
+        except ValueError:
+            pass
+        super().log_request(code, size)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (base class signature)
-        log.debug("sim request", extra={"fields": {"cluster": self.server.api.name, "line": format % args}})
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("sim request", extra={"fields": {"cluster": self.server.api.name, "line": format % args}})
 
     def do_GET(self) -> None:
         self._handle("GET")

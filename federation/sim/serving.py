@@ -10,6 +10,7 @@ within a bound.
 
 from __future__ import annotations
 
+import collections
 import hmac
 import http.server
 import logging
@@ -18,6 +19,7 @@ import socket
 import ssl
 import threading
 import time
+from typing import NamedTuple
 
 from federation.sim.resources import Catalog
 from federation.sim.store import ObjectStore
@@ -66,6 +68,14 @@ class Faults:
         return None
 
 
+class RequestRecord(NamedTuple):
+    """One answered request, as recorded when its status line was sent."""
+
+    method: str
+    path: str
+    code: int
+
+
 class WatchHandle:
     """One open watch stream, so it can be cut from outside."""
 
@@ -89,6 +99,7 @@ class ApiServer:
         self._token = token.encode()
         self._lock = threading.Lock()
         self._watches: set[WatchHandle] = set()
+        self._requests: collections.deque[RequestRecord] = collections.deque(maxlen=100_000)
         self.address = ""
 
     def authorized(self, header: str | None) -> bool:
@@ -98,6 +109,16 @@ class ApiServer:
 
     def set_token(self, token: str) -> None:
         self._token = token.encode()
+
+    # --- request log ----------------------------------------------------------------
+    def record(self, method: str, path: str, code: int) -> None:
+        self._requests.append(RequestRecord(method, path, code))  # deque.append is atomic
+
+    def requests(self) -> list[RequestRecord]:
+        return list(self._requests)
+
+    def clear_requests(self) -> None:
+        self._requests.clear()
 
     # --- watches ------------------------------------------------------------------
     def register_watch(self, handle: WatchHandle) -> None:

@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 
 from federation.kubeapi import KubeClient
-from federation.push import ClusterPusher, PushFleet, RetryPolicy
+from federation.push import ClusterPusher, PushFleet
 from federation.sim import SimCluster, load_crd_schemas
-from tests.push.support import RequestLog
+from tests.push.support import FAST_RETRY, RequestLog
 
 SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared"
-FAST_RETRY = RetryPolicy(initial_delay=0.05, max_delay=0.3, jitter=0.05)
-WAIT = 10.0  # upper bound of every wait for a pusher to reach a state
 
 
 def _push_threads() -> set[str]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import threading
 
 from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
-from federation.push import ref_of
+from federation.push import RetryPolicy, ref_of
+
+FAST_RETRY = RetryPolicy(initial_delay=0.05, max_delay=0.3, jitter=0.05)
+WAIT = 10.0  # upper bound of every wait for a pusher to reach a state
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 _REQUEST_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<code>\d{3})')
@@ -23,19 +27,19 @@ class RequestLog(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
-        self._lock_entries = threading.Lock()
+        self._entries_lock = threading.Lock()
         self.entries: list[tuple[str, str, str, int]] = []  # (cluster, method, path, code)
 
     def emit(self, record: logging.LogRecord) -> None:
         fields = getattr(record, "fields", None) or {}
         match = _REQUEST_LINE.search(str(fields.get("line", "")))
         if match:
-            with self._lock_entries:
+            with self._entries_lock:
                 self.entries.append((fields.get("cluster", ""), match["method"], match["path"],
                                      int(match["code"])))
 
     def writes(self, cluster: str, path_part: str = "") -> list[tuple[str, str, int]]:
-        with self._lock_entries:
+        with self._entries_lock:
             return [(method, path, code) for name, method, path, code in self.entries
                     if name == cluster and method in WRITE_METHODS and path_part in path]
 
@@ -58,8 +62,6 @@ def destination_rule(name: str, host: str, namespace: str = "default", owned: bo
 
 
 def cacerts(owned: bool = True, marker: str = "hub") -> dict:
-    import base64
-
     def b64(text: str) -> str:
         return base64.b64encode(text.encode()).decode()
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from federation import errors
-from tests.push.conftest import WAIT
-from tests.push.support import cacerts, desired, destination_rule, workload_entry
+from tests.push.support import WAIT, cacerts, desired, destination_rule, workload_entry
 
 WE = ("networking.istio.io/v1", "WorkloadEntry")
 

@@ -9,8 +9,7 @@ import kubernetes
 
 from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
 from federation.push import HASH_ANNOTATION, content_digest, ref_of
-from tests.push.conftest import WAIT
-from tests.push.support import cacerts, desired, destination_rule, workload_entry
+from tests.push.support import WAIT, cacerts, desired, destination_rule, workload_entry
 
 WE = ("networking.istio.io/v1", "WorkloadEntry")
 DR = ("networking.istio.io/v1", "DestinationRule")
@@ -205,9 +204,9 @@ def test_rejected_object_is_reported_and_not_retried_until_it_changes(make_clust
     assert "422" in status.errors[0] and "bad" in status.errors[0]
 
     for address in ("10.0.0.2", "10.0.0.3"):  # further passes do not retry it
+        applies = status.applies
         pusher.update(desired(workload_entry("good", address)))
-        wait_for = pusher.wait_status(lambda s: s.objects == 1 and s.applies == status.applies + 1, WAIT)
-        status = wait_for
+        status = pusher.wait_status(lambda s: s.objects == 1 and s.applies == applies + 1, WAIT)
         assert status is not None
     assert len(request_log.writes("c1", "/workloadentries/bad")) == 1
 
@@ -284,3 +283,61 @@ def test_stop_ends_the_worker_while_the_cluster_hangs(make_cluster, make_pusher)
     assert pusher.stop(timeout=5.0)
     assert not pusher.status().synced
     assert not [t for t in threading.enumerate() if t.name == "push-c1"]
+
+
+def test_an_explicit_removal_before_the_full_set_deletes_only_that_object(make_cluster, make_pusher):
+    sim = make_cluster("c1")
+    sim.create(workload_entry("gone"))
+    sim.create(workload_entry("kept"))
+    pusher = make_pusher(sim)
+
+    pusher.update({ref_of(workload_entry("gone")): None})
+    status = pusher.wait_status(lambda s: s.deletes == 1, WAIT)
+
+    assert status is not None and not status.prune_ready
+    assert [o["metadata"]["name"] for o in sim.list(*WE, "default")] == ["kept"]
+
+
+def test_resync_repairs_drift_and_retries_conflicts(make_cluster, make_pusher):
+    sim = make_cluster("c1")
+    sim.create(destination_rule("r", "users.default.svc", owned=False))
+    pusher = make_pusher(sim, resync_interval=0.3)
+    pusher.replace_all(desired(workload_entry("a"), destination_rule("r", "ours.default.svc")))
+    assert pusher.wait_status(lambda s: s.objects == 1 and s.conflicts, WAIT) is not None
+
+    sim.delete(*WE, "a", "default")  # drift: someone deleted an owned object
+    sim.delete(*DR, "r", "default")  # the user gave up their rule
+    status = wait_synced(pusher)  # periodic resync, no change handed over
+
+    assert status.conflicts == () and status.objects == 2
+    assert sim.get(*DR, "r", "default")["spec"]["host"] == "ours.default.svc"
+    assert sim.get(*WE, "a", "default")["metadata"]["labels"][MANAGED_BY_LABEL] == MANAGED_BY
+
+
+def test_an_explicit_resync_retries_a_conflict(make_cluster, make_pusher):
+    sim = make_cluster("c1")
+    sim.create(cacerts(owned=False, marker="user"))
+    pusher = make_pusher(sim, resync_interval=None)
+    pusher.replace_all(desired(cacerts()))
+    assert pusher.wait_status(lambda s: s.conflicts, WAIT) is not None
+
+    sim.delete("v1", "Secret", "cacerts", "istio-system")
+    pusher.resync()
+    wait_synced(pusher)
+    assert sim.get("v1", "Secret", "cacerts", "istio-system")["data"] == cacerts()["data"]
+
+
+def test_unsupported_or_mismatched_objects_are_reported_not_written(make_cluster, make_pusher, request_log):
+    sim = make_cluster("c1")
+    pusher = make_pusher(sim)
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "x", "namespace": "default"}, "data": {}}
+    misfiled = workload_entry("a")
+    pusher.replace_all({ref_of(config_map): config_map,
+                        ("networking.istio.io/v1", "WorkloadEntry", "default", "b"): misfiled})
+    status = pusher.wait_status(lambda s: len(s.errors) == 2, WAIT)
+
+    assert status is not None and not status.synced
+    assert any("unsupported kind v1/ConfigMap" in e for e in status.errors)
+    assert any("identifies as" in e for e in status.errors)
+    assert request_log.writes("c1") == []

@@ -257,3 +257,12 @@ def test_delete_returns_the_object_or_a_status(cluster, api_client):
     with pytest.raises(client.ApiException) as info:
         client.CoreV1Api(api_client).delete_namespaced_config_map("c", "default")
     assert info.value.status == 404
+
+
+def test_answered_requests_are_recorded(cluster, api_client):
+    cluster.clear_requests()
+    client.CoreV1Api(api_client).list_namespace()
+    with pytest.raises(client.ApiException):
+        client.CoreV1Api(api_client).read_namespace("missing")
+    assert [(r.method, r.path, r.code) for r in cluster.requests()] == [
+        ("GET", "/api/v1/namespaces", 200), ("GET", "/api/v1/namespaces/missing", 404)]

@@ -1,0 +1,14 @@
+"""VM onboarding, hub side: WorkloadGroups, bootstrap tokens, enrollment, liveness.
+
+An operator declares a ``WorkloadGroup`` (a hub resource) and creates a
+bootstrap token for it; a VM's agent trades the token and a CSR for a workload
+certificate on the onboarding listener, then heartbeats and renews over mTLS
+on the session port. Liveness is a store key on a lease: while it lives the
+hub renders the VM's WorkloadEntry into every member cluster.
+
+Pure parts: ``groups`` (the resource), ``records`` (stored shapes and keys),
+``bootstrap`` (the sidecar's files), ``limiting`` (per-peer failure buckets).
+Activities: ``tokens``, ``registering`` (enroll, renew, heartbeat, revoke),
+``tracking`` (liveness → registry), ``serving`` (the gRPC listeners);
+``wiring`` installs it all into a ``HubService``; ``cli`` is ``federation vm``.
+"""

@@ -1,0 +1,313 @@
+"""WorkloadGroup: the hub resource a VM enrolls into.
+
+Written by operators as YAML::
+
+    apiVersion: federation.mesh/v1alpha1
+    kind: WorkloadGroup
+    metadata: {name: ratings, namespace: default}
+    spec:
+      labels: {app: ratings, version: v1}
+      serviceAccount: ratings
+      network: vm-net
+      locality: us-east/us-east-1a
+      ports: [{name: http, number: 9080, protocol: HTTP}]
+      probe: {httpGet: {path: /healthz, port: 9080}, periodSeconds: 10}
+
+The group's namespace and name are the service its VMs back; its service
+account is the identity every VM of the group gets
+(``spiffe://<trust-domain>/ns/<namespace>/sa/<serviceAccount>``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from federation.errors import ValidationError
+from federation.model.ids import Locality, PortSpec, ServiceKey
+
+API_VERSION = "federation.mesh/v1alpha1"
+KIND = "WorkloadGroup"
+PROTOCOLS = ("HTTP", "HTTPS", "HTTP2", "GRPC", "GRPC-Web", "TCP", "TLS", "MONGO", "REDIS",
+             "MYSQL", "UDP")
+
+_TOP_FIELDS = ("apiVersion", "kind", "metadata", "spec")
+_SPEC_FIELDS = ("labels", "serviceAccount", "network", "locality", "ports", "probe")
+_PORT_FIELDS = ("name", "number", "protocol")
+_PROBE_FIELDS = ("httpGet", "tcpSocket", "periodSeconds", "timeoutSeconds")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_HTTP_PATH = re.compile(r"^/[\x21-\x7e]*$")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """An HTTP GET (``http_path`` set) or a TCP connect to ``port`` on the VM."""
+
+    port: int
+    http_path: str = ""
+    period_seconds: int = 10
+    timeout_seconds: int = 1
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = ({"httpGet": {"path": self.http_path, "port": self.port}}
+                               if self.http_path else {"tcpSocket": {"port": self.port}})
+        out["periodSeconds"] = self.period_seconds
+        out["timeoutSeconds"] = self.timeout_seconds
+        return out
+
+
+@dataclass(frozen=True)
+class WorkloadGroup:
+    namespace: str
+    name: str
+    service_account: str
+    labels: tuple[tuple[str, str], ...] = ()  # sorted
+    network: str = ""
+    locality: str = ""
+    ports: tuple[PortSpec, ...] = ()
+    probe: Probe | None = None
+
+    def __str__(self) -> str:
+        return f"{KIND} {self.namespace}/{self.name}"
+
+    @property
+    def key(self) -> ServiceKey:
+        return ServiceKey(self.namespace, self.name)
+
+    @property
+    def parsed_locality(self) -> Locality:
+        return Locality.parse(self.locality) if self.locality else Locality()
+
+    def to_dict(self) -> dict:
+        """The group as a document; ``parse_workload_group(g.to_dict()) == g``."""
+        spec: dict[str, Any] = {"serviceAccount": self.service_account}
+        if self.labels:
+            spec["labels"] = dict(self.labels)
+        if self.network:
+            spec["network"] = self.network
+        if self.locality:
+            spec["locality"] = self.locality
+        if self.ports:
+            spec["ports"] = [{"name": p.name, "number": p.number, "protocol": p.protocol}
+                             for p in self.ports]
+        if self.probe is not None:
+            spec["probe"] = self.probe.to_dict()
+        return {"apiVersion": API_VERSION, "kind": KIND,
+                "metadata": {"name": self.name, "namespace": self.namespace}, "spec": spec}
+
+
+def parse_workload_group(doc: Any) -> WorkloadGroup:
+    """Parse and validate a WorkloadGroup document.
+
+    Raises ValidationError naming every bad field by its path, e.g.
+    ``WorkloadGroup default/ratings: spec.ports[1].number: must be an integer
+    from 1 to 65535, not 0``. ``metadata.namespace`` defaults to ``default``.
+    """
+    if not isinstance(doc, Mapping):
+        raise ValidationError(f"{KIND}: document must be a mapping, not {type(doc).__name__}")
+    problems: list[str] = []
+    meta = doc.get("metadata")
+    namespace, name = _metadata(meta, problems)
+    where = KIND
+    if isinstance(meta, Mapping) and isinstance(meta.get("name"), str) and meta["name"]:
+        where = f"{KIND} {meta.get('namespace', 'default')}/{meta['name']}"
+    _unknown(doc, _TOP_FIELDS, "", problems)
+    if doc.get("apiVersion") != API_VERSION:
+        problems.append(f"apiVersion: must be {API_VERSION!r}, not {doc.get('apiVersion')!r}")
+    if doc.get("kind") != KIND:
+        problems.append(f"kind: must be {KIND!r}, not {doc.get('kind')!r}")
+    spec = doc.get("spec")
+    group = None
+    if spec is None:
+        problems.append("spec: required")
+    elif not isinstance(spec, Mapping):
+        problems.append("spec: must be a mapping")
+    else:
+        _unknown(spec, _SPEC_FIELDS, "spec.", problems)
+        group = WorkloadGroup(
+            namespace=namespace, name=name,
+            service_account=_service_account(spec.get("serviceAccount"), problems),
+            labels=_labels(spec.get("labels"), problems),
+            network=_label_value(spec.get("network"), "spec.network", problems),
+            locality=_locality(spec.get("locality"), problems),
+            ports=_ports(spec.get("ports"), problems),
+            probe=_probe(spec.get("probe"), problems))
+    if problems or group is None:
+        raise ValidationError(f"{where}: " + "; ".join(problems))
+    return group
+
+
+def _metadata(meta: Any, problems: list[str]) -> tuple[str, str]:
+    if not isinstance(meta, Mapping):
+        problems.append("metadata: required")
+        return "", ""
+    name, namespace = meta.get("name"), meta.get("namespace", "default")
+    if not name:
+        problems.append("metadata.name: required")
+        name = ""
+    elif not _dns_label(name):
+        problems.append(f"metadata.name: {name!r} is not a DNS-1123 label")
+        name = ""
+    if not _dns_label(namespace):
+        problems.append(f"metadata.namespace: {namespace!r} is not a DNS-1123 label")
+        namespace = ""
+    return namespace, name
+
+
+def _unknown(mapping: Mapping, known: tuple[str, ...], prefix: str, problems: list[str]) -> None:
+    for key in mapping:
+        if key not in known:
+            problems.append(f"{prefix}{key}: unknown field (expected one of {', '.join(known)})")
+
+
+def _service_account(value: Any, problems: list[str]) -> str:
+    if value is None or value == "":
+        problems.append("spec.serviceAccount: required")
+        return ""
+    if not isinstance(value, str) or len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        problems.append(f"spec.serviceAccount: {value!r} is not a DNS-1123 subdomain")
+        return ""
+    return value
+
+
+def _labels(raw: Any, problems: list[str]) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        problems.append("spec.labels: must be a mapping of label to value")
+        return ()
+    pairs = []
+    for key, value in raw.items():
+        if not _label_key(key):
+            problems.append(f"spec.labels: {key!r} is not a valid label name")
+        elif not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+            problems.append(f"spec.labels.{key}: {value!r} is not a valid label value")
+        else:
+            pairs.append((key, value))
+    return tuple(sorted(pairs))
+
+
+def _label_value(value: Any, where: str, problems: list[str]) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+        problems.append(f"{where}: {value!r} is not a valid label value")
+        return ""
+    return value
+
+
+def _locality(value: Any, problems: list[str]) -> str:
+    if value is None or value == "":
+        return ""
+    parts = value.split("/") if isinstance(value, str) else []
+    if not 1 <= len(parts) <= 3 or not all(
+            p and len(p) <= 63 and _LABEL_VALUE.match(p) for p in parts):
+        problems.append(f"spec.locality: {value!r} is not region[/zone[/subzone]] "
+                        "(each part a label value)")
+        return ""
+    return value
+
+
+def _port_number(value: Any, where: str, problems: list[str]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        problems.append(f"{where}: must be an integer from 1 to 65535, not {value!r}")
+        return 0
+    return value
+
+
+def _ports(raw: Any, problems: list[str]) -> tuple[PortSpec, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.append("spec.ports: must be a list of {name, number, protocol}")
+        return ()
+    out: list[PortSpec] = []
+    names: set[str] = set()
+    numbers: set[int] = set()
+    for index, item in enumerate(raw):
+        where = f"spec.ports[{index}]"
+        if not isinstance(item, Mapping):
+            problems.append(f"{where}: must be a mapping with name, number and protocol")
+            continue
+        _unknown(item, _PORT_FIELDS, f"{where}.", problems)
+        name, protocol = item.get("name"), item.get("protocol", "TCP")
+        number = _port_number(item.get("number"), f"{where}.number", problems)
+        ok = bool(number)
+        if not isinstance(name, str) or not name:
+            problems.append(f"{where}.name: required")
+            ok = False
+        elif len(name) > 15 or not _PORT_NAME.match(name):
+            problems.append(f"{where}.name: {name!r} is not a port name "
+                            "(lower-case letters, digits, '-', at most 15)")
+            ok = False
+        elif name in names:
+            problems.append(f"{where}.name: {name!r} is listed twice")
+            ok = False
+        if protocol not in PROTOCOLS:
+            problems.append(f"{where}.protocol: {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+            ok = False
+        if number and number in numbers:
+            problems.append(f"{where}.number: {number} is listed twice")
+            ok = False
+        if ok:
+            names.add(name)
+            numbers.add(number)
+            out.append(PortSpec(name, number, protocol))
+    return tuple(out)
+
+
+def _probe(raw: Any, problems: list[str]) -> Probe | None:
+    if raw is None:
+        return None
+    where = "spec.probe"
+    if not isinstance(raw, Mapping):
+        problems.append(f"{where}: must be a mapping")
+        return None
+    _unknown(raw, _PROBE_FIELDS, f"{where}.", problems)
+    http, tcp = raw.get("httpGet"), raw.get("tcpSocket")
+    if (http is None) == (tcp is None):
+        problems.append(f"{where}: exactly one of httpGet or tcpSocket is required")
+        return None
+    period = _seconds(raw.get("periodSeconds", 10), f"{where}.periodSeconds", 1, 3600, problems)
+    timeout = _seconds(raw.get("timeoutSeconds", 1), f"{where}.timeoutSeconds", 1, 60, problems)
+    kind = "httpGet" if http is not None else "tcpSocket"
+    body = http if http is not None else tcp
+    if not isinstance(body, Mapping):
+        problems.append(f"{where}.{kind}: must be a mapping")
+        return None
+    _unknown(body, ("path", "port") if http is not None else ("port",), f"{where}.{kind}.", problems)
+    port = _port_number(body.get("port"), f"{where}.{kind}.port", problems)
+    path = ""
+    if http is not None:
+        path = body.get("path", "/")
+        if not isinstance(path, str) or len(path) > 1024 or not _HTTP_PATH.match(path):
+            problems.append(f"{where}.httpGet.path: {path!r} is not an absolute URL path")
+            return None
+    if not port or not period or not timeout:
+        return None
+    return Probe(port=port, http_path=path, period_seconds=period, timeout_seconds=timeout)
+
+
+def _seconds(value: Any, where: str, low: int, high: int, problems: list[str]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        problems.append(f"{where}: must be an integer from {low} to {high}, not {value!r}")
+        return 0
+    return value
+
+
+def _dns_label(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 63 and bool(_DNS_LABEL.match(value))
+
+
+def _label_key(key: Any) -> bool:
+    if not isinstance(key, str) or not key:
+        return False
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return False
+    return len(name) <= 63 and bool(_LABEL_NAME.match(name))
