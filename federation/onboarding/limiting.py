@@ -68,14 +68,3 @@ class FailureLimiter:
         while len(self._buckets) > self._max_peers:
             self._buckets.popitem(last=False)
 
-
-def peer_address(peer: str) -> str:
-    """The address part of a gRPC peer string (``ipv4:10.0.0.7:5123`` → ``10.0.0.7``,
-    ``ipv6:[::1]:5123`` → ``::1``)."""
-    kind, _, rest = peer.partition(":")
-    if kind == "ipv6":
-        host = rest.rpartition(":")[0] if "]" in rest else rest
-        return host.strip("[]") or peer
-    if kind == "ipv4":
-        return rest.rpartition(":")[0] or peer
-    return peer  # unix sockets and unknown forms: the whole string is the identity

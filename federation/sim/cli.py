@@ -58,8 +58,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     stopping = threading.Event()
     previous = {}
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        previous[signum] = signal.signal(signum, lambda *_: stopping.set())
+    if threading.current_thread() is threading.main_thread():  # signals can only be caught there
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, lambda *_: stopping.set())
     try:
         fleet.start(before_ready=lambda f: _seed(f, args.services) if args.services else None)
         for cluster in fleet:

@@ -10,6 +10,7 @@ with an ``apply(obj, manager=...)`` method (``SimCluster`` or its store).
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -107,25 +108,31 @@ def service_export(name: str, ns: str = "default") -> dict:
             "metadata": {"name": name, "namespace": ns}}
 
 
-def _cluster_octet(name: str) -> int:
-    """A stable second octet per cluster name, so clusters get disjoint pod IP ranges."""
-    return 20 + zlib.crc32(name.encode()) % 200
+def cluster_number_of(name: str) -> int:
+    """A number 1..250 per cluster for its address ranges: N for ``cluster-N``, else from a hash
+    (pass ``cluster_number`` to ``seed_cluster`` when names are arbitrary and ranges must not collide)."""
+    match = re.fullmatch(r"[a-z-]*?(\d+)", name)
+    if match and 1 <= int(match.group(1)) <= 250:
+        return int(match.group(1))
+    return 1 + zlib.crc32(name.encode()) % 250
 
 
-def pod_address(cluster: str, index: int) -> str:
-    return f"10.{_cluster_octet(cluster)}.{(index >> 8) & 255}.{index & 255}"
+def pod_address(cluster: int, index: int) -> str:
+    """The ``index``-th pod IP of cluster number ``cluster`` (10.<cluster>.0.0/16)."""
+    return f"10.{cluster}.{(index >> 8) & 255}.{index & 255}"
 
 
 def seed_cluster(sim: Any, network: str, region: str, zones: Sequence[str], services: int | Iterable[str], *,
                  namespace_name: str = "default", endpoints_per_service: int = 2, nodes_per_zone: int = 1,
                  gateway_address: str | None = None, ports: Sequence[tuple[str, int]] = (("http", 8080),),
-                 export: bool = False, manager: str = "sim-seed") -> SeededCluster:
+                 export: bool = False, manager: str = "sim-seed",
+                 cluster_number: int | None = None) -> SeededCluster:
     """Populate a cluster: istio-system (network label), nodes per zone, the east-west gateway
     and ``services`` (a count or names), each with a ready EndpointSlice spread over the zones.
     """
     cluster = getattr(sim, "name", network)
     zones = list(zones) or [f"{region}-a"]
-    octet = _cluster_octet(cluster)
+    octet = cluster_number or cluster_number_of(cluster)
     seeded = SeededCluster(network, region, zones, gateway_address or f"172.18.{octet}.10",
                            namespace=namespace_name)
     sim.apply(istio_system_namespace(network), manager=manager)
@@ -145,7 +152,7 @@ def seed_cluster(sim: Any, network: str, region: str, zones: Sequence[str], serv
         for i in range(endpoints_per_service):
             zone = zones[i % len(zones)]
             node_name = f"{cluster}-{zone}-{i % nodes_per_zone}"
-            endpoints.append(Endpoint(pod_address(cluster, next_ip), node_name, zone))
+            endpoints.append(Endpoint(pod_address(octet, next_ip), node_name, zone))
             next_ip += 1
         sim.apply(service(name, namespace_name, ports), manager=manager)
         sim.apply(endpoint_slice(name, namespace_name, endpoints, ports), manager=manager)

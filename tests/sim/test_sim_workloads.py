@@ -59,3 +59,9 @@ def test_set_endpoints_flips_readiness(schemas):
     down = [workloads.Endpoint(e.address, e.node, e.zone, ready=False) for e in seeded.services["default/reviews"]]
     updated = workloads.set_endpoints(store, "reviews", "default", down)
     assert [e["conditions"]["ready"] for e in updated["endpoints"]] == [False, False]
+
+
+def test_clusters_of_a_fleet_get_disjoint_address_ranges():
+    numbers = {workloads.cluster_number_of(f"cluster-{i}") for i in range(1, 21)}
+    assert len(numbers) == 20
+    assert workloads.pod_address(3, 257) == "10.3.1.1"
