@@ -64,13 +64,14 @@ class BootstrapTokens:
             "expires_in_s": round(ttl)}})
         return token, record
 
+    def inspect(self, token: str) -> TokenRecord:
+        """The token's record if it could be used now (nothing is consumed)."""
+        return self._usable(self._store.get(self._key(token)))
+
     def consume(self, token: str) -> TokenRecord:
         """Use the token once; returns its record as it was before. TokenRefused
         (AuthError with a reason) saying why otherwise; nothing is written when it is refused."""
-        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
-            raise refusal(errors.AuthError, "bootstrap token missing or malformed",
-                          "token_malformed")
-        key = token_key(token_digest(token))
+        key = self._key(token)
         for _ in range(_CAS_ATTEMPTS):
             kv = self._store.get(key)
             record = self._usable(kv)
@@ -110,6 +111,13 @@ class BootstrapTokens:
     def list(self) -> list[TokenRecord]:
         kvs, _ = self._store.range(TOKENS)
         return [TokenRecord.from_bytes(kv.value) for kv in kvs]
+
+    @staticmethod
+    def _key(token: str) -> str:
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+            raise refusal(errors.AuthError, "bootstrap token missing or malformed",
+                          "token_malformed")
+        return token_key(token_digest(token))
 
     def _matching(self, token_id: str):
         kvs, _ = self._store.range(TOKENS + token_id)
