@@ -87,6 +87,14 @@ class Registrar:
         self._health: dict[str, bool] = {}
         self.last_heartbeat: dict[str, float] = {}
 
+    @property
+    def trust_domain(self) -> str:
+        return self._authority.trust_domain
+
+    def confirm_agent(self, name: str, step) -> None:
+        """Record that VM ``name``'s agent holds what rotation ``step`` requires."""
+        self._authority.confirm_agent(name, step)
+
     # -- groups --------------------------------------------------------------------
     def load_group(self, namespace: str, name: str) -> WorkloadGroup | None:
         kv = self._store.get(group_key(namespace, name))

@@ -49,7 +49,7 @@ def test_no_rendering_contains_a_secret():
         assert not [o for o in checks.render(directory, KUBECTL) if o["kind"] == "Secret"], directory
 
 
-def test_hub_deployment_is_hardened_and_probed_on_the_admin_port():
+def test_hub_deployment_is_hardened_and_probed_on_grpc_health():
     objects = rendered("hub")
     deployment = one(objects, "Deployment", "mesh-federation-hub")
     spec = deployment["spec"]["template"]["spec"]
@@ -65,7 +65,9 @@ def test_hub_deployment_is_hardened_and_probed_on_the_admin_port():
     assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
     assert {"cpu", "memory"} <= container["resources"]["limits"].keys()
     for probe in ("livenessProbe", "readinessProbe"):
-        assert container[probe]["tcpSocket"]["port"] == 8443
+        assert container[probe]["grpc"]["port"] == 8081
+    args = container["args"]
+    assert args[args.index("--health-listen") + 1] == "0.0.0.0:8081"
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert "emptyDir" in volumes[mounts["/tmp"]]

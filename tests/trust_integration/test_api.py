@@ -61,8 +61,10 @@ def test_status_shows_roots_intermediates_with_expiry_and_the_step(hub, readers)
     root = hub.client.init_root()
     readers.wait_cacerts(CLUSTERS, step=0)
 
-    status = wait_for(lambda: (s := hub.client.trust_status()) if len(s["intermediates"]) == 3 else None,
-                      what="three intermediates in the status")
+    def three():
+        status = hub.client.trust_status()
+        return status if len(status["intermediates"]) == 3 else None
+    status = wait_for(three, what="three intermediates in the status")
     (listed,) = status["roots"]
     assert listed["id"] == root["id"] and listed["role"] == "current"
     assert listed["algorithm"] == "ecdsa-p256" and len(listed["fingerprint"]) == 64
@@ -167,7 +169,7 @@ def test_cli_import_with_the_environment_and_its_errors(hub, readers, capsys, tm
     assert all(v.files["root-cert.pem"] == root.cert_pem for v in views.values())
 
     code, out, err = _run_cli(capsys, "trust", "import", "--cert", str(cert_file), "--key", str(key_file))
-    assert code == 1 and "already exists" in err
+    assert code == 1 and "a mesh root exists already" in err
     code, _, err = _run_cli(capsys, "trust", "rotate", "--cert", str(cert_file))
     assert code == 1 and "both --cert and --key" in err
     code, _, err = _run_cli(capsys, "trust", "import", "--cert", str(tmp_path / "missing"),

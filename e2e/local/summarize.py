@@ -1,0 +1,226 @@
+"""Canonical one-line-per-object summaries of what kubectl and the federation CLI print.
+
+The local e2e script (e2e/local.sh) compares these lines with the lines it
+expects, so a check reads as "cluster-3 has exactly these WorkloadEntries"
+and a failure shows the expected and the actual lines side by side.
+
+    kubectl get workloadentries -o json | summarize.py entries
+    federation render --cluster c | summarize.py names
+
+Input is JSON (a kubectl List, a single object, or the CLI's --json output) or,
+for ``names``, also a YAML stream. Output lines are sorted; an empty result is
+the single line ``none``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import sys
+from typing import Any, Callable, Iterable
+
+SOURCE_CLUSTER = "federation.mesh/source-cluster"
+POLICY = "federation.mesh/policy"
+NETWORK = "topology.istio.io/network"
+CACERTS_FILES = ("ca-cert.pem", "ca-key.pem", "cert-chain.pem", "root-cert.pem")
+
+
+def items(doc: Any) -> list[dict]:
+    """The objects of a kubectl List, or the object itself."""
+    if isinstance(doc, dict) and "items" in doc:
+        return list(doc["items"] or [])
+    if isinstance(doc, list):
+        return doc
+    return [doc] if doc else []
+
+
+def _ref(obj: dict) -> str:
+    meta = obj.get("metadata") or {}
+    where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+    return f"{obj.get('kind', '?')} {where}{meta.get('name', '?')}"
+
+
+def _pairs(mapping: dict | None, sep: str = "=") -> str:
+    return ",".join(f"{k}{sep}{v}" for k, v in sorted((mapping or {}).items())) or "-"
+
+
+# -- Istio and Gateway API objects -------------------------------------------------
+def entries(objs: Iterable[dict]) -> list[str]:
+    """WorkloadEntries: where a service's remote endpoints are and how many are ready."""
+    out = []
+    for obj in objs:
+        spec = obj.get("spec") or {}
+        source = (obj["metadata"].get("labels") or {}).get(SOURCE_CLUSTER, "-")
+        out.append(f"from={source} address={spec.get('address', '-')} network={spec.get('network', '-')} "
+                   f"locality={spec.get('locality', '-')} weight={spec.get('weight', '-')} "
+                   f"ports={_pairs(spec.get('ports'), ':')}")
+    return out
+
+
+def service_entries(objs: Iterable[dict]) -> list[str]:
+    out = []
+    for obj in objs:
+        spec = obj.get("spec") or {}
+        ports = ",".join(f"{p.get('name')}/{p.get('number')}/{p.get('protocol', '-')}"
+                         for p in spec.get("ports") or []) or "-"
+        out.append(f"{obj['metadata']['name']} hosts={','.join(spec.get('hosts') or []) or '-'} "
+                   f"location={spec.get('location', '-')} resolution={spec.get('resolution', '-')} "
+                   f"ports={ports} selector={_pairs((spec.get('workloadSelector') or {}).get('labels'))}")
+    return out
+
+
+def rules(objs: Iterable[dict]) -> list[str]:
+    """DestinationRules: locality load balancing, failover and outlier detection."""
+    out = []
+    for obj in objs:
+        policy = (obj.get("spec") or {}).get("trafficPolicy") or {}
+        locality = (policy.get("loadBalancer") or {}).get("localityLbSetting") or {}
+        failover = ",".join(f"{f.get('from')}>{f.get('to')}" for f in locality.get("failover") or []) or "-"
+        priority = ",".join(locality.get("failoverPriority") or []) or "-"
+        annotations = obj["metadata"].get("annotations") or {}
+        out.append(f"{obj['metadata']['name']} host={obj['spec'].get('host', '-')} "
+                   f"locality={'on' if locality.get('enabled') else 'off'} failover={failover} "
+                   f"priority={priority} outlier={_pairs(policy.get('outlierDetection'))} "
+                   f"policy={annotations.get(POLICY, '-')}")
+    return out
+
+
+def gateways(objs: Iterable[dict]) -> list[str]:
+    """Istio Gateways (cross-network) and Gateway API Gateways (istio-remote)."""
+    out = []
+    for obj in objs:
+        spec = obj.get("spec") or {}
+        name = obj["metadata"]["name"]
+        if obj.get("apiVersion", "").startswith("gateway.networking.k8s.io/"):
+            addresses = ",".join(sorted(a.get("value", "") for a in spec.get("addresses") or [])) or "-"
+            ports = ",".join(str(li.get("port")) for li in spec.get("listeners") or []) or "-"
+            network = (obj["metadata"].get("labels") or {}).get(NETWORK, "-")
+            out.append(f"{name} class={spec.get('gatewayClassName', '-')} network={network} "
+                       f"addresses={addresses} port={ports}")
+        else:
+            for server in spec.get("servers") or []:
+                port = server.get("port") or {}
+                out.append(f"{name} selector={_pairs(spec.get('selector'))} "
+                           f"port={port.get('number')}/{port.get('protocol')} "
+                           f"tls={(server.get('tls') or {}).get('mode', '-')} "
+                           f"hosts={','.join(server.get('hosts') or [])}")
+    return out
+
+
+def versions(objs: Iterable[dict]) -> list[str]:
+    """Every object with its resourceVersion: equal output, no write in between."""
+    return [f"{_ref(obj)} rv={obj['metadata'].get('resourceVersion', '-')}" for obj in objs]
+
+
+def names(objs: Iterable[dict]) -> list[str]:
+    return [_ref(obj) for obj in objs]
+
+
+def cacerts(objs: Iterable[dict]) -> list[str]:
+    """An istio-system/cacerts Secret: its files, the root's fingerprint, and whether the
+    intermediate is signed by that root and matches its key (nothing secret is printed)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    out = []
+    for obj in objs:
+        data = obj.get("data") or {}
+        files = ",".join(sorted(data)) or "-"
+        try:
+            pem = {name: base64.b64decode(data[name]) for name in CACERTS_FILES}
+        except KeyError as exc:
+            out.append(f"{_ref(obj)} files={files} missing={exc.args[0]}")
+            continue
+        ca = x509.load_pem_x509_certificate(pem["ca-cert.pem"])
+        roots = x509.load_pem_x509_certificates(pem["root-cert.pem"])
+        key = serialization.load_pem_private_key(pem["ca-key.pem"], password=None)
+        issued = _issued_by_any(ca, roots)
+        key_matches = key.public_key().public_numbers() == ca.public_key().public_numbers()
+        fingerprints = ",".join(hashlib.sha256(r.public_bytes(serialization.Encoding.DER)).hexdigest()[:16]
+                                for r in roots)
+        out.append(f"{_ref(obj)} files={files} roots={fingerprints} "
+                   f"issued-by-root={'yes' if issued else 'no'} key-matches={'yes' if key_matches else 'no'} "
+                   f"ca={ca.subject.rfc4514_string()}")
+    return out
+
+
+def _issued_by_any(cert, roots) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    for root in roots:
+        try:
+            cert.verify_directly_issued_by(root)
+            return True
+        except (ValueError, TypeError, InvalidSignature):  # not this root
+            continue
+    return False
+
+
+# -- the federation CLI's --json output ---------------------------------------------
+def clusters(rows: Iterable[dict]) -> list[str]:
+    return [f"{r['name']} network={r.get('network') or '-'} region={r.get('region') or '-'} "
+            f"gateways={','.join(r.get('gateways') or []) or '-'}" for r in rows]
+
+
+def services(rows: Iterable[dict]) -> list[str]:
+    out = []
+    for row in rows:
+        for c in row.get("clusters") or []:
+            out.append(f"{row['namespace']}/{row['name']} cluster={c['cluster']} ready={c['ready_endpoints']} "
+                       f"localities={_pairs(c.get('localities'))}{' stale' if c.get('stale') else ''}")
+    return out
+
+
+def sync_states(status: dict) -> list[str]:
+    """`federation status --json`: one line per cluster, state and whether it is synced."""
+    return [f"{c['name']} state={c['state']} synced={'yes' if c['synced'] else 'no'}"
+            f"{' stale' if c.get('stale') else ''}" for c in status.get("clusters") or []]
+
+
+SUMMARIES: dict[str, Callable[[Any], list[str]]] = {
+    "entries": lambda doc: entries(items(doc)),
+    "service-entries": lambda doc: service_entries(items(doc)),
+    "rules": lambda doc: rules(items(doc)),
+    "gateways": lambda doc: gateways(items(doc)),
+    "versions": lambda doc: versions(items(doc)),
+    "names": lambda doc: names(items(doc)),
+    "cacerts": lambda doc: cacerts(items(doc)),
+    "count": lambda doc: [str(len(items(doc)))],
+    "list-version": lambda doc: [str((doc.get("metadata") or {}).get("resourceVersion", "-"))],
+    "clusters": clusters,
+    "services": services,
+    "sync": sync_states,
+}
+
+
+def load(text: str) -> Any:
+    """JSON, else a YAML stream (``federation render`` prints YAML) as a list of objects."""
+    try:
+        return json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError:
+        import yaml
+
+        return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def summarize(kind: str, text: str) -> str:
+    lines = sorted(SUMMARIES[kind](load(text)))
+    return "\n".join(lines) if lines else "none"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("kind", choices=sorted(SUMMARIES))
+    args = parser.parse_args(argv)
+    try:
+        print(summarize(args.kind, sys.stdin.read()))
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        print(f"summarize {args.kind}: unexpected input: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
