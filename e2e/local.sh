@@ -6,6 +6,7 @@
 #
 #   bash e2e/local.sh          # or: make e2e
 #   KEEP=1 bash e2e/local.sh   # keep the work directory (logs, kubeconfigs, hub.env)
+#   RESTART_SIGNAL=KILL bash e2e/local.sh   # the hub restart follows a SIGKILL
 #
 # Exit codes: 0 passed, 1 a check failed (named on the last line), 3
 # prerequisites missing. See e2e/README.md ("Local e2e").
@@ -24,8 +25,11 @@ AGENT=${FEDERATION_AGENT:-$ROOT/.venv/bin/federation-agent}
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 KUBECTL=${KUBECTL:-kubectl}
 ETCD=${ETCD:-etcd}
+RESTART_SIGNAL=${RESTART_SIGNAL:-TERM}  # how the hub is stopped before its restart: TERM or KILL
 
+# shellcheck source=local/common.sh
 source "$HERE/common.sh"
+# shellcheck source=local/manifests.sh
 source "$HERE/manifests.sh"
 
 # -- topology: cluster-1 and cluster-2 share network net1; cluster-3 is on net2 ------
@@ -38,9 +42,11 @@ declare -A PODS=([cluster-1]=10.1.0 [cluster-2]=10.2.0 [cluster-3]=10.3.0)
 NS=sample
 MANAGED=app.kubernetes.io/managed-by=mesh-federation
 MANAGED_KINDS=workloadentries.networking.istio.io,serviceentries.networking.istio.io,destinationrules.networking.istio.io,gateways.networking.istio.io,gateways.gateway.networking.k8s.io,secrets
-HOST=helloworld.$NS.svc.cluster.local
 DEFAULT_OUTLIER=baseEjectionTime=30s,consecutive5xxErrors=5,interval=5s,maxEjectionPercent=100
 POLICY_OUTLIER=baseEjectionTime=15s,consecutive5xxErrors=3,interval=2s,maxEjectionPercent=100
+VM_GRACE=3      # seconds without heartbeats before a VM's entries go
+VM_ADDRESS=10.99.0.5
+VM_LOCALITY=us-east/us-east-1b
 
 # -- prerequisites (exit 3) ----------------------------------------------------------
 missing=()
@@ -49,7 +55,7 @@ for tool in "$FED" "$PY" "$KUBECTL" "$ETCD"; do
 done
 if ((${#missing[@]})); then
   printf 'missing prerequisites: %s\n' "${missing[*]}" >&2
-  printf 'run `make e2e` (it sets up .venv and etcd), or set FEDERATION, PYTHON, KUBECTL, ETCD\n' >&2
+  printf 'run "make e2e" (it sets up .venv and etcd), or set FEDERATION, PYTHON, KUBECTL, ETCD\n' >&2
   exit "$E2E_EXIT_PREREQ"
 fi
 
@@ -76,7 +82,7 @@ finish() {
   exit "$rc"
 }
 trap finish EXIT
-trap 'exit 130' INT TERM
+trap 'FAILED_CHECK=interrupted; exit 130' INT TERM
 trap 'ERR_AT="command failed (line $LINENO): $BASH_COMMAND"' ERR
 
 # -- access to the members and the hub -------------------------------------------------
@@ -116,15 +122,23 @@ cacerts_shape() { cacerts_summary "$1" | sed -e 's/ roots=[^ ]*//' -e 's/ ca=.*$
 # cacerts_field CLUSTER roots|ca — one field of the summary.
 cacerts_field() { cacerts_summary "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
 
+vm_rows() { fed vm list --json | summarize vms | sed 's/^[^ ]* //'; }  # without the generated name
+vm_entries_in() { entries_in "$1" "$2" | grep '^from=vm ' || echo none; }
+vm_identity() { summarize pem <"$WORK/vm-1/cert-chain.pem" | head -n 1 | sed 's/.* \(uri=[^ ]*\).*/\1/'; }
+vm_roots() { summarize pem <"$WORK/vm-1/root-cert.pem" | sed 's/^fingerprint=\([^ ]*\).*/\1/' | paste -sd, -; }
+
 # The expected summary lines (see e2e/local/summarize.py).
 entry() {  # CLUSTER WEIGHT — the WorkloadEntry of CLUSTER's endpoints, seen elsewhere
   echo "from=$1 address=${GATEWAY[$1]} network=${NETWORK[$1]} locality=${REGION[$1]}/${ZONE[$1]} weight=$2 ports=http:15443"
 }
 service_entry() {  # SERVICE PORT
-  echo "federation-$1 hosts=$1.$NS.svc.cluster.local location=MESH_INTERNAL resolution=STATIC ports=http/$2/TCP selector=app=$1"
+  echo "federation-$1 hosts=$1.$NS.svc.cluster.local location=MESH_INTERNAL resolution=STATIC ports=http/$2/HTTP selector=app=$1"
 }
 rule() {  # SERVICE [FAILOVER OUTLIER POLICY]
   echo "federation-$1 host=$1.$NS.svc.cluster.local locality=on failover=${2:--} priority=- outlier=${3:-$DEFAULT_OUTLIER} policy=${4:--}"
+}
+vm_entry() {
+  echo "from=vm address=$VM_ADDRESS network=vm-net locality=$VM_LOCALITY weight=- ports=http:5000"
 }
 cross_network_gateway() {
   echo "cross-network-gateway selector=istio=eastwestgateway port=15443/TLS tls=AUTO_PASSTHROUGH hosts=*.local"
@@ -157,7 +171,8 @@ set_pods() {
 start_hub() {
   rm -f "$WORK/hub/hub.ready"
   start hub "$FED" serve --workdir "$WORK/hub" --listen "127.0.0.1:$HUB_PORT" \
-    --store "etcd://127.0.0.1:$ETCD_PORT" --initial-sync-timeout 10
+    --store "etcd://127.0.0.1:$ETCD_PORT" --initial-sync-timeout 10 \
+    --onboarding-listen "127.0.0.1:$VM_PORT" --vm-grace "$VM_GRACE"
   wait_for_process hub "the hub's admin API on 127.0.0.1:$HUB_PORT (hub.ready)" test -s "$WORK/hub/hub.ready"
   # shellcheck source=/dev/null
   source "$WORK/hub/hub.env"
@@ -188,6 +203,7 @@ cd "$ROOT"
 step "starting etcd, three simulated member clusters and the hub, each as its own process"
 mapfile -t PORTS < <(free_ports 3)
 ETCD_PORT=${PORTS[0]} ETCD_PEER_PORT=${PORTS[1]} HUB_PORT=${PORTS[2]}
+VM_PORT=$(free_port_pair)  # VM enrollment; the session port is the next one
 start etcd "$ETCD" --name local-e2e --data-dir "$WORK/etcd" \
   --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
@@ -326,15 +342,20 @@ else
   note "skipped: this build has no \`federation trust\` command"
 fi
 
-step "restarting the hub on the same etcd: it must write nothing and stay in sync"
+step "restarting the hub on the same etcd (SIG$RESTART_SIGNAL): it must write nothing and stay in sync"
 expect "every cluster is synced" "$(synced_rows "${CLUSTERS[@]}")" sync_rows
 deadline=$((SECONDS + WAIT_TIMEOUT))
 until before=$(at_rest); do
   ((SECONDS < deadline)) || fail "the member clusters at rest before the restart (two readings 1.5 s apart agree)"
 done
 note "$(grep -c ' rv=' <<<"$before") hub objects in ${#CLUSTERS[@]} clusters recorded with their resourceVersions"
-stop hub
-expect_now "the hub exits cleanly on SIGTERM (status 0)" 0 "$STOP_STATUS"
+if [[ $RESTART_SIGNAL == KILL ]]; then
+  stop hub KILL
+  ok "the hub was killed with SIGKILL (no clean shutdown)"
+else
+  stop hub
+  expect_now "the hub exits cleanly on SIGTERM (status 0)" 0 "$STOP_STATUS"
+fi
 start_hub
 ok "the hub is serving again on $FEDERATION_HUB"
 expect "every cluster is synced after the restart" "$(synced_rows "${CLUSTERS[@]}")" sync_rows
@@ -364,11 +385,35 @@ expect "the hub no longer counts cluster-2's endpoints" \
   "$(lines "$(service_row helloworld cluster-1 1)" "$(service_row sleep cluster-3 1)")" service_rows
 expect "cluster-1 and cluster-3 are synced" "$(synced_rows cluster-1 cluster-3)" sync_rows
 
-step "VM onboarding"
-if fed vm --help >/dev/null 2>&1 && "$AGENT" join --help >/dev/null 2>&1; then
-  note "skipped: \`federation vm\` and \`federation-agent join\` exist, but this script has no VM scenario yet"
+step "VM onboarding: a VM joins helloworld with federation-agent, then leaves"
+if ! fed vm --help >/dev/null 2>&1 || ! "$AGENT" join --help >/dev/null 2>&1; then
+  note "skipped: this build has no \`federation vm\` / \`federation-agent join\`"
 else
-  note "skipped: this build has no \`federation vm\` / \`federation-agent join\` (VM onboarding)"
+  workload_group_yaml "$NS" helloworld helloworld vm-net "$VM_LOCALITY" 5000 >"$WORK/manifests/workload-group.yaml"
+  run "federation apply -f workload-group.yaml (WorkloadGroup $NS/helloworld, version v3)" \
+    fed apply -f "$WORK/manifests/workload-group.yaml"
+  (umask 077 && fed vm token create --group "$NS/helloworld" --ttl 10m >"$WORK/vm-token") ||
+    fail "federation vm token create --group $NS/helloworld"
+  ok "federation vm token create: a one-use bootstrap token for the group"
+  start vm-agent "$AGENT" join --hub "127.0.0.1:$VM_PORT" --token-file "$WORK/vm-token" \
+    --ca-bundle "$FEDERATION_CA" --address "$VM_ADDRESS" --hostname vm-1 --out "$WORK/vm-1"
+  expect "the hub lists the VM as alive and healthy (federation vm list)" \
+    "group=$NS/helloworld address=$VM_ADDRESS network=vm-net alive=yes healthy=yes revoked=no" vm_rows
+  for c in cluster-1 cluster-3; do
+    expect "$c has the VM's WorkloadEntry for helloworld, at the VM's own address" \
+      "$(vm_entry)" vm_entries_in "$c" helloworld
+  done
+  expect "the VM's certificate names its SPIFFE identity" "uri=spiffe://cluster.local/ns/$NS/sa/helloworld" \
+    vm_identity
+  expect "the VM trusts the same root as the clusters" "$(cacerts_field cluster-1 roots)" vm_roots
+  stop vm-agent
+  expect_now "the agent exits cleanly on SIGTERM (status 0)" 0 "$STOP_STATUS"
+  for c in cluster-1 cluster-3; do
+    expect "$c drops the VM's WorkloadEntry once its heartbeats stop (grace ${VM_GRACE}s)" \
+      none vm_entries_in "$c" helloworld
+  done
+  expect "the hub lists the VM as no longer alive" \
+    "group=$NS/helloworld address=$VM_ADDRESS network=vm-net alive=no healthy=no revoked=no" vm_rows
 fi
 
 step "passed: $CHECKS checks in ${SECONDS}s"

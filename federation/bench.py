@@ -514,7 +514,7 @@ def run(config: BenchConfig, progress=None) -> dict:
         client = hub.client(address)
         phases: dict = {}
         cpu0, own0 = hub.usage()["cpu_seconds"], _own_cpu()
-        say("registering clusters; waiting for convergence")
+        say(f"hub pid {hub.pid} at {address}; registering clusters, waiting for convergence")
         results["convergence"] = converge(fleet, topology, hub, client, config.converge_timeout)
         cpu1, own1 = hub.usage()["cpu_seconds"], _own_cpu()
         phases["converge"] = {"hub_cpu_seconds": round(cpu1 - cpu0, 2), "bench_cpu_seconds": round(own1 - own0, 2)}

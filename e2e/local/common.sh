@@ -5,6 +5,7 @@
 # PY (the venv's python), HERE (e2e/local/), WORK (the run's directory).
 
 readonly E2E_EXIT_FAILED=1
+# shellcheck disable=SC2034 # used by e2e/local.sh
 readonly E2E_EXIT_PREREQ=3
 
 WAIT_TIMEOUT=${WAIT_TIMEOUT:-30}   # seconds for any one expectation to come true
@@ -24,6 +25,7 @@ note() { printf '    %s\n' "$*"; }
 # names it again as the run's last line.
 FAILED_CHECK=""
 fail() {
+  # shellcheck disable=SC2034 # read by e2e/local.sh's exit trap
   FAILED_CHECK=$1
   printf '  ✗ %s\n' "$1" >&2
   shift
@@ -36,6 +38,9 @@ fail() {
 
 # lines LINE... — one argument per line (the shape of an expectation).
 lines() { printf '%s\n' "$@"; }
+
+# indent TEXT — every line of TEXT indented by two spaces.
+indent() { printf '  %s' "${1//$'\n'/$'\n'  }"; }
 
 # -- bounded checks -------------------------------------------------------------
 # expect CHECK EXPECTED COMMAND... — runs COMMAND until its output is EXPECTED,
@@ -50,8 +55,8 @@ expect() {
       return 0
     fi
     if ((SECONDS >= deadline)); then
-      fail "$what (not true after ${WAIT_TIMEOUT}s)" "expected:" "$(sed 's/^/  /' <<<"$want")" \
-        "last seen:" "$(sed 's/^/  /' <<<"$got")"
+      fail "$what (not true after ${WAIT_TIMEOUT}s)" "expected:" "$(indent "$want")" \
+        "last seen:" "$(indent "$got")"
     fi
     sleep "$POLL_INTERVAL"
   done
@@ -62,7 +67,7 @@ expect_now() {
   if [[ $3 == "$2" ]]; then
     ok "$1"
   else
-    fail "$1" "expected:" "$(sed 's/^/  /' <<<"$2")" "actual:" "$(sed 's/^/  /' <<<"$3")"
+    fail "$1" "expected:" "$(indent "$2")" "actual:" "$(indent "$3")"
   fi
 }
 
@@ -128,27 +133,29 @@ start() {
 
 running() { [[ -n ${PID_OF[$1]:-} ]] && kill -0 "${PID_OF[$1]}" 2>/dev/null; }
 
-# stop NAME — SIGTERM, then SIGKILL after STOP_TIMEOUT seconds; sets STOP_STATUS
-# to the exit status (or "killed" when SIGTERM was not enough).
+# stop NAME [SIGNAL] — SIGNAL (default TERM), then SIGKILL after STOP_TIMEOUT
+# seconds; sets STOP_STATUS to the exit status (or "killed" when SIGKILL was needed).
 STOP_STATUS=""
 stop() {
-  local name=$1 pid deadline
+  local name=$1 signal=${2:-TERM} pid deadline
   pid=${PID_OF[$name]:-}
   STOP_STATUS=""
   [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + STOP_TIMEOUT))
-  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    STOP_STATUS=killed
-  else
-    STOP_STATUS=0
-    wait "$pid" 2>/dev/null || STOP_STATUS=$?
-  fi
+  {  # stderr off: bash would report a job ended by a signal ("Killed") here
+    kill "-$signal" "$pid" || true
+    deadline=$((SECONDS + STOP_TIMEOUT))
+    while kill -0 "$pid" && ((SECONDS < deadline)); do
+      sleep 0.1
+    done
+    if kill -0 "$pid"; then
+      kill -KILL "$pid" || true
+      wait "$pid" || true
+      STOP_STATUS=killed
+    else
+      STOP_STATUS=0
+      wait "$pid" || STOP_STATUS=$?
+    fi
+  } 2>/dev/null
   unset "PID_OF[$name]"
 }
 
@@ -163,13 +170,15 @@ stop_all() {
   done
 }
 
-# show_logs — the tail of every process log, for a failed run.
+# show_logs — the tail of every process log, for a failed run (etcd's is rarely the story).
 show_logs() {
-  local log
+  local log n
   for log in "$WORK"/logs/*.log; do
     [[ -f $log ]] || continue
-    printf '\n---- last 30 lines of %s\n' "$log" >&2
-    tail -n 30 "$log" >&2
+    n=30
+    [[ $log == */etcd.log ]] && n=8
+    printf '\n---- last %s lines of %s\n' "$n" "$log" >&2
+    tail -n "$n" "$log" >&2
   done
 }
 
@@ -183,6 +192,29 @@ for s in socks:
 print("\n".join(str(s.getsockname()[1]) for s in socks))
 for s in socks:
     s.close()
+EOF
+}
+
+# free_port_pair — a free TCP port P on 127.0.0.1 whose neighbour P+1 is free too.
+free_port_pair() {
+  "$PY" - <<'EOF'
+import socket
+for _ in range(50):
+    a = socket.socket()
+    a.bind(("127.0.0.1", 0))
+    port = a.getsockname()[1]
+    b = socket.socket()
+    try:
+        b.bind(("127.0.0.1", port + 1))
+    except OSError:
+        continue
+    finally:
+        a.close()
+        b.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free pair of neighbouring ports found")
 EOF
 }
 

@@ -135,3 +135,23 @@ spec:
   outlierDetection: {consecutive5xxErrors: 3, interval: 2s, baseEjectionTime: 15s}
 EOF
 }
+
+# workload_group_yaml NAMESPACE SERVICE SERVICE_ACCOUNT NETWORK LOCALITY PORT —
+# the hub resource VMs of SERVICE enroll into (version v3: neither cluster's).
+workload_group_yaml() {
+  local ns=$1 service=$2 sa=$3 network=$4 locality=$5 port=$6
+  cat <<EOF
+apiVersion: federation.mesh/v1alpha1
+kind: WorkloadGroup
+metadata:
+  name: $service
+  namespace: $ns
+spec:
+  labels: {app: $service, version: v3}
+  serviceAccount: $sa
+  network: $network
+  locality: $locality
+  ports:
+  - {name: http, number: $port, protocol: HTTP}
+EOF
+}

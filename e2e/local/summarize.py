@@ -7,9 +7,9 @@ and a failure shows the expected and the actual lines side by side.
     kubectl get workloadentries -o json | summarize.py entries
     federation render --cluster c | summarize.py names
 
-Input is JSON (a kubectl List, a single object, or the CLI's --json output) or,
-for ``names``, also a YAML stream. Output lines are sorted; an empty result is
-the single line ``none``.
+Input is JSON (a kubectl List, a single object, or the CLI's --json output), a
+YAML stream (``names`` of ``federation render``), or PEM (``pem``). Output lines
+are sorted (``pem``: in file order); an empty result is the single line ``none``.
 """
 
 from __future__ import annotations
@@ -138,11 +138,32 @@ def cacerts(objs: Iterable[dict]) -> list[str]:
         key = serialization.load_pem_private_key(pem["ca-key.pem"], password=None)
         issued = _issued_by_any(ca, roots)
         key_matches = key.public_key().public_numbers() == ca.public_key().public_numbers()
-        fingerprints = ",".join(hashlib.sha256(r.public_bytes(serialization.Encoding.DER)).hexdigest()[:16]
-                                for r in roots)
+        fingerprints = ",".join(_fingerprint(r) for r in roots)
         out.append(f"{_ref(obj)} files={files} roots={fingerprints} "
                    f"issued-by-root={'yes' if issued else 'no'} key-matches={'yes' if key_matches else 'no'} "
                    f"ca={ca.subject.rfc4514_string()}")
+    return out
+
+
+def _fingerprint(cert) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()[:16]
+
+
+def pem_certificates(text: str) -> list[str]:
+    """A PEM bundle (a VM's root-cert.pem or cert-chain.pem): per certificate its
+    fingerprint (as in ``cacerts``' roots=), SPIFFE/URI names and subject, in file order."""
+    from cryptography import x509
+
+    out = []
+    for cert in x509.load_pem_x509_certificates(text.encode()):
+        try:
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            uris = ",".join(san.get_values_for_type(x509.UniformResourceIdentifier)) or "-"
+        except x509.ExtensionNotFound:
+            uris = "-"
+        out.append(f"fingerprint={_fingerprint(cert)} uri={uris} subject={cert.subject.rfc4514_string() or '-'}")
     return out
 
 
@@ -173,6 +194,13 @@ def services(rows: Iterable[dict]) -> list[str]:
     return out
 
 
+def vms(rows: Iterable[dict]) -> list[str]:
+    """`federation vm list --json`: who is enrolled, where, and whether it is live."""
+    return [f"{r['name']} group={r['group']} address={r['address']} network={r.get('network') or '-'} "
+            f"alive={'yes' if r['alive'] else 'no'} healthy={'yes' if r['healthy'] else 'no'} "
+            f"revoked={'yes' if r['revoked'] else 'no'}" for r in rows]
+
+
 def sync_states(status: dict) -> list[str]:
     """`federation status --json`: one line per cluster, state and whether it is synced."""
     return [f"{c['name']} state={c['state']} synced={'yes' if c['synced'] else 'no'}"
@@ -192,7 +220,9 @@ SUMMARIES: dict[str, Callable[[Any], list[str]]] = {
     "clusters": clusters,
     "services": services,
     "sync": sync_states,
+    "vms": vms,
 }
+RAW = {"pem": pem_certificates}  # summaries of text that is not JSON
 
 
 def load(text: str) -> Any:
@@ -206,13 +236,16 @@ def load(text: str) -> Any:
 
 
 def summarize(kind: str, text: str) -> str:
-    lines = sorted(SUMMARIES[kind](load(text)))
+    if kind in RAW:
+        lines = RAW[kind](text)  # file order matters (chain: leaf first)
+    else:
+        lines = sorted(SUMMARIES[kind](load(text)))
     return "\n".join(lines) if lines else "none"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("kind", choices=sorted(SUMMARIES))
+    parser.add_argument("kind", choices=sorted([*SUMMARIES, *RAW]))
     args = parser.parse_args(argv)
     try:
         print(summarize(args.kind, sys.stdin.read()))

@@ -1,17 +1,150 @@
-"""``federation-agent`` command line."""
+"""``federation-agent`` command line.
+
+    federation-agent join --hub HOST:PORT --token T --ca-bundle FILE --out DIR
+                          [--address IP] [--hostname H] [--no-run]
+    federation-agent run --out DIR
+    federation-agent version
+
+``join`` enrolls this VM, writes the sidecar's files into DIR, then keeps
+running as ``run`` does. ``run`` resumes from DIR after a restart, without a
+token. Both stop cleanly on SIGTERM or SIGINT. Exit status 3 means the hub
+refuses this VM for good (revoked, certificate expired): enroll again with a
+new token.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import signal
+import socket
 import sys
+import threading
 
-from federation import __version__
+from federation import __version__, errors, logging_setup
+from federation.agent.credentials import RENEW_FRACTION
+from federation.agent.running import NEEDS_ENROLLMENT, Agent, split_host_port
+
+log = logging.getLogger("federation.agent")
+
+TOKEN_ENV = "FEDERATION_AGENT_TOKEN"
+
+
+def _token(args) -> str:
+    if args.token_file:
+        try:
+            with open(args.token_file, encoding="utf-8") as fh:
+                return fh.read().strip()
+        except OSError as exc:
+            raise errors.ConfigError(f"token file {args.token_file}: {exc.strerror}") from exc
+    token = args.token or os.environ.get(TOKEN_ENV, "")
+    if not token.strip():
+        raise errors.ConfigError(f"no bootstrap token: pass --token, --token-file or set {TOKEN_ENV}")
+    return token.strip()
+
+
+def _read_ca(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise errors.ConfigError(f"CA bundle {path}: {exc.strerror}") from exc
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise errors.ConfigError(f"CA bundle {path} holds no PEM certificate")
+    return data
+
+
+def local_address(hub: str) -> str:
+    """The address this host uses to reach the hub (no packet is sent)."""
+    host, port = split_host_port(hub)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        family, _, _, _, target = infos[0]
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect(target)
+            return sock.getsockname()[0]
+    except OSError as exc:
+        raise errors.ConfigError(f"cannot work out this VM's address towards {hub}: "
+                                 f"{exc.strerror or exc}; pass --address") from exc
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def cmd_join(args) -> int:
+    stop = _stop_on_signals()
+    agent = Agent(args.out, ca_pem=_read_ca(args.ca_bundle), renew_fraction=args.renew_fraction,
+                  max_backoff=args.max_backoff, timeout=args.timeout, stop=stop)
+    try:
+        agent.join(args.hub, _token(args), args.address or local_address(args.hub),
+                   args.hostname or socket.gethostname())
+    except errors.AuthError as exc:
+        log.error("enrollment refused", extra={"fields": {"error": str(exc)}})
+        print(f"error: {exc}", file=sys.stderr)
+        agent.close()
+        return NEEDS_ENROLLMENT
+    except BaseException:
+        agent.close()
+        raise
+    if stop.is_set() or args.no_run:
+        agent.close()
+        return 0
+    try:
+        return agent.run()
+    finally:
+        agent.close()
+
+
+def cmd_run(args) -> int:
+    stop = _stop_on_signals()
+    agent = Agent(args.out, renew_fraction=args.renew_fraction, max_backoff=args.max_backoff,
+                  timeout=args.timeout, stop=stop)
+    agent.load()
+    try:
+        return agent.run()
+    finally:
+        agent.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="federation-agent",
                                      description="Onboard this VM into the federated mesh.")
+    parser.add_argument("--log-level", default=os.environ.get("FEDERATION_LOG_LEVEL", "info"),
+                        choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-format", default=os.environ.get("FEDERATION_LOG_FORMAT", "kv"),
+                        choices=["kv", "json"])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def tuning(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--out", required=True, help="directory for the sidecar's files and state")
+        p.add_argument("--renew-fraction", type=float, default=RENEW_FRACTION,
+                       help="renew once this fraction of the certificate's life has passed "
+                            "(default 2/3)")
+        p.add_argument("--max-backoff", type=float, default=30.0,
+                       help="longest wait between retries while the hub is unreachable (s)")
+        p.add_argument("--timeout", type=float, default=10.0, help="seconds per call to the hub")
+
+    p = sub.add_parser("join", help="enroll with a bootstrap token, write the files, then run")
+    p.add_argument("--hub", required=True, help="the hub's onboarding address HOST:PORT")
+    p.add_argument("--token", default="", help=f"bootstrap token (or --token-file, or ${TOKEN_ENV})")
+    p.add_argument("--token-file", default="", help="file holding the bootstrap token")
+    p.add_argument("--ca-bundle", required=True, help="CA certificate(s) that verify the hub")
+    p.add_argument("--address", default="", help="IP other workloads reach this VM at "
+                                                 "(default: the one towards the hub)")
+    p.add_argument("--hostname", default="", help="this VM's host name (default: the system's)")
+    p.add_argument("--no-run", action="store_true", help="exit after enrolling")
+    tuning(p)
+    p.set_defaults(func=cmd_join)
+
+    p = sub.add_parser("run", help="heartbeat and renew (resumes after a restart; no token)")
+    tuning(p)
+    p.set_defaults(func=cmd_run)
+
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=lambda args: print(f"federation-agent {__version__}") or 0)
     return parser
@@ -19,7 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args) or 0
+    logging_setup.configure(args.log_level, args.log_format)
+    try:
+        return args.func(args) or 0
+    except errors.FederationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

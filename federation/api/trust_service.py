@@ -12,11 +12,12 @@ import datetime as dt
 
 from federation.api.gen.federation.v1 import trust_pb2 as pb
 from federation.api.gen.federation.v1 import trust_pb2_grpc as pb_grpc
-from federation.errors import ValidationError
+from federation.errors import Transient, ValidationError
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Trust"].full_name
 DEFAULT_ALGORITHM = "ecdsa-p256"
 DEFAULT_ROOT_VALIDITY_DAYS = 3650
+MAX_ROOT_VALIDITY_DAYS = 36500
 MAX_PEM_CHARS = 64 * 1024
 
 
@@ -58,8 +59,11 @@ class TrustServicer(pb_grpc.TrustServicer):
     def _status(self) -> dict:
         if self._keeper is None:
             return self._authority.status()
-        return self._authority.status(clusters=self._keeper.cluster_names(),
-                                      agents=self._keeper.agents())
+        try:
+            agents = self._keeper.agents()
+        except Exception as exc:  # noqa: BLE001 - the source belongs to another feature
+            raise Transient("the list of VM agents is unavailable; try again") from exc
+        return self._authority.status(clusters=self._keeper.cluster_names(), agents=agents)
 
     def _root(self, root_id: str) -> pb.Root:
         for root in self._authority.status()["roots"]:
@@ -73,8 +77,9 @@ class TrustServicer(pb_grpc.TrustServicer):
 
 
 def _validity(days: int) -> int:
-    if days < 0:
-        raise ValidationError("validity_days must not be negative (0 for the default)")
+    if not 0 <= days <= MAX_ROOT_VALIDITY_DAYS:
+        raise ValidationError(f"validity_days must be between 1 and {MAX_ROOT_VALIDITY_DAYS} "
+                              "(0 for the default)")
     return days or DEFAULT_ROOT_VALIDITY_DAYS
 
 

@@ -49,6 +49,7 @@ class LivenessTracker:
         self._submitted: dict[str, VMWorkload] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watch = None
 
     # -- views ---------------------------------------------------------------------
     def live_names(self) -> list[str]:
@@ -82,6 +83,9 @@ class LivenessTracker:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        watch = self._watch
+        if watch is not None:
+            watch.cancel()  # wakes the waiting thread now rather than at its timeout
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout)
@@ -103,7 +107,7 @@ class LivenessTracker:
         watch = None
         while not self._stop.is_set():
             try:
-                watch = self._store.watch(PREFIX, revision)
+                watch = self._watch = self._store.watch(PREFIX, revision)
                 while not self._stop.is_set():
                     for event in watch.next_batch(timeout=0.5):
                         revision = event.mod_revision + 1

@@ -12,9 +12,8 @@ After ``install(service)``:
 - the trust keeper (when trust is installed first) learns the live VMs a root
   rotation step waits for.
 
-Settings read beyond ``HubSettings``' own fields (``getattr`` with defaults):
-``vm_cert_ttl`` (24 h), ``onboarding_session_listen``, ``vm_enroll_failures``
-(5) and ``vm_enroll_refill_seconds`` (10), ``vm_max_concurrent_rpcs`` (64).
+Settings beyond ``HubSettings``' own fields are read with ``getattr`` and the
+defaults of ``settings.OnboardingSettings``.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from federation.onboarding.servicers import (
     VMADMIN_SERVICE, OnboardingServicer, Refusals, VMAdminServicer,
 )
 from federation.onboarding.serving import OnboardingServer, session_address_for
+from federation.onboarding.settings import OnboardingSettings
 from federation.onboarding.tokens import BootstrapTokens
 from federation.onboarding.tracking import LivenessTracker
 from federation.onboarding.trust_following import TrustFollower
@@ -38,8 +38,12 @@ from federation.trust.authority import TrustAuthority
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CERT_TTL = 24 * 3600.0
+_DEFAULTS = OnboardingSettings()
 METRIC = "federation_vms"
+
+
+def _setting(settings, name: str):
+    return getattr(settings, name, getattr(_DEFAULTS, name))
 
 
 def heartbeat_interval(grace: float) -> int:
@@ -58,14 +62,14 @@ class Onboarding:
                                                      trust_domain=settings.trust_domain)
         self.tokens = BootstrapTokens(service.store)
         self.registrar = Registrar(service.store, self.authority, self.tokens,
-                                   cert_ttl=float(getattr(settings, "vm_cert_ttl", DEFAULT_CERT_TTL)),
+                                   cert_ttl=float(_setting(settings, "vm_cert_ttl")),
                                    grace=settings.vm_grace)
         hub = service.hub
         # hub.registry is replaced when the hub starts: look it up at each submit.
         self.tracker = LivenessTracker(service.store, lambda changes: hub.registry.submit(changes))
         self.limiter = FailureLimiter(
-            burst=int(getattr(settings, "vm_enroll_failures", 5)),
-            refill_seconds=float(getattr(settings, "vm_enroll_refill_seconds", 10.0)))
+            burst=int(_setting(settings, "vm_enroll_failures")),
+            refill_seconds=float(_setting(settings, "vm_enroll_refill_seconds")))
         self.server: OnboardingServer | None = None
         self.follower: TrustFollower | None = None
         if settings.onboarding_listen:
@@ -78,11 +82,12 @@ class Onboarding:
                 heartbeat_interval=heartbeat_interval(settings.vm_grace),
                 session_port=lambda: self.server.session_port if self.server else 0,
                 keeper=getattr(service, "trust_keeper", None))
-            session = getattr(settings, "onboarding_session_listen", "") or \
+            session = _setting(settings, "onboarding_session_listen") or \
                 session_address_for(settings.onboarding_listen)
             self.server = OnboardingServer(
                 settings.onboarding_listen, session, servicer, tls, self.follower,
-                max_concurrent_rpcs=int(getattr(settings, "vm_max_concurrent_rpcs", 64)))
+                max_workers=int(_setting(settings, "vm_server_threads")),
+                max_concurrent_rpcs=int(_setting(settings, "vm_max_concurrent_rpcs")))
 
     def start(self) -> None:
         if self._own_authority and not self.authority.has_root():

@@ -40,7 +40,8 @@ class TrustKeeper:
     """Delivers the trust root to ``hub``'s member clusters (see the module doc).
 
     ``interval`` bounds how long a new cluster waits for its Secret; while a
-    rotation waits for confirmations, passes come every ``rotation_interval``.
+    rotation step waits for clusters to hold it, passes come every
+    ``rotation_interval``.
     Every ``sweep_interval`` each intermediate is checked for renewal and the
     expiry gauge is refreshed.
     """
@@ -80,6 +81,7 @@ class TrustKeeper:
         self._wake.set()
 
     def agents(self) -> frozenset[str]:
+        """The VM agents a rotation step waits for; raises what the source raises."""
         source = self._agent_source
         return frozenset(source()) if source is not None else frozenset()
 
@@ -144,7 +146,7 @@ class TrustKeeper:
             self.expiry.record(self.authority.seconds_to_expiry())
         if changed:
             self._hub.refresh_cluster_objects()
-        self._rotating = plan.in_progress
+        self._rotating = False
         if plan.step != Step.NONE and not self._stop.is_set():
             self._drive(plan, plan_revision, names)
 
@@ -220,7 +222,10 @@ class TrustKeeper:
                     "cluster": name, "error": type(exc).__name__}})
                 continue
             if _holds(live, wanted):
-                self.authority.confirm(name, step)
+                try:
+                    self.authority.confirm(name, step)
+                except errors.Conflict:
+                    return  # the plan moved on (or restarted) meanwhile: look again next pass
                 self._held[name] = (plan.rotation_id, int(step))
                 log.info("cluster holds the rotation step", extra={"fields": {
                     "cluster": name, "rotation": plan.rotation_id, "step": step.label}})
@@ -233,6 +238,9 @@ class TrustKeeper:
                 "error": type(exc).__name__}})
             return
         progress = self.authority.advance(clusters=names, agents=agents)
+        # Poll quickly only while pushes are awaited; agents confirm through the
+        # onboarding API, which wakes the keeper.
+        self._rotating = bool(progress.pending_clusters)
         if progress.advanced:
             self._wake.set()  # build and push the next step's Secrets at once
 

@@ -36,6 +36,8 @@ def test_errors_map_to_the_federation_error_types(hubs, wd):
         hub.client.start_rotation()
     with pytest.raises(errors.ValidationError, match="unknown key algorithm"):
         hub.client.init_root("dsa-1024")
+    with pytest.raises(errors.ValidationError, match="validity_days"):
+        hub.client.init_root(validity_days=10_000_000)
     with pytest.raises(errors.ValidationError, match="key_pem"):
         hub.client.import_root(certs.create_root().cert_pem, "")
     root, other = certs.create_root(), certs.create_root()

@@ -1,0 +1,92 @@
+"""Fixtures of the onboarding tests: hubs with onboarding over real gRPC and TLS,
+simulated member clusters, agent processes, and a check that nothing is left running."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+
+import pytest
+
+from federation.sim import SimFleet, load_crd_schemas
+from federation.sim.workloads import seed_cluster
+
+from .support import SHARED_DIR, Agents, start_hub, stop_hub
+
+THREAD_GRACE = 5.0
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left():
+    """Every test stops what it started: no thread may outlive it."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + THREAD_GRACE
+    while True:
+        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not left, f"threads left behind: {[t.name for t in left]}"
+
+
+@pytest.fixture
+def make_hub(tmp_path):
+    """Start hubs (``make_hub(**settings)``); all are stopped after the test."""
+    hubs = []
+
+    def make(**overrides):
+        hub = start_hub(tmp_path / f"hub{len(hubs)}", **overrides)
+        hubs.append(hub)
+        return hub
+
+    yield make
+    for hub in hubs:
+        stop_hub(hub)
+
+
+@pytest.fixture
+def hub(make_hub):
+    return make_hub()
+
+
+@pytest.fixture(scope="session")
+def schemas():
+    """The real Istio CRD schemas when ../shared is present (objects are then validated)."""
+    if not (SHARED_DIR / "istio" / "crds.gen.yaml").is_file():
+        return None
+    return load_crd_schemas(SHARED_DIR)
+
+
+@pytest.fixture
+def fleet(tmp_path, schemas):
+    """Two simulated member clusters on their own networks, each with an east-west gateway."""
+
+    def seed(started):
+        for index, sim in enumerate(started, start=1):
+            seed_cluster(sim, f"net-{index}", "us-east", ["us-east-1a"], 0)
+
+    sims = SimFleet(2, tmp_path / "fleet", schemas=schemas).start(before_ready=seed)
+    try:
+        yield sims
+    finally:
+        sims.stop()
+
+
+@pytest.fixture
+def agents(tmp_path):
+    started = Agents(tmp_path / "vms")
+    started.root.mkdir()
+    try:
+        yield started
+    finally:
+        started.cleanup()
+
+
+@pytest.fixture
+def openssl():
+    path = shutil.which("openssl")
+    if path is None:
+        pytest.skip("the openssl binary is not on PATH")
+    return path
