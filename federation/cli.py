@@ -100,6 +100,8 @@ def cmd_serve(args) -> int:
         wait_for_signal()
     finally:
         log.info("stopping hub")
+        if args.workdir:
+            (wd.root / "hub.ready").unlink(missing_ok=True)
         service.stop()
     return 0
 

@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 ONBOARDING_SERVICE = pb.DESCRIPTOR.services_by_name["Onboarding"].full_name
 VMADMIN_SERVICE = pb.DESCRIPTOR.services_by_name["VMAdmin"].full_name
-# Failures that say nothing about the caller: not charged to its address.
-_NOT_CHARGED = (errors.LimitExceeded, errors.Transient, errors.Conflict, errors.StoreError)
+# The hub's own failures: no refusal, and not charged to the caller's address.
+_HUB_FAILURES = (errors.Transient, errors.Conflict, errors.StoreError)
+_NOT_CHARGED = _HUB_FAILURES + (errors.LimitExceeded,)
 
 
 def leaf_and_issuer(certificate: WorkloadCertificate) -> bytes:
@@ -41,12 +42,17 @@ def leaf_and_issuer(certificate: WorkloadCertificate) -> bytes:
 
 
 class Refusals:
-    """Counting and logging refusals."""
+    """Counting and logging refusals (a failure of the hub's own, such as a store
+    outage or a lost compare-and-swap, is logged but is no refusal)."""
 
     def __init__(self, counter=None):
         self._counter = counter
 
     def record(self, method: str, exc: BaseException, peer: str) -> None:
+        if isinstance(exc, _HUB_FAILURES):
+            log.info("onboarding call failed", extra={"fields": {
+                "method": method, "peer": peer, "error": str(exc)}})
+            return
         reason = reason_of(exc)
         if self._counter is not None:
             self._counter.add(1, {"reason": reason, "method": method})
