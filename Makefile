@@ -35,6 +35,7 @@ test: setup
 
 bench: setup
 	$(PY) -m federation.bench --out bench-results.json
+	$(PY) -m federation.bench_vms --out bench-vms-results.json
 
 e2e: setup
 	bash e2e/local.sh

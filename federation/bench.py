@@ -341,7 +341,7 @@ class WriteCounter:
                 sim.clear_requests()
 
     def since_mark(self) -> dict:
-        committed, by_kind, by_cluster, requests = 0, {}, {}, None
+        committed, by_kind, by_cluster, requests, reads = 0, {}, {}, None, None
         for sim in self._fleet:
             before = self._rvs[sim.name]
             delta = sim.store.resource_version - before
@@ -356,10 +356,12 @@ class WriteCounter:
                     name = f"{rtype.kind}.{rtype.group or 'core'}"
                     by_kind[name] = by_kind.get(name, 0) + 1
             if hasattr(sim, "requests"):
-                count = sum(1 for r in sim.requests() if r.method in WRITE_METHODS)
+                answered = sim.requests()
+                count = sum(1 for r in answered if r.method in WRITE_METHODS)
                 requests = (requests or 0) + count
+                reads = (reads or 0) + len(answered) - count
         return {"committed": committed, "by_kind": dict(sorted(by_kind.items())),
-                "by_cluster": by_cluster, "requests": requests}
+                "by_cluster": by_cluster, "requests": requests, "read_requests": reads}
 
     def settle(self, quiet: float = 2.0, timeout: float = 20.0) -> None:
         """Wait until no store has changed for ``quiet`` seconds (at most ``timeout``)."""
@@ -386,6 +388,8 @@ def _counts(fleet: SimFleet) -> dict[str, dict[str, int]]:
 
 def converge(fleet, topology, hub, client, timeout: float) -> dict:
     expected = {c: topology.expected(c) for c in topology.clusters}
+    writes = WriteCounter(fleet)
+    writes.mark()
     started = time.monotonic()
     for sim in fleet:
         client.register_cluster(sim.name, fleet.kubeconfig_path(sim.name).read_text())
@@ -404,6 +408,7 @@ def converge(fleet, topology, hub, client, timeout: float) -> dict:
         time.sleep(0.2)
     missing = {c: {k: (counts.get(c, {}).get(k), n) for k, n in want.items() if counts.get(c, {}).get(k) != n}
                for c, want in expected.items()}
+    counted = writes.since_mark()
     return {
         "converged": seconds is not None,
         "convergence_seconds": round(seconds, 2) if seconds is not None else None,
@@ -411,6 +416,11 @@ def converge(fleet, topology, hub, client, timeout: float) -> dict:
         "register_seconds": round(registered, 2),
         "expected_objects": sum(sum(v.values()) for v in expected.values()),
         "mismatched_clusters": {c: m for c, m in missing.items() if m} if seconds is None else {},
+        # Each cluster's seed writes are done before this phase: every write here is the hub's.
+        "writes": counted["committed"],
+        "write_requests": counted["requests"],
+        "read_requests": counted["read_requests"],
+        "writes_by_kind": counted["by_kind"],
     }
 
 

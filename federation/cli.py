@@ -69,7 +69,8 @@ def _settings_from(args):
         admin_token_file=args.admin_token_file, kek_file=args.kek_file,
         export_mode=args.export_mode, debounce_quiet=args.debounce_quiet,
         debounce_max=args.debounce_max, initial_sync_timeout=args.initial_sync_timeout,
-        trust_domain=args.trust_domain, vm_grace=args.vm_grace,
+        trust_domain=args.trust_domain, vm_grace=args.vm_grace, vm_cert_ttl=args.vm_cert_ttl,
+        onboarding_session_listen=args.onboarding_session_listen,
     )
 
 
@@ -233,6 +234,10 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
                    help="state store: memory:// (default) or etcd://HOST:PORT[,HOST:PORT]")
     p.add_argument("--listen", default="127.0.0.1:8443", help="admin gRPC API address (default 127.0.0.1:8443)")
     p.add_argument("--onboarding-listen", default="", help="VM onboarding gRPC API address (off when empty)")
+    p.add_argument("--onboarding-session-listen", default="",
+                   help="mTLS address for VM Renew/Heartbeat (default: onboarding port + 1)")
+    p.add_argument("--vm-cert-ttl", type=float, default=24 * 3600.0,
+                   help="VM workload certificate lifetime in seconds (default 86400)")
     p.add_argument("--metrics-listen", default="", help="Prometheus metrics address, e.g. 0.0.0.0:9464")
     p.add_argument("--health-listen", default="",
                    help="plaintext gRPC health endpoint for kubelet probes, e.g. 0.0.0.0:8081 (off when empty)")

@@ -29,6 +29,8 @@ class HubSettings:
     cluster_timeout: float = 10.0  # per request to a member cluster
     watch_timeout: int = 300
     vm_grace: float = 30.0
+    vm_cert_ttl: float = 24 * 3600.0  # VM workload certificate lifetime
+    onboarding_session_listen: str = ""  # mTLS port for Renew/Heartbeat; empty: onboarding port + 1
 
     def validate(self) -> None:
         from federation import errors

@@ -24,7 +24,7 @@ import threading
 
 from federation import __version__, errors, logging_setup
 from federation.agent.credentials import RENEW_FRACTION
-from federation.agent.running import NEEDS_ENROLLMENT, Agent, split_host_port
+from federation.agent.running import NEEDS_ENROLLMENT, RETRYABLE, Agent, split_host_port
 
 log = logging.getLogger("federation.agent")
 
@@ -81,20 +81,20 @@ def cmd_join(args) -> int:
     agent = Agent(args.out, ca_pem=_read_ca(args.ca_bundle), renew_fraction=args.renew_fraction,
                   max_backoff=args.max_backoff, timeout=args.timeout, stop=stop)
     try:
-        agent.join(args.hub, _token(args), args.address or local_address(args.hub),
-                   args.hostname or socket.gethostname())
-    except errors.AuthError as exc:
-        log.error("enrollment refused", extra={"fields": {"error": str(exc)}})
-        print(f"error: {exc}", file=sys.stderr)
-        agent.close()
-        return NEEDS_ENROLLMENT
-    except BaseException:
-        agent.close()
-        raise
-    if stop.is_set() or args.no_run:
-        agent.close()
-        return 0
-    try:
+        try:
+            agent.join(args.hub, _token(args), args.address or local_address(args.hub),
+                       args.hostname or socket.gethostname())
+        except errors.AuthError as exc:
+            log.error("enrollment refused", extra={"fields": {"error": str(exc)}})
+            print(f"error: {exc}", file=sys.stderr)
+            return NEEDS_ENROLLMENT
+        except RETRYABLE as exc:
+            if not stop.is_set():
+                raise
+            log.info("stopped before enrolling", extra={"fields": {"error": str(exc)}})
+            return 0
+        if stop.is_set() or args.no_run:
+            return 0
         return agent.run()
     finally:
         agent.close()
@@ -111,13 +111,21 @@ def cmd_run(args) -> int:
         agent.close()
 
 
+def _logging_flags(parser: argparse.ArgumentParser, level, fmt) -> None:
+    parser.add_argument("--log-level", default=level, choices=["debug", "info", "warning", "error"],
+                        help="log level (default info)")
+    parser.add_argument("--log-format", default=fmt, choices=["kv", "json"],
+                        help="log lines as key=value (default) or JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="federation-agent",
                                      description="Onboard this VM into the federated mesh.")
-    parser.add_argument("--log-level", default=os.environ.get("FEDERATION_LOG_LEVEL", "info"),
-                        choices=["debug", "info", "warning", "error"])
-    parser.add_argument("--log-format", default=os.environ.get("FEDERATION_LOG_FORMAT", "kv"),
-                        choices=["kv", "json"])
+    _logging_flags(parser, os.environ.get("FEDERATION_LOG_LEVEL", "info"),
+                   os.environ.get("FEDERATION_LOG_FORMAT", "kv"))
+    # Accepted after the command too; there they override the ones before it.
+    after = argparse.ArgumentParser(add_help=False)
+    _logging_flags(after, argparse.SUPPRESS, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def tuning(p: argparse.ArgumentParser) -> None:
@@ -129,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="longest wait between retries while the hub is unreachable (s)")
         p.add_argument("--timeout", type=float, default=10.0, help="seconds per call to the hub")
 
-    p = sub.add_parser("join", help="enroll with a bootstrap token, write the files, then run")
+    p = sub.add_parser("join", parents=[after],
+                       help="enroll with a bootstrap token, write the files, then run")
     p.add_argument("--hub", required=True, help="the hub's onboarding address HOST:PORT")
     p.add_argument("--token", default="", help=f"bootstrap token (or --token-file, or ${TOKEN_ENV})")
     p.add_argument("--token-file", default="", help="file holding the bootstrap token")
@@ -141,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     tuning(p)
     p.set_defaults(func=cmd_join)
 
-    p = sub.add_parser("run", help="heartbeat and renew (resumes after a restart; no token)")
+    p = sub.add_parser("run", parents=[after],
+                       help="heartbeat and renew (resumes after a restart; no token)")
     tuning(p)
     p.set_defaults(func=cmd_run)
 

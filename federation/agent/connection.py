@@ -4,7 +4,8 @@
 the given CA) for one call. ``Session`` is a channel to the session port that
 presents the VM's workload certificate (mutual TLS); it is replaced after every
 renewal so the next handshake shows the new certificate. gRPC errors become
-the project's: UNAVAILABLE and DEADLINE_EXCEEDED are ``Transient``,
+the project's: UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED and UNKNOWN (how
+gRPC reports a connection lost mid-call) are ``Transient``,
 RESOURCE_EXHAUSTED ``LimitExceeded``, UNAUTHENTICATED ``AuthError``,
 PERMISSION_DENIED ``PermissionDenied``, INVALID_ARGUMENT ``ValidationError``.
 """
@@ -30,7 +31,7 @@ def translate(exc: grpc.RpcError, method: str, address: str) -> errors.Federatio
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     details = (exc.details() if hasattr(exc, "details") else "") or code.name
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-                grpc.StatusCode.CANCELLED):
+                grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN):
         return errors.Transient(f"{method} to {address}: {code.name}: {details}")
     error = error_for(code, details)
     if type(error) is errors.FederationError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from tenacity import Retrying, retry_if_exception_type, wait_exponential_jitter
 
@@ -60,6 +61,7 @@ class Agent:
         self._session: Session | None = None
         self._fingerprint = ""
         self._renew_requested = False
+        self._probed: tuple[float, bool] | None = None  # (when, result)
         self.renewals = 0
         self.bundle_updates = 0
 
@@ -124,9 +126,18 @@ class Agent:
                                 self.timeout)
 
     # -- one step each -------------------------------------------------------------------
+    def healthy(self) -> bool:
+        """The group's probe, run at most once per its period (heartbeats may be more often)."""
+        if not self.state.probe:
+            return True
+        now = time.monotonic()
+        period = float(self.state.probe.get("period_seconds") or 10)
+        if self._probed is None or now - self._probed[0] >= period:
+            self._probed = (now, probing.probe(self.state.probe))
+        return self._probed[1]
+
     def heartbeat_once(self) -> pb.HeartbeatResponse:
-        healthy = probing.probe(self.state.probe) if self.state.probe else True
-        response = self._session.heartbeat(self._fingerprint, healthy)
+        response = self._session.heartbeat(self._fingerprint, self.healthy())
         if response.trust_bundle_pem:
             self._take_bundle(response.trust_bundle_pem)
         if response.renew_now:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -10,6 +12,31 @@ from federation import errors
 from federation.onboarding.refusals import refusal
 
 _PEM_KEY = "x509_pem_cert"
+_CACHE_SIZE = 4096
+
+
+class _Parsed:
+    """Recently seen leaves: a VM shows the same certificate on every heartbeat."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._items: OrderedDict[bytes, PeerCertificate] = OrderedDict()
+
+    def get(self, pem: bytes) -> "PeerCertificate | None":
+        with self._lock:
+            found = self._items.get(pem)
+            if found is not None:
+                self._items.move_to_end(pem)
+            return found
+
+    def put(self, pem: bytes, peer: "PeerCertificate") -> None:
+        with self._lock:
+            self._items[pem] = peer
+            while len(self._items) > _CACHE_SIZE:
+                self._items.popitem(last=False)
+
+
+_parsed = _Parsed()
 
 
 @dataclass(frozen=True)
@@ -45,6 +72,9 @@ def peer_certificate(auth_context: dict, method: str) -> PeerCertificate:
         raise refusal(errors.AuthError,
                       f"{method} needs the VM's workload certificate: call the session port "
                       "(EnrollResponse.session_port) with mutual TLS", "no_client_certificate")
+    cached = _parsed.get(pems[0])
+    if cached is not None:
+        return cached
     try:
         cert = x509.load_pem_x509_certificate(pems[0])
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -56,5 +86,7 @@ def peer_certificate(auth_context: dict, method: str) -> PeerCertificate:
     if len(spiffe) != 1:
         raise refusal(errors.AuthError, "the client certificate carries no single SPIFFE identity",
                       "no_spiffe_identity")
-    return PeerCertificate(serial_hex(cert.serial_number), spiffe[0],
+    peer = PeerCertificate(serial_hex(cert.serial_number), spiffe[0],
                            cert.not_valid_after_utc.timestamp())
+    _parsed.put(pems[0], peer)
+    return peer

@@ -16,8 +16,6 @@ DEFAULT_CERT_TTL = 24 * 3600.0
 
 @dataclass
 class OnboardingSettings(HubSettings):
-    vm_cert_ttl: float = DEFAULT_CERT_TTL  # workload certificate lifetime (5 min .. 30 days)
-    onboarding_session_listen: str = ""  # mTLS port for Renew/Heartbeat; empty: the next port
     vm_enroll_failures: int = 5  # failed enrollments per peer address before it is slowed down
     vm_enroll_refill_seconds: float = 10.0  # one more allowed failure per this many seconds
     vm_max_concurrent_rpcs: int = 64  # beyond: RESOURCE_EXHAUSTED at once

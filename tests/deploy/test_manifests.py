@@ -91,7 +91,7 @@ def test_hub_services_pdb_and_network_policy():
     ports = {o["metadata"]["name"]: (o["spec"]["type"], [p["port"] for p in o["spec"]["ports"]])
              for o in objects if o["kind"] == "Service"}
     assert ports == {"mesh-federation-admin": ("ClusterIP", [8443]),
-                     "mesh-federation-onboarding": ("LoadBalancer", [8444]),
+                     "mesh-federation-onboarding": ("LoadBalancer", [8444, 8445]),
                      "mesh-federation-metrics": ("ClusterIP", [9464])}
     assert one(objects, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
     policy = one(objects, "NetworkPolicy")

@@ -7,6 +7,7 @@ counter, a log free of the token, and an unchanged store.
 from __future__ import annotations
 
 import logging
+import socket
 
 import grpc
 import pytest
@@ -83,6 +84,9 @@ def test_enroll_signs_the_group_identity_and_registers_the_vm(groups, tmp_path):
         workloads = wait_until(lambda: groups.service.hub.snapshot.vms.get(
             ServiceKey("default", "ratings")), what="the VM in the snapshot")
         assert workloads[agent.state.vm_name].address == "10.0.0.5"
+        gauge = [line for line in groups.service.telemetry.scrape().splitlines()
+                 if line.startswith("federation_vms{") and 'state="alive"' in line]
+        assert gauge and gauge[0].endswith(" 1.0")
     finally:
         agent.close()
 
@@ -261,13 +265,11 @@ def test_a_lapsed_vm_comes_back_with_its_next_heartbeat(make_hub, tmp_path):
 
 
 def test_an_unhealthy_probe_withdraws_the_vm_until_it_passes(groups, tmp_path):
-    import socket
-
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     listener.close()  # nothing listens: the TCP probe fails
-    groups.apply(group_doc(probe={"tcpSocket": {"port": port}}))
+    groups.apply(group_doc(probe={"tcpSocket": {"port": port}, "periodSeconds": 1}))
     agent = joined(groups, tmp_path)
     key = ServiceKey("default", "ratings")
     try:
@@ -279,8 +281,34 @@ def test_an_unhealthy_probe_withdraws_the_vm_until_it_passes(groups, tmp_path):
         with socket.socket() as server:
             server.bind(("127.0.0.1", port))
             server.listen()
-            agent.heartbeat_once()
-            wait_until(lambda: name in groups.service.hub.snapshot.vms.get(key, {}),
-                       what="the healthy VM back in the snapshot")
+
+            def back() -> bool:
+                agent.heartbeat_once()
+                return name in groups.service.hub.snapshot.vms.get(key, {})
+
+            wait_until(back, interval=0.2,
+                       what="the healthy VM back in the snapshot (probed once a second)")
     finally:
         agent.close()
+
+
+def test_a_heartbeat_acts_only_on_the_registration_its_certificate_is_bound_to(make_hub,
+                                                                              tmp_path):
+    hub = make_hub(vm_grace=1.0)
+    hub.apply(group_doc())
+    first, second = joined(hub, tmp_path, "vm-a"), joined(hub, tmp_path, "vm-b", "10.0.0.6")
+    key = ServiceKey("default", "ratings")
+    try:
+        both = {first.state.vm_name, second.state.vm_name}
+        wait_until(lambda: both <= set(hub.service.hub.snapshot.vms.get(key, {})))
+
+        def only_first_alive() -> bool:
+            first.heartbeat_once()  # the same group and identity, another registration
+            return set(hub.service.hub.snapshot.vms.get(key, {})) == {first.state.vm_name}
+
+        wait_until(only_first_alive, timeout=6, interval=0.2,
+                   what="the silent VM to lapse while the other heartbeats")
+        assert hub.store.get(alive_key(second.state.vm_name)) is None
+    finally:
+        first.close()
+        second.close()

@@ -11,9 +11,11 @@ import stat
 import subprocess
 import time
 
-import pytest
 from cryptography import x509
 
+from federation import errors
+from federation.agent import credentials
+from federation.agent.connection import Session
 from federation.agent.credentials import CertificateInfo
 from federation.model.ids import ServiceKey
 from federation.trust.rotation import Step
@@ -157,11 +159,14 @@ def test_the_certificate_is_renewed_before_it_expires_with_a_new_key(make_hub, a
 
 def test_a_root_rotation_reaches_the_agent(hub, agents, openssl):
     hub.apply(group_doc())
-    agents.join(hub, hub.token(), "vm-d", "10.20.0.10")
+    agent = agents.join(hub, hub.token(), "vm-d", "10.20.0.10")
     out = agents.out("vm-d")
     name = vm_name(out)
     wait_until(lambda: name in hub.onboarding.tracker.live_names(), what="the VM to be live")
     old_bundle = (out / "root-cert.pem").read_bytes()
+    key = credentials.new_key()
+    from_old_root = hub.service.trust.sign_workload_csr(credentials.build_csr(key), "default",
+                                                        "ratings", 3600)
     plan = hub.service.trust.start_rotation()
     hub.service.trust_keeper.wake()
 
@@ -178,8 +183,32 @@ def test_a_root_rotation_reaches_the_agent(hub, agents, openssl):
     verified = openssl_verify(openssl, out)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert hub.onboarding.registrar.records()[0].root_id == plan.new_root
+
+    # The session port now trusts the new root alone: an old-root certificate fails the
+    # handshake, and the restarted agent's new handshake succeeds.
+    session = Session(hub.onboarding.server.session_address, hub.ca_pem,
+                      from_old_root.full_chain_pem.encode(), credentials.key_pem(key), timeout=5)
+    try:
+        wait_until(lambda: _handshake_refused(session), timeout=5, what="old roots to be dropped")
+    finally:
+        session.close()
+    assert agent.terminate() == 0
+    since = time.time()
+    agents.run("vm-d")
+    wait_until(lambda: hub.onboarding.registrar.last_heartbeat.get(name, 0) > since, timeout=15,
+               what="heartbeats of the restarted agent under the new root")
     wait_until(lambda: name in hub.service.hub.snapshot.vms.get(ServiceKey("default", "ratings"),
                                                                  {}))
+
+
+def _handshake_refused(session: Session) -> bool:
+    try:
+        session.heartbeat("", True)
+    except errors.Transient:
+        return True
+    except errors.FederationError:
+        return False
+    return False
 
 
 def test_the_agent_survives_the_hub_going_away(hub, agents):
@@ -190,12 +219,14 @@ def test_the_agent_survives_the_hub_going_away(hub, agents):
     wait_until(lambda: hub.onboarding.registrar.last_heartbeat.get(name), what="a heartbeat")
     files = {p.name: p.read_bytes() for p in out.iterdir()}
     hub.onboarding.server.stop(0)
-    wait_until(lambda: "hub unreachable; retrying" in agent.output(), timeout=15,
-               what="the agent to retry")
+    with agent.log_on_failure():
+        wait_until(lambda: "hub unreachable; retrying" in agent.output(), timeout=15,
+                   what="the agent to retry")
     assert agent.proc.poll() is None, "the agent keeps running while the hub is away"
     assert {p.name: p.read_bytes() for p in out.iterdir()} == files, "files are kept as they were"
     hub.onboarding.server.start()
     since = time.time()
-    wait_until(lambda: hub.onboarding.registrar.last_heartbeat.get(name, 0) > since, timeout=15,
-               what="heartbeats after the hub came back")
+    with agent.log_on_failure():
+        wait_until(lambda: hub.onboarding.registrar.last_heartbeat.get(name, 0) > since,
+                   timeout=15, what="heartbeats after the hub came back")
     assert agent.terminate() == 0
