@@ -36,6 +36,8 @@ from federation.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
+STATUS_REFRESH = 30.0  # seconds between shared-status writes that only move lastPush
+
 
 @dataclass
 class Member:
@@ -389,9 +391,13 @@ class Hub:
                 self.telemetry.pushes.add(n - m, {"cluster": status.cluster, "result": result})
         self._push_counts[status.cluster] = now
         shared = push_status_record(status, self.replica_id)
-        if self._shared_status.get(status.cluster) != shared:
-            self._shared_status[status.cluster] = shared
-            self.summaries.put(Keys.STATUS + status.cluster, json.dumps(shared).encode())
+        # lastPush changes on every pass: alone it is shared at most every STATUS_REFRESH seconds.
+        previous = self._shared_status.get(status.cluster)
+        unchanged = previous is not None and {**previous, "lastPush": None} == {**shared, "lastPush": None}
+        if unchanged and (shared["lastPush"] or 0) - (previous["lastPush"] or 0) < STATUS_REFRESH:
+            return
+        self._shared_status[status.cluster] = shared
+        self.summaries.put(Keys.STATUS + status.cluster, json.dumps(shared).encode())
 
     def shared_status(self, cluster: str) -> dict | None:
         """The push status of a cluster as its owner (maybe another replica) stored it."""

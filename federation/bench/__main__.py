@@ -1,0 +1,72 @@
+"""``python -m federation.bench``: run the benchmark and write its JSON results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from federation import errors
+from federation.bench.running import run, summary
+from federation.bench.settings import BenchConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = BenchConfig()
+    p = argparse.ArgumentParser(prog="python -m federation.bench",
+                                description="Measure a hub process against simulated member clusters.")
+    p.add_argument("--clusters", type=int, default=d.clusters, help=f"member clusters (default {d.clusters})")
+    p.add_argument("--networks", type=int, default=d.networks, help=f"networks (default {d.networks})")
+    p.add_argument("--services", type=int, default=d.services, help=f"services in the mesh (default {d.services})")
+    p.add_argument("--replicas-per-service", type=int, default=d.replicas_per_service,
+                   help=f"clusters each service runs in (default {d.replicas_per_service})")
+    p.add_argument("--endpoints", type=int, default=d.endpoints,
+                   help=f"endpoints per service per cluster (default {d.endpoints})")
+    p.add_argument("--changes", type=int, default=d.changes,
+                   help=f"endpoint readiness flips to time (default {d.changes})")
+    p.add_argument("--rate", type=float, default=d.rate, help=f"flips per second (default {d.rate:g})")
+    p.add_argument("--idle-seconds", type=float, default=d.idle_seconds,
+                   help=f"quiet period that must see no write (default {d.idle_seconds:g})")
+    p.add_argument("--converge-timeout", type=float, default=d.converge_timeout,
+                   help=f"give up on convergence after this many seconds (default {d.converge_timeout:g})")
+    p.add_argument("--change-timeout", type=float, default=d.change_timeout,
+                   help=f"a flip not seen everywhere by then is missed (default {d.change_timeout:g})")
+    p.add_argument("--seed", type=int, default=d.seed, help="order of the flips")
+    p.add_argument("--hub-arg", action="append", default=[], dest="hub_args",
+                   help="extra `federation serve` flag, e.g. --hub-arg=--debounce-quiet=0.05 (repeatable)")
+    p.add_argument("--hub-log-level", default=d.hub_log_level, choices=["debug", "info", "warning", "error"])
+    p.add_argument("--workdir", default="", help="keep kubeconfigs and the hub's log here (default: temporary)")
+    p.add_argument("--schemas", default="", help="CRD schemas for admission (default ../shared when present)")
+    p.add_argument("--out", default="bench-results.json", help="JSON results file (default bench-results.json)")
+    p.add_argument("--strict", action="store_true", help="exit status 1 when a target is missed")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    options = {k: v for k, v in vars(args).items() if k not in ("out", "strict")}
+    try:
+        config = BenchConfig(**options)
+        config.validate()
+    except errors.ConfigError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    try:
+        results = run(config, progress=lambda text: print(f"bench: {text}", flush=True))
+    except KeyboardInterrupt:  # everything is stopped by then
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(summary(results))
+    print(f"results written to {args.out}")
+    if "error" in results:
+        print(f"bench failed: {results['error']}", file=sys.stderr)
+        return 2
+    return 1 if args.strict and not all(results["targets"].values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""Running the benchmark's phases against a fresh fleet and hub, and judging the results."""
+
+from __future__ import annotations
+
+import os
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+from federation import errors
+from federation.bench.hub_process import HubProcess
+from federation.bench.measuring import Change, WeightWatch, WriteCounter, distribution_ms, spread
+from federation.bench.settings import (
+    TARGET_CONVERGENCE_SECONDS, TARGET_P99_MS, TARGET_PEAK_RSS_MB, BenchConfig,
+)
+from federation.bench.topology import KINDS, Topology
+from federation.sim.cli import default_schemas_dir
+from federation.sim.fleet import SimFleet
+
+
+def run(config: BenchConfig, progress: Callable[[str], None] | None = None) -> dict:
+    """Every phase against a new fleet and hub, both stopped at the end whatever happens.
+
+    A failure mid-way ends the run: the results then hold ``error`` and what was
+    measured until then.
+    """
+    config.validate()
+    say = progress or (lambda text: None)
+    topology = Topology(config)
+    temp = None if config.workdir else tempfile.mkdtemp(prefix="federation-bench-")
+    workdir = Path(config.workdir or temp)
+    schemas = config.schemas or default_schemas_dir()
+    results: dict = {
+        "config": asdict(config),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                    "load_average_before": [round(x, 2) for x in os.getloadavg()]},
+        "schema_validation": bool(schemas),
+    }
+    # Enough watch history per kind that every phase's writes can be counted by kind.
+    fleet = SimFleet(config.clusters, workdir / "sim", schemas_dir=schemas,
+                     history=max(5000, 4 * config.services * config.replicas_per_service))
+    hub = client = None
+    try:
+        say(f"seeding {config.clusters} clusters: {config.services} services × "
+            f"{config.replicas_per_service} clusters × {config.endpoints} endpoints")
+        fleet.start(before_ready=lambda f: topology.seed(f, config.endpoints))
+        hub = HubProcess(workdir / "hub", config.hub_args, config.hub_log_level)
+        address = hub.wait_ready()
+        client = hub.client(address)
+        phases: dict = {}
+        marks = [(hub.usage()["cpu_seconds"], _own_cpu())]
+
+        def phase_done(name: str) -> None:
+            marks.append((hub.usage()["cpu_seconds"], _own_cpu()))
+            (hub0, own0), (hub1, own1) = marks[-2:]
+            phases[name] = {"hub_cpu_seconds": round(hub1 - hub0, 2), "bench_cpu_seconds": round(own1 - own0, 2)}
+
+        say(f"hub pid {hub.pid} at {address}; registering clusters, waiting for convergence")
+        results["convergence"] = converge(fleet, topology, hub, client, config.converge_timeout)
+        phase_done("converge")
+        say(f"converged in {results['convergence']['convergence_seconds']} s; "
+            f"{config.changes} changes at {config.rate:g}/s")
+        results["propagation"] = run_changes(fleet, topology, hub, config)
+        phase_done("changes")
+        say(f"idle for {config.idle_seconds:g} s")
+        results["idle"] = run_idle(fleet, hub, config.idle_seconds)
+        phase_done("idle")
+        results["hub"] = {**hub.usage(), "startup_cpu_seconds": marks[0][0], "phases": phases}
+        results["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    except errors.FederationError as exc:
+        results["error"] = str(exc)
+    finally:
+        if client is not None:
+            client.close()
+        if hub is not None:
+            hub.stop()
+            if hub.proc.returncode:
+                results["hub_exit_status"] = hub.proc.returncode
+            if "error" in results or hub.proc.returncode:
+                results["hub_log_tail"] = hub.log_tail()
+            results.setdefault("hub", {"pid": hub.pid, "peak_rss_mb": hub.peak_rss_mb})
+        fleet.stop()
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+    results["targets"] = targets(results)
+    return results
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _counts(fleet: SimFleet) -> dict[str, dict[str, int]]:
+    return {sim.name: {name: sim.store.count(*kind) for name, kind in KINDS.items()} for sim in fleet}
+
+
+def converge(fleet: SimFleet, topology: Topology, hub: HubProcess, client, timeout: float) -> dict:
+    """Register every cluster; done when each holds exactly its expected objects and the
+    hub reports every cluster synced."""
+    expected = {c: topology.expected(c) for c in topology.clusters}
+    writes = WriteCounter(fleet)
+    writes.mark()  # the seed is written: from here on every write is the hub's
+    started = time.monotonic()
+    for sim in fleet:
+        client.register_cluster(sim.name, fleet.kubeconfig_path(sim.name).read_text())
+    registered = time.monotonic() - started
+    objects_at = seconds = first_write = None
+    counts: dict = {}
+    cluster_done: dict[str, float] = {}
+    while time.monotonic() - started < timeout:
+        hub.check_alive()
+        hub.usage()  # keeps the peak up to date
+        counts = _counts(fleet)
+        elapsed = time.monotonic() - started
+        if first_write is None and any(any(per.values()) for per in counts.values()):
+            first_write = elapsed
+        for name, per in counts.items():
+            if per == expected[name]:
+                cluster_done.setdefault(name, elapsed)
+        if counts == expected:
+            objects_at = objects_at or elapsed
+            try:
+                status = client.status()
+            except errors.Transient:
+                status = None  # a busy hub answers late; ask again
+            if status is not None and len(status.clusters) == len(topology.clusters) \
+                    and all(c.synced for c in status.clusters):
+                seconds = time.monotonic() - started
+                break
+        time.sleep(0.2)
+    counted = writes.since_mark()
+    mismatched = {c: {k: {"have": counts.get(c, {}).get(k), "want": n} for k, n in want.items()
+                      if counts.get(c, {}).get(k) != n} for c, want in expected.items()}
+    return {
+        "converged": seconds is not None,
+        "convergence_seconds": _round(seconds),
+        "objects_seconds": _round(objects_at),
+        "register_seconds": _round(registered),
+        "first_write_seconds": _round(first_write),
+        "cluster_objects_seconds": spread(list(cluster_done.values())),  # each cluster's first exact match
+        "expected_objects": sum(sum(per.values()) for per in expected.values()),
+        "mismatched_clusters": {} if seconds is not None else {c: m for c, m in mismatched.items() if m},
+        "writes": counted["committed"],
+        "write_requests": counted["write_requests"],
+        "read_requests": counted["read_requests"],
+        "writes_by_kind": counted["by_kind"],
+    }
+
+
+def run_changes(fleet: SimFleet, topology: Topology, hub: HubProcess, config: BenchConfig) -> dict:
+    """Flip endpoint readiness at ``config.rate``; each flip's weight must reach every other cluster."""
+    watch = WeightWatch(fleet)
+    writes = WriteCounter(fleet)
+    pairs = [(svc, cluster) for svc in topology.services for cluster in topology.placement[svc]]
+    random.Random(config.seed).shuffle(pairs)
+    not_ready: dict[tuple[str, str], int] = {}
+    latest: dict[tuple[str, str], Change] = {}
+    changes: list[Change] = []
+    watch.start()
+    try:
+        writes.mark()
+        started = time.monotonic()
+        for i in range(config.changes):
+            if i % 20 == 0:
+                hub.check_alive()
+                hub.usage()
+            time.sleep(max(0.0, started + i / config.rate - time.monotonic()))
+            pair = pairs[i % len(pairs)]
+            previous = latest.get(pair)
+            if previous is not None and previous.done is None:  # the same pair again: one at a time
+                watch.wait(previous, previous.started + config.change_timeout - time.monotonic())
+            svc, source = pair
+            flipped = not_ready[pair] = 1 - not_ready.get(pair, 0)  # toggles endpoint 0's readiness
+            others = {c for c in topology.clusters if c != source}
+            change = Change(svc, source, config.endpoints - flipped, time.monotonic(), set(others), len(others))
+            watch.expect(change)
+            topology.set_endpoints(fleet[source], svc, topology.endpoints(source, config.endpoints, flipped))
+            latest[pair] = change
+            changes.append(change)
+        issued = time.monotonic() - started
+        for change in changes:
+            watch.wait(change, change.started + config.change_timeout - time.monotonic())
+        writes.settle()
+        counted = writes.since_mark()
+    finally:
+        watch.stop()
+    done = [c for c in changes if c.done is not None]
+    affected = sum(c.affected for c in changes)
+    hub_writes = counted["committed"] - len(changes)  # each flip is one EndpointSlice write of ours
+    n = max(1, len(changes))
+    return {
+        "changes": len(changes),
+        "issue_seconds": _round(issued),
+        "achieved_rate": round(len(changes) / issued, 2) if issued > 0 else None,
+        "measured": len(done),
+        "missed": len(changes) - len(done),
+        # until the new weight is visible in every other cluster
+        "propagation_ms": distribution_ms([c.done - c.started for c in done]),
+        # until it is visible in one cluster, over every (change, cluster)
+        "per_cluster_arrival_ms": distribution_ms([t - c.started for c in changes for t in c.arrivals.values()]),
+        "writes": {
+            "hub_writes": hub_writes,
+            "write_requests": counted["write_requests"],  # our flips are in-process, not requests
+            "per_change": round(hub_writes / n, 3),
+            "affected_clusters_per_change": round(affected / n, 3),
+            # one write, and one write request, per cluster whose rendered objects changed
+            "equal": hub_writes == affected and counted["write_requests"] in (None, affected),
+            "by_kind": counted["by_kind"],
+        },
+    }
+
+
+def run_idle(fleet: SimFleet, hub: HubProcess, seconds: float) -> dict:
+    writes = WriteCounter(fleet)
+    cpu_before = hub.usage()["cpu_seconds"]
+    writes.mark()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        hub.check_alive()
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+    counted = writes.since_mark()
+    return {"seconds": seconds, "writes": counted["committed"], "write_requests": counted["write_requests"],
+            "by_kind": counted["by_kind"], "hub_cpu_seconds": round(hub.usage()["cpu_seconds"] - cpu_before, 2)}
+
+
+def targets(results: dict) -> dict[str, bool]:
+    """Each target: met (True) or missed (False); a phase that did not run misses."""
+    conv = results.get("convergence", {}).get("convergence_seconds")
+    prop = results.get("propagation", {})
+    p99 = prop.get("propagation_ms", {}).get("p99")
+    rss = results.get("hub", {}).get("peak_rss_mb")
+    idle = results.get("idle", {})
+    return {
+        f"convergence_seconds<={TARGET_CONVERGENCE_SECONDS:g}":
+            conv is not None and conv <= TARGET_CONVERGENCE_SECONDS,
+        f"propagation_p99_ms<={TARGET_P99_MS:g}":
+            p99 is not None and prop.get("missed") == 0 and p99 <= TARGET_P99_MS,
+        "writes_per_change==affected_clusters": bool(prop.get("writes", {}).get("equal")),
+        "idle_writes==0": idle.get("writes") == 0 and idle.get("write_requests") in (0, None),
+        f"hub_peak_rss_mb<={TARGET_PEAK_RSS_MB:g}": rss is not None and rss <= TARGET_PEAK_RSS_MB,
+    }
+
+
+def summary(results: dict) -> str:
+    conv, prop, idle, hub = (results.get(k, {}) for k in ("convergence", "propagation", "idle", "hub"))
+    ms, writes = prop.get("propagation_ms", {}), prop.get("writes", {})
+    lines = [
+        f"convergence: {conv.get('convergence_seconds')} s for {conv.get('expected_objects')} objects "
+        f"({conv.get('writes')} writes, {conv.get('write_requests')} write and "
+        f"{conv.get('read_requests')} read requests)",
+        f"propagation: p50 {ms.get('p50')} ms, p95 {ms.get('p95')} ms, p99 {ms.get('p99')} ms, "
+        f"max {ms.get('max')} ms ({prop.get('measured')} of {prop.get('changes')} changes seen everywhere, "
+        f"{prop.get('achieved_rate')}/s)",
+        f"writes per change: {writes.get('per_change')} (clusters whose objects changed: "
+        f"{writes.get('affected_clusters_per_change')}; write requests {writes.get('write_requests')})",
+        f"idle {idle.get('seconds')} s: {idle.get('writes')} writes, {idle.get('write_requests')} write "
+        f"requests, hub CPU {idle.get('hub_cpu_seconds')} s",
+        f"hub: peak RSS {hub.get('peak_rss_mb')} MB, CPU {hub.get('cpu_seconds')} s, threads {hub.get('threads')}",
+    ]
+    lines += [f"target {name}: {'met' if ok else 'MISSED'}" for name, ok in results.get("targets", {}).items()]
+    if "error" in results:
+        lines.append(f"error: {results['error']}")
+    return "\n".join(lines)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

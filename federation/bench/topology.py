@@ -1,0 +1,84 @@
+"""The simulated mesh: which cluster is where, which service runs where, and what
+the hub must therefore write into each cluster."""
+
+from __future__ import annotations
+
+from federation.bench.settings import BenchConfig
+from federation.sim.fleet import SimFleet
+from federation.sim.workloads import Endpoint, pod_address, seed_cluster, set_endpoints
+
+NAMESPACE = "bench"
+PORTS = (("http", 8080),)
+WE = ("networking.istio.io/v1", "WorkloadEntry")
+# Only the hub writes these kinds into the benchmark's clusters, so their counts are the hub's objects.
+KINDS = {
+    "WorkloadEntry": WE,
+    "ServiceEntry": ("networking.istio.io/v1", "ServiceEntry"),
+    "DestinationRule": ("networking.istio.io/v1", "DestinationRule"),
+    "Gateway.networking.istio.io": ("networking.istio.io/v1", "Gateway"),
+    "Gateway.gateway.networking.k8s.io": ("gateway.networking.k8s.io/v1", "Gateway"),
+}
+
+
+class Topology:
+    """Clusters round-robin over networks (a region per network, one zone per
+    cluster); service i runs in clusters i, i+1, ... (mod N), so each service spans
+    networks and every cluster runs the same number of services (± 1)."""
+
+    def __init__(self, config: BenchConfig):
+        self.clusters = [f"cluster-{i}" for i in range(1, config.clusters + 1)]
+        self._index = {name: i for i, name in enumerate(self.clusters)}
+        self.networks = config.networks
+        self.services = [f"svc-{i}" for i in range(config.services)]
+        n = len(self.clusters)
+        self.placement = {svc: tuple(self.clusters[(i + k) % n] for k in range(config.replicas_per_service))
+                          for i, svc in enumerate(self.services)}
+
+    def network(self, cluster: str) -> str:
+        return f"net-{self._index[cluster] % self.networks + 1}"
+
+    def region(self, cluster: str) -> str:
+        return f"region-{self._index[cluster] % self.networks + 1}"
+
+    def zone(self, cluster: str) -> str:
+        return f"zone-{self._index[cluster] + 1}"
+
+    def services_in(self, cluster: str) -> list[str]:
+        return [svc for svc in self.services if cluster in self.placement[svc]]
+
+    def expected(self, target: str) -> dict[str, int]:
+        """What the hub must write into ``target``: per service with endpoints elsewhere a
+        WorkloadEntry per remote cluster (one zone each), a DestinationRule, and a
+        ServiceEntry where the target lacks the Service; the cross-network Gateway and
+        one istio-remote Gateway per other network."""
+        counts = dict.fromkeys(KINDS, 0)
+        for where in self.placement.values():
+            remote = [c for c in where if c != target]
+            if remote:
+                counts["WorkloadEntry"] += len(remote)
+                counts["DestinationRule"] += 1
+                counts["ServiceEntry"] += target not in where
+        counts["Gateway.networking.istio.io"] = 1
+        counts["Gateway.gateway.networking.k8s.io"] = len(
+            {self.network(c) for c in self.clusters} - {self.network(target)})
+        return counts
+
+    def endpoints(self, cluster: str, count: int, not_ready: int = 0) -> list[Endpoint]:
+        """``count`` endpoints on the cluster's one node; the first ``not_ready`` are not ready."""
+        zone = self.zone(cluster)
+        return [Endpoint(pod_address(cluster, i + 1), f"{cluster}-{zone}-0", zone, ready=i >= not_ready)
+                for i in range(count)]
+
+    def seed(self, fleet: SimFleet, endpoints: int) -> None:
+        """Write every cluster's namespaces, node, gateway, Services and EndpointSlices."""
+        for index, sim in enumerate(fleet, start=1):
+            name = sim.name
+            seed_cluster(sim, network=self.network(name), region=self.region(name), zones=[self.zone(name)],
+                         services=self.services_in(name), namespace_name=NAMESPACE, endpoints_per_service=1,
+                         ports=PORTS, gateway_address=f"172.18.{index}.10")
+            for svc in self.services_in(name):
+                self.set_endpoints(sim, svc, self.endpoints(name, endpoints))
+
+    @staticmethod
+    def set_endpoints(sim, service: str, endpoints: list[Endpoint]) -> None:
+        set_endpoints(sim, service, NAMESPACE, endpoints, ports=PORTS)
