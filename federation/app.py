@@ -334,7 +334,7 @@ class Hub:
             member.pusher.update(changes, observed or None)
 
     def _desired_keys(self, target: str) -> list:
-        return [b for b in self._desired._buckets.get(target, {}) if isinstance(b, ServiceKey)]
+        return [b for b in self._desired.buckets(target) if isinstance(b, ServiceKey)]
 
     def _cluster_objects(self, snapshot: Snapshot, target: str) -> list[dict]:
         objs = list(render_gateways(snapshot, target))

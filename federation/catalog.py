@@ -15,7 +15,6 @@ from federation.trust.sealing import seal, unseal
 
 
 class Keys:
-    ROOT_WATCH = ""  # the hub follows clusters/ and policies/ through one watch
     CLUSTERS = "clusters/"
     POLICIES = "policies/"
     SUMMARY_SERVICES = "summaries/services/"

@@ -36,6 +36,9 @@ class DesiredState:
             buckets.pop(bucket, None)
         return changes
 
+    def buckets(self, target: str) -> list[Hashable]:
+        return list(self._buckets.get(target, {}))
+
     def all(self, target: str) -> dict[Ref, dict]:
         out: dict[Ref, dict] = {}
         for objects in self._buckets.get(target, {}).values():
