@@ -29,7 +29,9 @@ def _add_hub_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--timeout", type=float, default=30.0, help="seconds per call (default 30)")
 
 
-def _client(args):
+def _client(args, client_class=None):
+    """A client of the hub's API from the connection flags; ``client_class``
+    defaults to AdminClient (the trust and VM commands pass their own)."""
     from federation.api.client import AdminClient
 
     if not args.hub:
@@ -39,12 +41,13 @@ def _client(args):
     token = os.environ.get("FEDERATION_TOKEN", "")
     if args.token_file:
         try:
-            token = open(args.token_file, encoding="utf-8").read().strip()
+            with open(args.token_file, encoding="utf-8") as fh:
+                token = fh.read()
         except OSError as exc:
             raise errors.ConfigError(f"token file {args.token_file}: {exc.strerror}") from exc
-    if not token:
+    if not token.strip():
         raise errors.ConfigError("no admin token: pass --token-file or set FEDERATION_TOKEN_FILE")
-    return AdminClient(args.hub, ca_file=args.ca, token=token, timeout=args.timeout)
+    return (client_class or AdminClient)(args.hub, ca_file=args.ca, token=token.strip(), timeout=args.timeout)
 
 
 def _read_input(path: str) -> str:

@@ -38,13 +38,14 @@ from typing import Any, Iterable, Mapping
 from federation.errors import ValidationError
 from federation.model.ids import ServiceKey
 from federation.model.service import ClusterService
+from federation.model.validating import (
+    DNS_SUBDOMAIN as _DNS_SUBDOMAIN, check_metadata, check_unknown, is_dns_label,
+)
 
 API_VERSION = "federation.mesh/v1alpha1"
 KIND = "FailoverPolicy"
 
 _UINT32_MAX = 4294967295
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:h|m|s|ms|us|µs|ns))+$")
@@ -202,11 +203,11 @@ def parse_policy(doc: Any) -> FailoverPolicy:
     if not isinstance(doc, Mapping):
         raise ValidationError(f"{KIND}: document must be a mapping, not {type(doc).__name__}")
     meta = doc.get("metadata")
-    name, namespace = _metadata(meta, problems)
+    namespace, name = check_metadata(meta, problems)
     where = KIND
     if isinstance(meta, Mapping) and isinstance(meta.get("name"), str) and meta["name"]:
         where = f"{KIND} {meta.get('namespace', 'default')}/{meta['name']}"
-    _unknown(doc, _TOP_FIELDS, "", problems)
+    check_unknown(doc, _TOP_FIELDS, "", problems)
     if doc.get("apiVersion") != API_VERSION:
         problems.append(f"apiVersion: must be {API_VERSION!r}, not {doc.get('apiVersion')!r}")
     if doc.get("kind") != KIND:
@@ -221,7 +222,7 @@ def parse_policy(doc: Any) -> FailoverPolicy:
     elif not isinstance(spec, Mapping):
         problems.append("spec: must be a mapping")
     else:
-        _unknown(spec, _SPEC_FIELDS, "spec.", problems)
+        check_unknown(spec, _SPEC_FIELDS, "spec.", problems)
         selector = _selector(spec.get("selector"), problems)
         has_failover = bool(spec.get("failover"))
         has_priority = bool(spec.get("failoverPriority"))
@@ -241,30 +242,6 @@ def parse_policy(doc: Any) -> FailoverPolicy:
                           failover_priority=priority, outlier_detection=outlier)
 
 
-def _metadata(meta: Any, problems: list[str]) -> tuple[str, str]:
-    if not isinstance(meta, Mapping):
-        problems.append("metadata: required")
-        return "", ""
-    name = meta.get("name")
-    namespace = meta.get("namespace", "default")
-    if not name:
-        problems.append("metadata.name: required")
-        name = ""
-    elif not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
-        problems.append(f"metadata.name: {name!r} is not a DNS-1123 subdomain")
-        name = ""
-    if not _valid_dns_label(namespace):
-        problems.append(f"metadata.namespace: {namespace!r} is not a DNS-1123 label")
-        namespace = ""
-    return name, namespace
-
-
-def _unknown(mapping: Mapping, known: tuple[str, ...], prefix: str, problems: list[str]) -> None:
-    for key in mapping:
-        if key not in known:
-            problems.append(f"{prefix}{key}: unknown field (expected one of {', '.join(known)})")
-
-
 def _selector(raw: Any, problems: list[str]) -> PolicySelector:
     where = "spec.selector"
     if raw is None:
@@ -273,9 +250,9 @@ def _selector(raw: Any, problems: list[str]) -> PolicySelector:
     if not isinstance(raw, Mapping):
         problems.append(f"{where}: must be a mapping")
         return PolicySelector()
-    _unknown(raw, _SELECTOR_FIELDS, f"{where}.", problems)
+    check_unknown(raw, _SELECTOR_FIELDS, f"{where}.", problems)
     namespace = raw.get("namespace") or ""
-    if namespace and not _valid_dns_label(namespace):
+    if namespace and not is_dns_label(namespace):
         problems.append(f"{where}.namespace: {namespace!r} is not a DNS-1123 label")
     if "name" in raw and "matchLabels" in raw:
         problems.append(f"{where}: name and matchLabels are mutually exclusive")
@@ -284,7 +261,7 @@ def _selector(raw: Any, problems: list[str]) -> PolicySelector:
         name = raw["name"]
         if not name:
             problems.append(f"{where}.name: required")
-        elif not _valid_dns_label(name):
+        elif not is_dns_label(name):
             problems.append(f"{where}.name: {name!r} is not a DNS-1123 label")
         if not namespace:
             problems.append(f"{where}.namespace: required with {where}.name")
@@ -318,7 +295,7 @@ def _failover(raw: Any, problems: list[str]) -> tuple[tuple[str, str], ...]:
         if not isinstance(item, Mapping):
             problems.append(f"{where}: must be a mapping with from and to")
             continue
-        _unknown(item, ("from", "to"), f"{where}.", problems)
+        check_unknown(item, ("from", "to"), f"{where}.", problems)
         ends = []
         for end in ("from", "to"):
             value = item.get(end)
@@ -366,7 +343,7 @@ def _outlier(raw: Any, problems: list[str]) -> OutlierDetection:
     if not isinstance(raw, Mapping):
         problems.append(f"{prefix}: must be a mapping")
         return OutlierDetection()
-    _unknown(raw, _OUTLIER_FIELDS, f"{prefix}.", problems)
+    check_unknown(raw, _OUTLIER_FIELDS, f"{prefix}.", problems)
 
     def count(field: str, maximum: int, minimum: int = 0) -> int | None:
         value = raw.get(field)
@@ -433,10 +410,6 @@ def _valid_label_key(key: Any) -> bool:
     if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
         return False
     return len(name) <= 63 and bool(_LABEL_NAME.match(name))
-
-
-def _valid_dns_label(value: Any) -> bool:
-    return isinstance(value, str) and len(value) <= 63 and bool(_DNS_LABEL.match(value))
 
 
 def _valid_region(value: Any) -> bool:

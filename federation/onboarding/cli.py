@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import sys
 
@@ -75,22 +74,10 @@ def register(sub, add_hub_flags, client_factory) -> None:
 
 
 def _client(args):
+    from federation.cli import _client as connect
     from federation.onboarding.client import VMAdminClient
 
-    if not args.hub:
-        raise errors.ConfigError("no hub address: pass --hub or set FEDERATION_HUB (e.g. `. DIR/hub.env`)")
-    if not args.ca:
-        raise errors.ConfigError("no CA file: pass --ca or set FEDERATION_CA")
-    token = os.environ.get("FEDERATION_TOKEN", "")
-    if args.token_file:
-        try:
-            with open(args.token_file, encoding="utf-8") as fh:
-                token = fh.read()
-        except OSError as exc:
-            raise errors.ConfigError(f"token file {args.token_file}: {exc.strerror}") from exc
-    if not token.strip():
-        raise errors.ConfigError("no admin token: pass --token-file or set FEDERATION_TOKEN_FILE")
-    return VMAdminClient(args.hub, ca_file=args.ca, token=token.strip(), timeout=args.timeout)
+    return connect(args, VMAdminClient)
 
 
 def cmd_token_create(args) -> int:

@@ -26,6 +26,9 @@ from typing import Any, Mapping
 
 from federation.errors import ValidationError
 from federation.model.ids import Locality, PortSpec, ServiceKey
+from federation.model.validating import (
+    DNS_SUBDOMAIN as _DNS_SUBDOMAIN, check_metadata, check_unknown,
+)
 
 API_VERSION = "federation.mesh/v1alpha1"
 KIND = "WorkloadGroup"
@@ -36,8 +39,6 @@ _TOP_FIELDS = ("apiVersion", "kind", "metadata", "spec")
 _SPEC_FIELDS = ("labels", "serviceAccount", "network", "locality", "ports", "probe")
 _PORT_FIELDS = ("name", "number", "protocol")
 _PROBE_FIELDS = ("httpGet", "tcpSocket", "periodSeconds", "timeoutSeconds")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -112,11 +113,11 @@ def parse_workload_group(doc: Any) -> WorkloadGroup:
         raise ValidationError(f"{KIND}: document must be a mapping, not {type(doc).__name__}")
     problems: list[str] = []
     meta = doc.get("metadata")
-    namespace, name = _metadata(meta, problems)
+    namespace, name = check_metadata(meta, problems, name_is_label=True)
     where = KIND
     if isinstance(meta, Mapping) and isinstance(meta.get("name"), str) and meta["name"]:
         where = f"{KIND} {meta.get('namespace', 'default')}/{meta['name']}"
-    _unknown(doc, _TOP_FIELDS, "", problems)
+    check_unknown(doc, _TOP_FIELDS, "", problems)
     if doc.get("apiVersion") != API_VERSION:
         problems.append(f"apiVersion: must be {API_VERSION!r}, not {doc.get('apiVersion')!r}")
     if doc.get("kind") != KIND:
@@ -128,7 +129,7 @@ def parse_workload_group(doc: Any) -> WorkloadGroup:
     elif not isinstance(spec, Mapping):
         problems.append("spec: must be a mapping")
     else:
-        _unknown(spec, _SPEC_FIELDS, "spec.", problems)
+        check_unknown(spec, _SPEC_FIELDS, "spec.", problems)
         group = WorkloadGroup(
             namespace=namespace, name=name,
             service_account=_service_account(spec.get("serviceAccount"), problems),
@@ -140,29 +141,6 @@ def parse_workload_group(doc: Any) -> WorkloadGroup:
     if problems or group is None:
         raise ValidationError(f"{where}: " + "; ".join(problems))
     return group
-
-
-def _metadata(meta: Any, problems: list[str]) -> tuple[str, str]:
-    if not isinstance(meta, Mapping):
-        problems.append("metadata: required")
-        return "", ""
-    name, namespace = meta.get("name"), meta.get("namespace", "default")
-    if not name:
-        problems.append("metadata.name: required")
-        name = ""
-    elif not _dns_label(name):
-        problems.append(f"metadata.name: {name!r} is not a DNS-1123 label")
-        name = ""
-    if not _dns_label(namespace):
-        problems.append(f"metadata.namespace: {namespace!r} is not a DNS-1123 label")
-        namespace = ""
-    return namespace, name
-
-
-def _unknown(mapping: Mapping, known: tuple[str, ...], prefix: str, problems: list[str]) -> None:
-    for key in mapping:
-        if key not in known:
-            problems.append(f"{prefix}{key}: unknown field (expected one of {', '.join(known)})")
 
 
 def _service_account(value: Any, problems: list[str]) -> str:
@@ -234,7 +212,7 @@ def _ports(raw: Any, problems: list[str]) -> tuple[PortSpec, ...]:
         if not isinstance(item, Mapping):
             problems.append(f"{where}: must be a mapping with name, number and protocol")
             continue
-        _unknown(item, _PORT_FIELDS, f"{where}.", problems)
+        check_unknown(item, _PORT_FIELDS, f"{where}.", problems)
         name, protocol = item.get("name"), item.get("protocol", "TCP")
         number = _port_number(item.get("number"), f"{where}.number", problems)
         ok = bool(number)
@@ -268,7 +246,7 @@ def _probe(raw: Any, problems: list[str]) -> Probe | None:
     if not isinstance(raw, Mapping):
         problems.append(f"{where}: must be a mapping")
         return None
-    _unknown(raw, _PROBE_FIELDS, f"{where}.", problems)
+    check_unknown(raw, _PROBE_FIELDS, f"{where}.", problems)
     http, tcp = raw.get("httpGet"), raw.get("tcpSocket")
     if (http is None) == (tcp is None):
         problems.append(f"{where}: exactly one of httpGet or tcpSocket is required")
@@ -280,7 +258,7 @@ def _probe(raw: Any, problems: list[str]) -> Probe | None:
     if not isinstance(body, Mapping):
         problems.append(f"{where}.{kind}: must be a mapping")
         return None
-    _unknown(body, ("path", "port") if http is not None else ("port",), f"{where}.{kind}.", problems)
+    check_unknown(body, ("path", "port") if http is not None else ("port",), f"{where}.{kind}.", problems)
     port = _port_number(body.get("port"), f"{where}.{kind}.port", problems)
     path = ""
     if http is not None:
@@ -298,10 +276,6 @@ def _seconds(value: Any, where: str, low: int, high: int, problems: list[str]) -
         problems.append(f"{where}: must be an integer from {low} to {high}, not {value!r}")
         return 0
     return value
-
-
-def _dns_label(value: Any) -> bool:
-    return isinstance(value, str) and len(value) <= 63 and bool(_DNS_LABEL.match(value))
 
 
 def _label_key(key: Any) -> bool:

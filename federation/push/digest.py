@@ -7,7 +7,6 @@ tells whether a write is needed without reading or diffing the live object.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import re
@@ -67,24 +66,48 @@ def content_digest(obj: Mapping) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def stamped(ref: Ref, obj: Mapping) -> tuple[dict, str]:
-    """A private copy of ``obj`` labelled as owned and annotated with its digest.
+def owned_digest(ref: Ref, obj: Mapping) -> str:
+    """The digest ``obj`` has once labelled as owned: what its hash annotation will say.
 
-    The caller's dict is never changed: rendered objects may be shared between
-    clusters. Raises ValidationError when ``obj`` does not match ``ref``.
+    Nothing is copied but the top level and the metadata, and ``obj`` is never
+    changed. Raises ValidationError when ``obj`` does not match ``ref``.
     """
     if not isinstance(obj, Mapping) or not isinstance(obj.get("metadata"), Mapping):
         raise errors.ValidationError(f"{describe(ref)}: desired object has no metadata")
     if ref_of(obj) != tuple(ref):
         raise errors.ValidationError(
             f"{describe(ref)}: object identifies as {describe(ref_of(obj))}")
-    body = copy.deepcopy(dict(obj))
+    return content_digest(_labelled(obj))
+
+
+def stamped_body(obj: Mapping, digest: str) -> dict:
+    """``obj`` labelled as owned and annotated with ``digest``, ready to apply.
+
+    Only the top level and the metadata are new dicts; everything under them is
+    shared with ``obj`` and must not be changed by the caller.
+    """
+    body = _labelled(obj)
+    meta = body["metadata"]
+    meta["annotations"] = {**(meta.get("annotations") or {}), HASH_ANNOTATION: digest}
+    return body
+
+
+def stamped(ref: Ref, obj: Mapping) -> tuple[dict, str]:
+    """``obj`` labelled as owned and annotated with its digest, and that digest.
+
+    The caller's dict is never changed (rendered objects may be shared between
+    clusters); nested parts of the result are shared with it, not copied.
+    """
+    digest = owned_digest(ref, obj)
+    return stamped_body(obj, digest), digest
+
+
+def _labelled(obj: Mapping) -> dict:
+    body = dict(obj)
     meta = dict(body["metadata"])
     meta["labels"] = {**(meta.get("labels") or {}), MANAGED_BY_LABEL: MANAGED_BY}
     body["metadata"] = meta
-    digest = content_digest(body)
-    meta["annotations"] = {**(meta.get("annotations") or {}), HASH_ANNOTATION: digest}
-    return body, digest
+    return body
 
 
 def safe_message(ref: Ref, exc: BaseException) -> str:

@@ -3,12 +3,14 @@
 Only objects labelled ``app.kubernetes.io/managed-by=mesh-federation`` are ever
 listed as owned, and a delete carries the listed object's uid as a precondition,
 so an object someone else re-created under the same name is never removed.
+The pusher's inventory also names the objects of the written kinds that are not
+owned (foreign), so that only those names need a look before a write.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from federation import errors, kubeapi
@@ -28,6 +30,10 @@ OWNED_KINDS: tuple[tuple[ResourceType, str | None], ...] = (
     (kubeapi.K8S_GATEWAY, None),
     (kubeapi.SECRET, "istio-system"),
 )
+# Kinds listed whole (not by label) by ``take_inventory``, so that every name in
+# use is known. Not Secrets: that would read other parties' key material.
+LISTED_WHOLE: frozenset[ResourceType] = frozenset(
+    rtype for rtype, _ in OWNED_KINDS if rtype != kubeapi.SECRET)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,39 @@ def live_ref(rtype: ResourceType, obj: dict) -> Ref:
     meta = obj.get("metadata") or {}
     namespace = (meta.get("namespace") or "") if rtype.namespaced else ""
     return (rtype.api_version, rtype.kind, namespace, meta.get("name", ""))
+
+
+@dataclass
+class Inventory:
+    """The written kinds in a cluster: owned objects, and the names of the
+    foreign ones among the kinds in ``LISTED_WHOLE``."""
+
+    owned: dict[Ref, LiveObject] = field(default_factory=dict)
+    foreign: set[Ref] = field(default_factory=set)
+
+
+def take_inventory(kube: KubeClient,
+                   cancelled: Callable[[], bool] | None = None) -> Inventory | None:
+    """One list per written kind (whole for ``LISTED_WHOLE``, else by the owned
+    label), or None when ``cancelled()`` turned true between calls. A kind whose
+    API is not served (its CRD absent) holds nothing; other failures propagate."""
+    inventory = Inventory()
+    for rtype, namespace in OWNED_KINDS:
+        if cancelled is not None and cancelled():
+            return None
+        whole = rtype in LISTED_WHOLE
+        try:
+            listing = kube.list(rtype, namespace=namespace,
+                                label_selector=None if whole else MANAGED_SELECTOR)
+        except errors.NotFound:
+            continue
+        for item in listing.get("items") or ():
+            # Checked here: deletes rest on this, not on the server's filter.
+            if is_owned(item):
+                inventory.owned[live_ref(rtype, item)] = LiveObject.of(rtype, item)
+            elif whole:
+                inventory.foreign.add(live_ref(rtype, item))
+    return inventory
 
 
 def read_inventory(kube: KubeClient,

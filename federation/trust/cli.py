@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 from federation import errors
 from federation.trust.certificates import ALGORITHMS
@@ -71,18 +70,10 @@ def _add_key_flags(p) -> None:
 
 
 def _client(args):
+    from federation.cli import _client as connect
     from federation.trust.client import TrustClient
 
-    if not args.hub:
-        raise errors.ConfigError("no hub address: pass --hub or set FEDERATION_HUB (e.g. `. DIR/hub.env`)")
-    if not args.ca:
-        raise errors.ConfigError("no CA file: pass --ca or set FEDERATION_CA")
-    token = os.environ.get("FEDERATION_TOKEN", "")
-    if args.token_file:
-        token = _read(args.token_file, "token file")
-    if not token.strip():
-        raise errors.ConfigError("no admin token: pass --token-file or set FEDERATION_TOKEN_FILE")
-    return TrustClient(args.hub, ca_file=args.ca, token=token.strip(), timeout=args.timeout)
+    return connect(args, TrustClient)
 
 
 def _read(path: str, what: str) -> str:
