@@ -48,9 +48,11 @@ class Member:
     watcher: ClusterWatcher
     pusher: ClusterPusher | None  # only on the replica that owns the cluster
     state: str = "syncing"  # syncing | synced | unreachable | stale
-    present: set = field(default_factory=set)  # service keys its watcher reported
+    present: dict = field(default_factory=dict)  # service key -> what its watcher reported last
     full_pushed: bool = False
     ever_synced: bool = False
+    down_since: float | None = None  # monotonic time it stopped being synced
+    expired: bool = False  # its last-known services were dropped after stale_ttl
 
 
 class Hub:
@@ -97,7 +99,7 @@ class Hub:
             self._start_member(load_cluster_record(kv.value, self.kek))
         self._spawn("store-watch-clusters", self._follow_store, Keys.CLUSTERS, revision + 1)
         self._spawn("store-watch-policies", self._follow_store, Keys.POLICIES, policy_revision + 1)
-        self._spawn("sync-gate", self._gate_initial_sync)
+        self._spawn("housekeeping", self._housekeep)
         self._install_gauges()
         # Render what is known (last-known state) right away; pruning waits.
         self.registry.request(full=True)
@@ -195,7 +197,10 @@ class Hub:
         if member is not None:
             for change in changes.changes:
                 if isinstance(change, ServiceChange):
-                    (member.present.add if change.service else member.present.discard)(change.key)
+                    if change.service is None:
+                        member.present.pop(change.key, None)
+                    else:
+                        member.present[change.key] = change.service
         self.registry.submit(changes)
 
     def _on_state(self, cluster: str, state: str) -> None:
@@ -205,6 +210,14 @@ class Hub:
         first_sync = state == "synced" and not member.ever_synced
         member.ever_synced = member.ever_synced or state == "synced"
         member.state = state
+        if state == "synced":
+            member.down_since = None
+            if member.expired:  # bring back what was dropped while it was away
+                member.expired = False
+                self.registry.submit(ChangeSet(tuple(
+                    ServiceChange(cluster, key, svc) for key, svc in member.present.items())))
+        elif member.down_since is None:
+            member.down_since = time.monotonic()
         log.info("member cluster state", extra={"fields": {"cluster": cluster, "state": state}})
         if state == "synced":
             # The watcher's full state is authoritative: drop last-known services
@@ -214,18 +227,34 @@ class Hub:
         if first_sync:
             self.registry.request(full=True)
 
+    def _housekeep(self) -> None:
+        while not self._stop.wait(0.2):
+            if not self._complete:
+                self._gate_initial_sync()
+            self._expire_stale()
+
     def _gate_initial_sync(self) -> None:
         """Pruning waits for every member's first sync, or the initial sync timeout."""
-        while not self._stop.wait(0.2):
-            with self._lock:
-                states = [m.state for m in self._members.values()]
-            waited = time.monotonic() - self._started_at
-            if all(s not in ("syncing", "unreachable") for s in states) or waited >= self.settings.initial_sync_timeout:
-                self._complete = True
-                log.info("initial sync complete", extra={"fields": {
-                    "clusters": len(states), "seconds": round(waited, 2)}})
-                self.registry.request(full=True)
-                return
+        with self._lock:
+            states = [m.state for m in self._members.values()]
+        waited = time.monotonic() - self._started_at
+        if all(s not in ("syncing", "unreachable") for s in states) or waited >= self.settings.initial_sync_timeout:
+            self._complete = True
+            log.info("initial sync complete", extra={"fields": {
+                "clusters": len(states), "seconds": round(waited, 2)}})
+            self.registry.request(full=True)
+
+    def _expire_stale(self) -> None:
+        """A cluster away longer than stale_ttl loses its last-known endpoints."""
+        now = time.monotonic()
+        for name, member in self.members().items():
+            since = member.down_since
+            if member.expired or since is None or now - since < self.settings.stale_ttl:
+                continue
+            member.expired = True
+            log.warning("cluster away too long: dropping its last-known endpoints", extra={"fields": {
+                "cluster": name, "seconds": round(now - since, 1)}})
+            self.registry.request(lambda snap, n=name: _removed_since(snap, n, set()))
 
     # -- store following ------------------------------------------------------
     def _follow_store(self, prefix: str, revision: int) -> None:

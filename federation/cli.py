@@ -72,6 +72,7 @@ def _settings_from(args):
         admin_token_file=args.admin_token_file, kek_file=args.kek_file,
         export_mode=args.export_mode, debounce_quiet=args.debounce_quiet,
         debounce_max=args.debounce_max, initial_sync_timeout=args.initial_sync_timeout,
+        stale_ttl=args.stale_ttl,
         trust_domain=args.trust_domain, vm_grace=args.vm_grace, vm_cert_ttl=args.vm_cert_ttl,
         onboarding_session_listen=args.onboarding_session_listen,
     )
@@ -255,6 +256,8 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debounce-max", type=float, default=1.0, help="max coalescing delay in seconds (default 1)")
     p.add_argument("--initial-sync-timeout", type=float, default=30.0,
                    help="seconds to wait for every cluster's first sync before pruning (default 30)")
+    p.add_argument("--stale-ttl", type=float, default=3600.0,
+                   help="seconds an unreachable cluster's last-known endpoints are kept (default 3600)")
     p.add_argument("--trust-domain", default="cluster.local", help="SPIFFE trust domain (default cluster.local)")
     p.add_argument("--vm-grace", type=float, default=30.0,
                    help="seconds without heartbeats before a VM's entries are removed (default 30)")

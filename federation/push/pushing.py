@@ -6,14 +6,20 @@ latest wanted state under a lock and wake the worker, so the hub never waits
 on the network. The worker:
 
 1. takes everything handed over since the last pass (latest wins);
-2. on its first pass (and every ``resync_interval``) lists the owned objects of
-   the written kinds and reads their ``federation.mesh/hash`` annotations;
-3. applies (server-side apply, forced) each desired object whose live hash
-   differs; an existing object of that name that is not owned is left alone
-   and reported as a conflict;
+2. on its first pass (and every ``resync_interval``) lists the written kinds,
+   reading the owned objects' ``federation.mesh/hash`` annotations and the
+   names of objects that are not owned (foreign);
+3. applies (server-side apply) each desired object whose live hash differs;
+   an existing object of that name that is not owned is left alone and
+   reported as a conflict;
 4. deletes owned objects that are no longer desired: those removed explicitly,
    and, once a full desired set has arrived, every owned orphan. Nothing is
    pruned before that cluster's first full sync after a start.
+
+A pass visits only the objects handed over or listed since the last one, plus
+those whose write is still outstanding (see ``Ledger``), so its cost follows
+the size of the change, not of the cluster. Handed-over objects are kept by
+reference, not copied: the caller must not change them afterwards.
 
 Transient failures end the pass and it is retried with capped exponential
 back-off and jitter; the work is recomputed from state, so nothing is lost.
@@ -33,10 +39,11 @@ from typing import Callable, Mapping
 import tenacity
 
 from federation import errors
-from federation.kubeapi import KubeClient, ResourceType, resource_type_of
+from federation.kubeapi import KubeClient
 from federation.model.ids import MANAGED_BY
-from federation.push.digest import Ref, describe, is_owned, safe_message, stamped
-from federation.push.inventory import LiveObject, delete_owned, read_inventory
+from federation.push.digest import Ref, describe, is_owned, safe_message, stamped_body
+from federation.push.inventory import LiveObject, delete_owned, take_inventory
+from federation.push.ledger import Ledger, Wanted
 from federation.push.status import PushStatus
 
 log = logging.getLogger(__name__)
@@ -61,23 +68,6 @@ class RetryPolicy:
     def waiting(self) -> tenacity.wait.wait_base:
         return (tenacity.wait_exponential(multiplier=self.initial_delay, max=self.max_delay)
                 + tenacity.wait_random(0, self.jitter))
-
-
-@dataclass(frozen=True)
-class _Desired:
-    rtype: ResourceType | None
-    body: dict | None
-    digest: str
-    error: str | None = None
-
-
-def _prepare(ref: Ref, obj: Mapping) -> _Desired:
-    try:
-        rtype = resource_type_of(dict(obj))
-        body, digest = stamped(ref, obj)
-    except errors.ValidationError as exc:
-        return _Desired(None, None, "", str(exc))
-    return _Desired(rtype, body, digest)
 
 
 class ClusterPusher:
@@ -114,15 +104,8 @@ class ClusterPusher:
         self._taken_seq = 0
         self._done_seq = 0
         # Owned by the worker thread.
-        self._desired: dict[Ref, _Desired] = {}
-        self._removed: set[Ref] = set()
-        self._live: dict[Ref, LiveObject] = {}
-        self._inventoried = False
+        self._ledger = Ledger()
         self._inventory_at = 0.0
-        self._prune_ready = False
-        self._rejected: dict[Ref, tuple[str, str]] = {}
-        self._conflicts: dict[Ref, str] = {}
-        self._delete_failed: dict[Ref, str] = {}
         self._pass_error: str | None = None
         self._failed = False
         self._failing_ref: Ref | None = None
@@ -230,13 +213,13 @@ class ClusterPusher:
     def _idle_timeout(self) -> float:
         if self._failed:
             return self._retry.max_delay
-        if self._resync_interval is None or not self._inventoried:
+        if self._resync_interval is None or not self._ledger.inventoried:
             return IDLE_WAIT_SECONDS
         due_in = self._inventory_at + self._resync_interval - time.monotonic()
         return min(IDLE_WAIT_SECONDS, max(0.01, due_in))
 
     def _resync_due(self) -> bool:
-        return (self._resync_interval is not None and self._inventoried
+        return (self._resync_interval is not None and self._ledger.inventoried
                 and time.monotonic() - self._inventory_at >= self._resync_interval)
 
     def _run_pass(self) -> None:
@@ -270,7 +253,7 @@ class ClusterPusher:
         try:
             self._take_intake()
             requested = self._take_resync_request()
-            if requested or not self._inventoried or self._resync_due():
+            if requested or not self._ledger.inventoried or self._resync_due():
                 if not self._take_inventory():
                     return  # stopping
             self._write_changes()
@@ -310,148 +293,134 @@ class ClusterPusher:
         if observed is not None and (self._batch_observed is None or observed < self._batch_observed):
             self._batch_observed = observed
         if full is not None:
-            self._desired = {}
-            for ref, obj in full.items():
-                self._desired[ref] = _prepare(tuple(ref), obj)
-            self._prune_ready = True
-            self._removed.clear()
+            self._ledger.replace_desired(full)
         for ref, obj in changes.items():
-            if obj is None:
-                self._desired.pop(ref, None)
-                self._removed.add(ref)
-            else:
-                self._desired[ref] = _prepare(tuple(ref), obj)
-                self._removed.discard(ref)
-        for table in (self._rejected, self._conflicts):
-            for ref in [ref for ref in table if ref not in self._desired]:
-                del table[ref]
+            self._ledger.change_desired(ref, obj)
 
     def _take_inventory(self) -> bool:
         try:
-            live = read_inventory(self._kube, self._stopping.is_set)
+            inventory = take_inventory(self._kube, self._stopping.is_set)
         except errors.FederationError:
             self._failures += 1
             raise
-        if live is None:
+        if inventory is None:
             return False
-        self._live = live
-        self._inventoried = True
+        self._ledger.take_inventory(inventory)
         self._inventory_at = time.monotonic()
-        self._rejected.clear()
-        self._conflicts.clear()
-        self._delete_failed.clear()
-        log.debug("inventory taken", extra={"fields": {"cluster": self.cluster, "owned": len(live)}})
+        log.debug("inventory taken", extra={"fields": {
+            "cluster": self.cluster, "owned": len(inventory.owned), "foreign": len(inventory.foreign)}})
         return True
 
-    def _needs_apply(self, ref: Ref, want: _Desired) -> bool:
-        if want.error is not None:
-            return False
-        live = self._live.get(ref)
-        if live is not None and live.digest == want.digest:
-            return False
-        rejected = self._rejected.get(ref)
-        if rejected is not None and rejected[0] == want.digest:
-            return False
-        return self._conflicts.get(ref) != want.digest
-
-    def _orphans(self) -> list[Ref]:
-        if not self._inventoried:
-            return []
-        return [ref for ref in self._live
-                if ref not in self._desired and ref not in self._delete_failed
-                and (self._prune_ready or ref in self._removed)]
-
     def _write_changes(self) -> None:
+        ledger = self._ledger
+        ledger.settle()
         # Applies before deletes: new configuration is in place before old goes.
-        for ref, want in list(self._desired.items()):
+        for ref in list(ledger.to_apply):
             if self._stopping.is_set():
                 return
-            if self._needs_apply(ref, want):
-                self._apply(ref, want)
-        for ref in self._orphans():
+            self._apply(ref, ledger.desired[ref])
+        for ref in list(ledger.to_delete):
             if self._stopping.is_set():
                 return
             self._delete(ref)
 
-    def _apply(self, ref: Ref, want: _Desired) -> None:
-        assert want.rtype is not None and want.body is not None
+    def _apply(self, ref: Ref, want: Wanted) -> None:
+        assert want.rtype is not None and want.source is not None
+        ledger, rtype = self._ledger, want.rtype
         _, _, namespace, name = ref
         fields = {"cluster": self.cluster, "object": describe(ref)}
+        ours = ref in ledger.live
         try:
-            if ref not in self._live:
-                # Not known as ours: look before writing so that an object
-                # someone else made under this name is never taken over.
-                current = self._kube.get(want.rtype, namespace or None, name)
+            if ledger.must_look(ref, rtype):
+                # Listed as someone else's (or of a kind not listed whole): look
+                # before writing so that such an object is never taken over.
+                current = self._kube.get(rtype, namespace or None, name)
+                if current is not None and not is_owned(current):
+                    self._conflict(ref, want, fields)
+                    return
                 if current is not None:
-                    if not is_owned(current):
-                        self._conflicts[ref] = want.digest
-                        log.warning("object exists and is not owned; left alone", extra={"fields": fields})
+                    ledger.record_live(ref, LiveObject.of(rtype, current))
+                    if ledger.live[ref].digest == want.digest:
                         return
-                    self._live[ref] = LiveObject.of(want.rtype, current)
-                    if self._live[ref].digest == want.digest:
-                        return
-            result = self._kube.apply(want.rtype, want.body, self._field_manager, force=True)
+                    ours = True
+                else:
+                    ledger.record_absent(ref)
+            body = stamped_body(want.source, want.digest)
+            try:
+                # Not forced unless known as ours: a name not in the inventory is
+                # written without a look, and an object someone made under it
+                # since then answers 409 for any field another manager set.
+                # (One whose every field equals ours would be taken over: that
+                # narrow window closes at the next inventory.)
+                result = self._kube.apply(rtype, body, self._field_manager, force=ours)
+            except errors.Conflict:
+                if ours:
+                    raise
+                current = self._kube.get(rtype, namespace or None, name)
+                if current is None or not is_owned(current):
+                    self._conflict(ref, want, fields, exists=current is not None)
+                    return
+                # Ours (made by another replica, or edited by hand): take it back.
+                result = self._kube.apply(rtype, body, self._field_manager, force=True)
         except errors.Transient:
             self._failures += 1
             self._failing_ref = ref
             raise
         except errors.FederationError as exc:
             self._failures += 1
-            self._rejected[ref] = (want.digest, safe_message(ref, exc))
-            log.warning("object rejected", extra={"fields": {**fields, "error": self._rejected[ref][1]}})
+            message = safe_message(ref, exc)
+            ledger.record_rejected(ref, want.digest, message)
+            log.warning("object rejected", extra={"fields": {**fields, "error": message}})
             return
-        self._live[ref] = LiveObject(want.rtype, (result.get("metadata") or {}).get("uid"), want.digest)
+        ledger.record_applied(ref, LiveObject(rtype, (result.get("metadata") or {}).get("uid"), want.digest))
         self._applies += 1
-        self._rejected.pop(ref, None)
-        self._conflicts.pop(ref, None)
         log.debug("object applied", extra={"fields": fields})
 
+    def _conflict(self, ref: Ref, want: Wanted, fields: dict, exists: bool = True) -> None:
+        self._ledger.record_conflict(ref, want.digest, exists)
+        log.warning("object exists and is not owned; left alone", extra={"fields": fields})
+
     def _delete(self, ref: Ref) -> None:
-        live = self._live[ref]
+        ledger = self._ledger
         fields = {"cluster": self.cluster, "object": describe(ref)}
         try:
-            deleted = delete_owned(self._kube, ref, live)
+            deleted = delete_owned(self._kube, ref, ledger.live[ref])
         except errors.Transient:
             self._failures += 1
             self._failing_ref = ref
             raise
         except errors.FederationError as exc:
             self._failures += 1
-            self._delete_failed[ref] = safe_message(ref, exc)
-            log.warning("delete failed", extra={"fields": {**fields, "error": self._delete_failed[ref]}})
+            message = safe_message(ref, exc)
+            ledger.record_delete_failed(ref, message)
+            log.warning("delete failed", extra={"fields": {**fields, "error": message}})
             return
-        del self._live[ref]
-        self._removed.discard(ref)
+        ledger.record_deleted(ref)
         if deleted:
             self._deletes += 1
             log.debug("object deleted", extra={"fields": fields})
 
     # -- status --------------------------------------------------------------
     def _publish(self, completed: bool = False) -> None:
-        outstanding = sum(1 for ref, want in self._desired.items() if self._needs_apply(ref, want))
-        outstanding += len(self._orphans())
-        problems = [self._pass_error] if self._pass_error else []
-        problems += [want.error for want in self._desired.values() if want.error]
-        problems += [message for _, message in self._rejected.values()]
-        problems += [f"delete failed: {message}" for message in self._delete_failed.values()]
-        conflicts = tuple(sorted(f"{describe(ref)} exists and is not managed by {MANAGED_BY}"
-                                 for ref in self._conflicts))
-        objects = sum(1 for ref, want in self._desired.items()
-                      if ref in self._live and self._live[ref].digest == want.digest)
+        ledger = self._ledger
+        ledger.settle()
+        outstanding = ledger.outstanding
+        problems = ((self._pass_error,) if self._pass_error else ()) + ledger.problems(MAX_ERRORS)
+        conflicts = ledger.conflicts()
         status = PushStatus(
             cluster=self.cluster,
-            synced=(self._inventoried and self._prune_ready and outstanding == 0
+            synced=(ledger.inventoried and ledger.prune_ready and outstanding == 0
                     and not problems and not conflicts),
             last_push=self._last_push,
-            objects=objects,
+            objects=len(ledger.matching),
             pending=outstanding,
-            errors=tuple(problems[:MAX_ERRORS]),
+            errors=problems[:MAX_ERRORS],
             conflicts=conflicts,
             applies=self._applies,
             deletes=self._deletes,
             failures=self._failures,
-            inventoried=self._inventoried,
-            prune_ready=self._prune_ready,
+            inventoried=ledger.inventoried,
+            prune_ready=ledger.prune_ready,
         )
         with self._changed:
             if completed:

@@ -164,3 +164,18 @@ def test_admin_api_lists_services_and_renders_over_grpc(hub):
         assert "token" not in json.dumps([c.__dict__ for c in clusters.values()], default=str).lower()
     finally:
         client.close()
+
+
+def test_a_cluster_away_longer_than_stale_ttl_loses_its_endpoints_until_it_returns(env):
+    env.start_hub(stale_ttl=1.0)
+    env.register_all()
+    wait_for(env.synced, message="every cluster synced")
+    wait_for(lambda: set(entries_for(env, "cluster-3", "both")) == {"cluster-1", "cluster-2"})
+    env.sim("cluster-2").go_offline()
+    try:
+        wait_for(lambda: set(entries_for(env, "cluster-3", "both")) == {"cluster-1"}, timeout=20,
+                 message="cluster-2's entries dropped after the stale TTL")
+    finally:
+        env.sim("cluster-2").go_online()
+    wait_for(lambda: set(entries_for(env, "cluster-3", "both")) == {"cluster-1", "cluster-2"}, timeout=30,
+             message="cluster-2's entries back")
