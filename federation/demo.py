@@ -22,6 +22,7 @@ from federation.settings import HubSettings
 from federation.sim.cli import default_schemas_dir
 from federation.sim.fleet import SimFleet
 from federation.sim.workloads import seed_cluster
+from federation.trust.client import TrustClient
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,13 @@ def run_demo(args) -> int:
             (kubeconfigs / f"{sim.name}.yaml").write_text(text)
             client.register_cluster(sim.name, text)
             log.info("registered cluster", extra={"fields": {"cluster": sim.name, "server": sim.url}})
+        trust = TrustClient(service.api.address, ca_file=str(wd.ca), token=wd.token.read_text().strip())
+        try:
+            trust.init_root()  # every cluster gets its cacerts from one mesh root
+        except errors.AlreadyExists:
+            pass  # a demo on an existing etcd keeps its root
+        finally:
+            trust.close()
         if not wait_synced(client, len(TOPOLOGY), SYNC_TIMEOUT):
             log.error("clusters did not sync in time", extra={"fields": {"seconds": SYNC_TIMEOUT}})
             return 1
@@ -104,6 +112,8 @@ def run_demo(args) -> int:
         if args.no_view or not sys.stdout.isatty():
             wait_for_signal(stop)
         else:
+            log.info("live view on; logs continue in demo.log", extra={"fields": {"file": str(workdir / "demo.log")}})
+            _log_to(workdir / "demo.log")
             viewer = threading.Thread(target=_view_loop, args=(client, stop), daemon=True)
             viewer.start()
             wait_for_signal(stop)
@@ -116,6 +126,14 @@ def run_demo(args) -> int:
             service.stop()
         fleet.stop()
         (workdir / "ready").unlink(missing_ok=True)
+
+
+def _log_to(path: Path) -> None:
+    """While the live view owns the terminal, log lines go to a file."""
+    root = logging.getLogger()
+    handler = logging.FileHandler(path)
+    handler.setFormatter(root.handlers[0].formatter if root.handlers else None)
+    root.handlers[:] = [handler]
 
 
 def _view_loop(client: AdminClient, stop: threading.Event) -> None:
