@@ -1,6 +1,8 @@
 """Bootstrap tokens: created for a group, kept as a hash, consumed with compare-and-swap.
 
-A token is ``secrets.token_urlsafe(32)`` (256 random bits), shown once. The
+A token is ``TOKEN_PREFIX`` + ``secrets.token_urlsafe(32)`` (256 random bits), shown
+once; the prefix keeps it from ever starting with "-" (a command line would take it
+for a flag) and lets secret scanners recognise it. The
 store holds only its SHA-256 digest as the key, with the group it is bound to,
 its expiry and its remaining uses, on a lease that outlives the expiry by
 ``RETENTION`` so a late use is still answered "expired" rather than "unknown".
@@ -33,6 +35,8 @@ MAX_TOKEN_LENGTH = 256
 RETENTION = 3600  # seconds a spent or expired token stays to explain a refusal
 _CAS_ATTEMPTS = 16
 
+TOKEN_PREFIX = "mfvm_"
+
 
 class BootstrapTokens:
     def __init__(self, store: Store, clock: Callable[[], float] = time.time):
@@ -49,7 +53,7 @@ class BootstrapTokens:
             raise errors.ValidationError(f"token ttl {ttl:g}s: must be from 1s to {MAX_TTL:g}s")
         if not 1 <= uses <= MAX_USES:
             raise errors.ValidationError(f"token uses {uses}: must be from 1 to {MAX_USES}")
-        token = secrets.token_urlsafe(32)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         digest = token_digest(token)
         now = self._clock()
         record = TokenRecord(token_id=digest[:TOKEN_ID_LENGTH], group_namespace=group_namespace,

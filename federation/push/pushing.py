@@ -356,6 +356,7 @@ class ClusterPusher:
             except errors.Conflict:
                 if ours:
                     raise
+                self._failures += 1
                 current = self._kube.get(rtype, namespace or None, name)
                 if current is None or not is_owned(current):
                     self._conflict(ref, want, fields, exists=current is not None)

@@ -9,7 +9,7 @@ import pytest
 from federation import errors
 from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
 from federation.push import HASH_ANNOTATION, content_digest, ref_of
-from federation.push.digest import safe_message, stamped
+from federation.push.digest import owned_digest, safe_message, stamped, stamped_body
 from tests.push.support import cacerts, workload_entry
 
 
@@ -47,3 +47,13 @@ def test_status_messages_about_secrets_stop_at_the_status_code():
         "cluster 'c1': PATCH /api/v1/namespaces/istio-system/secrets/cacerts: 422"
     other = ref_of(workload_entry("a"))
     assert "spec.address" in safe_message(other, errors.ValidationError("x: 422 spec.address: bad"))
+
+
+def test_the_owned_digest_is_the_stamped_bodys_and_stamping_copies_only_the_metadata():
+    obj = workload_entry("a")
+    digest = owned_digest(ref_of(obj), obj)
+    body = stamped_body(obj, digest)
+    assert stamped(ref_of(obj), obj) == (body, digest)
+    assert content_digest(body) == digest
+    assert body["spec"] is obj["spec"]  # shared, not copied: the pusher keeps no second copy
+    assert body["metadata"] is not obj["metadata"] and obj["metadata"].get("annotations") is None
