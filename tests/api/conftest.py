@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -127,18 +126,6 @@ def pki() -> Pki:
     return Pki(ca, issue_server_cert(ca, ["127.0.0.1", "localhost"]), make_self_signed_ca("other CA"))
 
 
-@pytest.fixture(autouse=True)
-def no_threads_left():
-    """Every test stops what it started: no thread may outlive it."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 5
-    while True:
-        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert not left, f"threads left behind: {[t.name for t in left]}"
 
 
 @pytest.fixture

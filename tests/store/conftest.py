@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 
 import pytest
@@ -15,21 +13,8 @@ try:
 except ImportError:  # tests/ itself is on sys.path (rootdir not importable)
     from etcd_server import EtcdServer, etcd_server  # type: ignore[no-redef]  # noqa: F401
 
-THREAD_GRACE = 3.0
 
 
-@pytest.fixture(autouse=True)
-def no_thread_leak():
-    """Fail a test that leaves a thread running (gRPC's own threads get a short grace)."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + THREAD_GRACE
-    while True:
-        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
-    assert not left, f"threads left behind: {[t.name for t in left]}"
 
 
 @pytest.fixture

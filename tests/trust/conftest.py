@@ -7,8 +7,6 @@ import os
 import secrets
 import shutil
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -23,20 +21,8 @@ try:
 except ImportError:  # tests/ itself is on sys.path (rootdir not importable)
     from etcd_server import EtcdServer, etcd_server  # type: ignore[no-redef]  # noqa: F401
 
-THREAD_GRACE = 3.0
 
 
-@pytest.fixture(autouse=True)
-def no_thread_leak():
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + THREAD_GRACE
-    while True:
-        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
-    assert not left, f"threads left behind: {[t.name for t in left]}"
 
 
 @pytest.fixture

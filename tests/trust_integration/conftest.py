@@ -7,8 +7,6 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,21 +17,9 @@ from tests.trust.helpers import OpenSSL
 
 from .support import Readers, start_hub
 
-THREAD_GRACE = 5.0
 FLEET_SIZE = 4  # three registered at once, one to register later
 
 
-@pytest.fixture(autouse=True)
-def no_thread_leak():
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + THREAD_GRACE
-    while True:
-        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert not left, f"threads left behind: {[t.name for t in left]}"
 
 
 @pytest.fixture(autouse=True)
