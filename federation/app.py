@@ -25,7 +25,7 @@ from federation.model.snapshot import Delta
 from federation.push.inventory import delete_all_owned
 from federation.push.pushing import ClusterPusher
 from federation.registry import Registry
-from federation.render import conflicts, render_gateways, render_service
+from federation.render import render_gateways, render_service
 from federation.settings import HubSettings
 from federation.sharding import Membership
 from federation.sources.cluster_watching import ClusterWatcher
@@ -75,7 +75,6 @@ class Hub:
         self.summaries = SummaryWriter(store)
         self.registry = Registry(self._publish, settings.debounce_quiet, settings.debounce_max)
         self._extra_cluster_objects = []  # callables (target) -> list[dict], e.g. cacerts
-        self.conflicts: dict[str, list[str]] = {}
         self._resource_kinds: dict = {"FailoverPolicy": _Kind(parse_policy)}
         self._resource_watchers: dict = {}
         self.replica_id = replica_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
@@ -181,7 +180,6 @@ class Hub:
 
     def _forget_target(self, name: str) -> None:
         self._desired.drop(name)
-        self.conflicts.pop(name, None)
         self._shared_status.pop(name, None)
         self.summaries.put(Keys.STATUS + name, None)
 
@@ -355,7 +353,6 @@ class Hub:
             changes.update(self._desired.set_bucket(target, CLUSTER_BUCKET,
                                                     self._cluster_objects(snapshot, target)))
         ready = self._complete and member.state not in ("syncing", "unreachable")
-        self.conflicts[target] = conflicts(snapshot, target, self.settings.domain)
         if ready and not member.full_pushed:
             member.pusher.replace_all(self._desired.all(target), observed or None)
             member.full_pushed = True

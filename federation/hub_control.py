@@ -18,7 +18,7 @@ from federation.app import Hub, push_status_record
 from federation.catalog import ClusterRecord, Keys, dump_cluster_record, load_cluster_record
 from federation.kubeapi import KubeClient, parse_kubeconfig
 from federation.model.policy import parse_policy
-from federation.render import render_gateways, render_service
+from federation.render import conflicts, render_gateways, render_service
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class HubControl(control.Control):
                 state=member.state, synced=bool(push["synced"] and member.state == "synced"),
                 last_push=push["lastPush"], objects=push["objects"],
                 error="; ".join(push["errors"]), stale=bool(info and info.stale),
-                conflicts=tuple(self.hub.conflicts.get(name, ())) + tuple(push["conflicts"])))
+                conflicts=tuple(conflicts(snapshot, name, self.hub.settings.domain)) + tuple(push["conflicts"])))
         backend = "etcd" if type(self.hub.store).__name__.lower().startswith("etcd") else "memory"
         return control.HubStatus(version=__version__, store_backend=backend,
                                  clusters=tuple(statuses),

@@ -49,7 +49,9 @@ class Snapshot:
         services: dict[ServiceKey, Mapping[str, ClusterService]] = dict(self.services)
         vms: dict[ServiceKey, Mapping[str, VMWorkload]] = dict(self.vms)
         user_rules = dict(self.user_rules)
-        vm_index = {name: key for key, per in self.vms.items() for name in per}
+        # VM name -> group; built only when a change set carries VM changes.
+        vm_index = ({name: key for key, per in self.vms.items() for name in per}
+                    if any(isinstance(c, VMChange) for c in changes.changes) else {})
         changed_services: set[ServiceKey] = set()
         changed_clusters: set[str] = set()
         for change in changes.changes:
