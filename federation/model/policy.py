@@ -39,7 +39,7 @@ from federation.errors import ValidationError
 from federation.model.ids import ServiceKey
 from federation.model.service import ClusterService
 from federation.model.validating import (
-    DNS_SUBDOMAIN as _DNS_SUBDOMAIN, check_metadata, check_unknown, is_dns_label,
+    DNS_SUBDOMAIN as _DNS_SUBDOMAIN, check_header, check_unknown, is_dns_label,
 )
 
 API_VERSION = "federation.mesh/v1alpha1"
@@ -200,18 +200,7 @@ def parse_policy(doc: Any) -> FailoverPolicy:
     ``metadata.namespace`` defaults to ``default``; other metadata is ignored.
     """
     problems: list[str] = []
-    if not isinstance(doc, Mapping):
-        raise ValidationError(f"{KIND}: document must be a mapping, not {type(doc).__name__}")
-    meta = doc.get("metadata")
-    namespace, name = check_metadata(meta, problems)
-    where = KIND
-    if isinstance(meta, Mapping) and isinstance(meta.get("name"), str) and meta["name"]:
-        where = f"{KIND} {meta.get('namespace', 'default')}/{meta['name']}"
-    check_unknown(doc, _TOP_FIELDS, "", problems)
-    if doc.get("apiVersion") != API_VERSION:
-        problems.append(f"apiVersion: must be {API_VERSION!r}, not {doc.get('apiVersion')!r}")
-    if doc.get("kind") != KIND:
-        problems.append(f"kind: must be {KIND!r}, not {doc.get('kind')!r}")
+    namespace, name, where = check_header(doc, KIND, API_VERSION, _TOP_FIELDS, problems)
     spec = doc.get("spec")
     selector = PolicySelector()
     failover: tuple[tuple[str, str], ...] = ()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from federation.errors import ValidationError
+
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
@@ -46,3 +48,22 @@ def check_unknown(mapping: Mapping, known: tuple[str, ...], prefix: str, problem
     for key in mapping:
         if key not in known:
             problems.append(f"{prefix}{key}: unknown field (expected one of {', '.join(known)})")
+
+
+def check_header(doc: Any, kind: str, api_version: str, top_fields: tuple[str, ...],
+                 problems: list[str], name_is_label: bool = False) -> tuple[str, str, str]:
+    """apiVersion, kind, metadata and unknown top-level fields of a hub resource;
+    returns (namespace, name, where) with ``where`` naming the document in errors."""
+    if not isinstance(doc, Mapping):
+        raise ValidationError(f"{kind}: document must be a mapping, not {type(doc).__name__}")
+    meta = doc.get("metadata")
+    namespace, name = check_metadata(meta, problems, name_is_label)
+    where = kind
+    if isinstance(meta, Mapping) and isinstance(meta.get("name"), str) and meta["name"]:
+        where = f"{kind} {meta.get('namespace', 'default')}/{meta['name']}"
+    check_unknown(doc, top_fields, "", problems)
+    if doc.get("apiVersion") != api_version:
+        problems.append(f"apiVersion: must be {api_version!r}, not {doc.get('apiVersion')!r}")
+    if doc.get("kind") != kind:
+        problems.append(f"kind: must be {kind!r}, not {doc.get('kind')!r}")
+    return namespace, name, where

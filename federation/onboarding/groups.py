@@ -27,7 +27,7 @@ from typing import Any, Mapping
 from federation.errors import ValidationError
 from federation.model.ids import Locality, PortSpec, ServiceKey
 from federation.model.validating import (
-    DNS_SUBDOMAIN as _DNS_SUBDOMAIN, check_metadata, check_unknown,
+    DNS_SUBDOMAIN as _DNS_SUBDOMAIN, check_header, check_unknown,
 )
 
 API_VERSION = "federation.mesh/v1alpha1"
@@ -109,19 +109,8 @@ def parse_workload_group(doc: Any) -> WorkloadGroup:
     ``WorkloadGroup default/ratings: spec.ports[1].number: must be an integer
     from 1 to 65535, not 0``. ``metadata.namespace`` defaults to ``default``.
     """
-    if not isinstance(doc, Mapping):
-        raise ValidationError(f"{KIND}: document must be a mapping, not {type(doc).__name__}")
     problems: list[str] = []
-    meta = doc.get("metadata")
-    namespace, name = check_metadata(meta, problems, name_is_label=True)
-    where = KIND
-    if isinstance(meta, Mapping) and isinstance(meta.get("name"), str) and meta["name"]:
-        where = f"{KIND} {meta.get('namespace', 'default')}/{meta['name']}"
-    check_unknown(doc, _TOP_FIELDS, "", problems)
-    if doc.get("apiVersion") != API_VERSION:
-        problems.append(f"apiVersion: must be {API_VERSION!r}, not {doc.get('apiVersion')!r}")
-    if doc.get("kind") != KIND:
-        problems.append(f"kind: must be {KIND!r}, not {doc.get('kind')!r}")
+    namespace, name, where = check_header(doc, KIND, API_VERSION, _TOP_FIELDS, problems, name_is_label=True)
     spec = doc.get("spec")
     group = None
     if spec is None:
