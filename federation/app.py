@@ -49,7 +49,8 @@ class Member:
     pusher: ClusterPusher | None  # only on the replica that owns the cluster
     state: str = "syncing"  # syncing | synced | unreachable | stale
     present: dict = field(default_factory=dict)  # service key -> what its watcher reported last
-    full_pushed: bool = False
+    rendered: bool = False  # every service rendered for it at least once
+    full_pushed: bool = False  # its pusher got the complete desired set (pruning allowed)
     ever_synced: bool = False
     down_since: float | None = None  # monotonic time it stopped being synced
     expired: bool = False  # its last-known services were dropped after stale_ttl
@@ -341,17 +342,19 @@ class Hub:
                                     affected, delta, observed, full)
 
     def _render_target(self, snapshot, policies, target, member, affected, delta, observed, full):
-        first = not member.full_pushed
-        keys = snapshot.service_keys() if (full or first) else sorted(affected)
-        if full or first:
-            keys = sorted(set(keys) | {k for k in self._desired_keys(target)})
+        whole = full or not member.rendered  # else only what the delta touched
+        if whole:
+            keys = sorted(set(snapshot.service_keys()) | set(self._desired_keys(target)))
+        else:
+            keys = sorted(affected)
         changes: dict = {}
         for key in keys:
             objs = render_service(snapshot, key, policies, target, self.settings.domain)
             changes.update(self._desired.set_bucket(target, key, objs))
-        if full or first or delta.clusters:
+        if whole or delta.clusters:
             changes.update(self._desired.set_bucket(target, CLUSTER_BUCKET,
                                                     self._cluster_objects(snapshot, target)))
+        member.rendered = True
         ready = self._complete and member.state not in ("syncing", "unreachable")
         if ready and not member.full_pushed:
             member.pusher.replace_all(self._desired.all(target), observed or None)
