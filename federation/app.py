@@ -30,6 +30,7 @@ from federation.settings import HubSettings
 from federation.sharding import Membership
 from federation.sources.cluster_watching import ClusterWatcher
 from federation.store import Store
+from federation.store.following import follow
 from federation.catalog import ClusterRecord, Keys, load_cluster_record
 from federation.summaries import SummaryWriter
 from federation.telemetry import Telemetry
@@ -257,22 +258,9 @@ class Hub:
 
     # -- store following ------------------------------------------------------
     def _follow_store(self, prefix: str, revision: int) -> None:
-        while not self._stop.is_set():
-            watch = None
-            try:
-                watch = self.store.watch(prefix, revision)
-                while not self._stop.is_set():
-                    for event in watch.next_batch(timeout=0.5):
-                        revision = event.mod_revision + 1
-                        self._on_store_event(event)
-            except errors.RevisionCompacted:
-                revision = self._resync_from_store()
-            except errors.FederationError as exc:
-                log.warning("store watch failed; retrying", extra={"fields": {"error": str(exc)}})
-                self._stop.wait(1.0)
-            finally:
-                if watch is not None:
-                    watch.cancel()
+        follow(self.store, prefix, revision,
+               on_batch=lambda events: [self._on_store_event(e) for e in events],
+               reload=self._resync_from_store, stop=self._stop, what=prefix)
 
     def _resync_from_store(self) -> int:
         records, revision = self.store.range(Keys.CLUSTERS)
@@ -285,7 +273,7 @@ class Hub:
             self._stop_member(name)
         self._load_policies()
         self.registry.request(full=True)
-        return revision + 1
+        return revision
 
     def _on_store_event(self, event) -> None:
         if event.key.startswith(Keys.CLUSTERS):

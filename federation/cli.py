@@ -367,7 +367,12 @@ def _extensions():
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    return run_command(build_parser(), argv)
+
+
+def run_command(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
+    """Parse, configure logging, run the chosen command; a FederationError is one
+    clear line on stderr and exit status 1 (shared by ``federation-agent``)."""
     args = parser.parse_args(argv)
     logging_setup.configure(args.log_level, args.log_format)
     try:

@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 
 from federation import errors
 from federation.store import Store
+from federation.store.following import follow
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,7 @@ class Membership:
 
     def start(self) -> None:
         self._join()
-        items, revision = self.store.range(REPLICAS)
-        self._set({kv.key[len(REPLICAS):] for kv in items} | {self.replica_id})
+        revision = self._reload()
         for name, target, args in (("membership-keepalive", self._keep_alive, ()),
                                    ("membership-watch", self._follow, (revision + 1,))):
             thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -96,31 +96,21 @@ class Membership:
                 log.warning("replica keep-alive failed", extra={"fields": {"error": str(exc)}})
 
     def _follow(self, revision: int) -> None:
-        while not self._stop.is_set():
-            watch = None
-            try:
-                watch = self.store.watch(REPLICAS, revision)
-                while not self._stop.is_set():
-                    events = watch.next_batch(timeout=0.5)
-                    if not events:
-                        continue
-                    revision = events[-1].mod_revision + 1
-                    current = set(self.replicas)
-                    for event in events:
-                        name = event.key[len(REPLICAS):]
-                        (current.add if event.type == "PUT" else current.discard)(name)
-                    current.add(self.replica_id)  # we are live while running
-                    self._set(current)
-            except errors.RevisionCompacted:
-                items, rev = self.store.range(REPLICAS)
-                self._set({kv.key[len(REPLICAS):] for kv in items} | {self.replica_id})
-                revision = rev + 1
-            except errors.FederationError as exc:
-                log.warning("replica watch failed; retrying", extra={"fields": {"error": str(exc)}})
-                self._stop.wait(1.0)
-            finally:
-                if watch is not None:
-                    watch.cancel()
+        follow(self.store, REPLICAS, revision, on_batch=self._on_events, reload=self._reload,
+               stop=self._stop, what="replicas")
+
+    def _on_events(self, events) -> None:
+        current = set(self.replicas)
+        for event in events:
+            name = event.key[len(REPLICAS):]
+            (current.add if event.type == "PUT" else current.discard)(name)
+        current.add(self.replica_id)  # we are live while running
+        self._set(current)
+
+    def _reload(self) -> int:
+        items, revision = self.store.range(REPLICAS)
+        self._set({kv.key[len(REPLICAS):] for kv in items} | {self.replica_id})
+        return revision
 
     def _set(self, replicas: set[str]) -> None:
         new = frozenset(replicas)

@@ -22,7 +22,7 @@ import socket
 import sys
 import threading
 
-from federation import __version__, errors, logging_setup
+from federation import __version__, errors
 from federation.agent.credentials import RENEW_FRACTION
 from federation.agent.running import NEEDS_ENROLLMENT, RETRYABLE, Agent, split_host_port
 
@@ -161,15 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging_setup.configure(args.log_level, args.log_format)
-    try:
-        return args.func(args) or 0
-    except errors.FederationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    from federation.cli import run_command
+
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from federation.model.ids import EASTWEST_PORT
@@ -17,3 +18,14 @@ class ClusterInfo:
     # "synced" once the first full list of every kind arrived; "stale" while
     # unreachable after that: its last-known endpoints are kept and marked.
     stale: bool = False
+
+
+def first_ip(addresses: tuple[str, ...]) -> str:
+    """The first IP address among a gateway's addresses (which may be hostnames), or ""."""
+    for address in addresses:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            continue
+        return address
+    return ""

@@ -39,15 +39,13 @@ from federation.errors import ValidationError
 from federation.model.ids import ServiceKey
 from federation.model.service import ClusterService
 from federation.model.validating import (
-    DNS_SUBDOMAIN as _DNS_SUBDOMAIN, check_header, check_unknown, is_dns_label,
+    check_header, check_labels, check_unknown, is_dns_label, is_label_key, is_label_value,
 )
 
 API_VERSION = "federation.mesh/v1alpha1"
 KIND = "FailoverPolicy"
 
 _UINT32_MAX = 4294967295
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:h|m|s|ms|us|µs|ns))+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
 _UNIT_NS = {"h": 3_600_000_000_000, "m": 60_000_000_000, "s": 1_000_000_000,
@@ -262,15 +260,8 @@ def _selector(raw: Any, problems: list[str]) -> PolicySelector:
     if not isinstance(labels, Mapping) or not labels:
         problems.append(f"{where}.matchLabels: must be a non-empty mapping of label to value")
         return PolicySelector()
-    pairs = []
-    for label, value in labels.items():
-        if not _valid_label_key(label):
-            problems.append(f"{where}.matchLabels: {label!r} is not a valid label name")
-        elif not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
-            problems.append(f"{where}.matchLabels.{label}: {value!r} is not a valid label value")
-        else:
-            pairs.append((label, value))
-    return PolicySelector(namespace=namespace, match_labels=tuple(sorted(pairs)))
+    pairs = check_labels(labels, f"{where}.matchLabels", problems) or ()
+    return PolicySelector(namespace=namespace, match_labels=pairs)
 
 
 def _failover(raw: Any, problems: list[str]) -> tuple[tuple[str, str], ...]:
@@ -316,9 +307,9 @@ def _priority(raw: Any, problems: list[str]) -> tuple[str, ...]:
     for index, item in enumerate(raw):
         where = f"spec.failoverPriority[{index}]"
         label, sep, value = item.partition("=") if isinstance(item, str) else ("", "", "")
-        if not isinstance(item, str) or not _valid_label_key(label):
+        if not isinstance(item, str) or not is_label_key(label):
             problems.append(f"{where}: {item!r} is not a label name (optionally label=value)")
-        elif sep and (not value or len(value) > 63 or not _LABEL_VALUE.match(value)):
+        elif sep and (not value or not is_label_value(value)):
             problems.append(f"{where}: {value!r} is not a valid label value")
         elif label in {entry.partition("=")[0] for entry in out}:
             problems.append(f"{where}: label {label!r} listed twice")
@@ -392,14 +383,5 @@ def format_duration(millis: int) -> str:
     return f"{seconds}s" if not rest else f"{seconds}.{rest:03d}".rstrip("0") + "s"
 
 
-def _valid_label_key(key: Any) -> bool:
-    if not isinstance(key, str) or not key:
-        return False
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
-        return False
-    return len(name) <= 63 and bool(_LABEL_NAME.match(name))
-
-
 def _valid_region(value: Any) -> bool:
-    return isinstance(value, str) and len(value) <= 63 and bool(_LABEL_VALUE.match(value))
+    return is_label_value(value)

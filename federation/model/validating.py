@@ -67,3 +67,37 @@ def check_header(doc: Any, kind: str, api_version: str, top_fields: tuple[str, .
     if doc.get("kind") != kind:
         problems.append(f"kind: must be {kind!r}, not {doc.get('kind')!r}")
     return namespace, name, where
+
+
+LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def is_label_key(key: Any) -> bool:
+    """A Kubernetes label key: optional DNS-subdomain prefix, then a name of ≤ 63 characters."""
+    if not isinstance(key, str) or not key:
+        return False
+    prefix, _, name = key.rpartition("/")
+    if prefix and not is_dns_subdomain(prefix):
+        return False
+    return len(name) <= 63 and bool(LABEL_NAME.match(name))
+
+
+def is_label_value(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 63 and bool(LABEL_VALUE.match(value))
+
+
+def check_labels(raw: Any, where: str, problems: list[str]) -> tuple[tuple[str, str], ...] | None:
+    """A label-to-value mapping as sorted pairs; None (and a problem) when not a mapping."""
+    if not isinstance(raw, Mapping):
+        problems.append(f"{where}: must be a mapping of label to value")
+        return None
+    pairs = []
+    for key, value in raw.items():
+        if not is_label_key(key):
+            problems.append(f"{where}: {key!r} is not a valid label name")
+        elif not is_label_value(value):
+            problems.append(f"{where}.{key}: {value!r} is not a valid label value")
+        else:
+            pairs.append((key, value))
+    return tuple(sorted(pairs))

@@ -10,13 +10,12 @@ cluster (by name) that has a gateway address.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from dataclasses import dataclass, field
 
 import yaml
 
-from federation.model.cluster import ClusterInfo
+from federation.model.cluster import ClusterInfo, first_ip
 from federation.onboarding.groups import WorkloadGroup
 
 ISTIOD_HOST = "istiod.istio-system.svc"
@@ -37,7 +36,7 @@ class Bootstrap:
 def istiod_cluster(clusters: dict[str, ClusterInfo], network: str) -> ClusterInfo | None:
     """The member cluster whose east-west gateway (an IP: ``hosts`` maps names to
     addresses only) the VM reaches istiod through."""
-    reachable = [clusters[n] for n in sorted(clusters) if _gateway_ip(clusters[n].gateways)]
+    reachable = [clusters[n] for n in sorted(clusters) if first_ip(clusters[n].gateways)]
     same = [c for c in reachable if network and c.network == network]
     return (same or reachable or [None])[0]
 
@@ -75,16 +74,8 @@ def build_bootstrap(group: WorkloadGroup, vm_name: str, trust_domain: str,
     }}
     hosts = ""
     if target is not None:
-        hosts = f"{_gateway_ip(target.gateways)} {ISTIOD_HOST}\n"
+        hosts = f"{first_ip(target.gateways)} {ISTIOD_HOST}\n"
     return Bootstrap(cluster_env=env, mesh_yaml=yaml.safe_dump(mesh, sort_keys=True),
                      hosts=hosts, labels=labels, cluster=target.name if target else "")
 
 
-def _gateway_ip(addresses: tuple[str, ...]) -> str:
-    for address in addresses:
-        try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            continue
-        return address
-    return ""

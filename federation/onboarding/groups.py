@@ -27,7 +27,7 @@ from typing import Any, Mapping
 from federation.errors import ValidationError
 from federation.model.ids import Locality, PortSpec, ServiceKey
 from federation.model.validating import (
-    DNS_SUBDOMAIN as _DNS_SUBDOMAIN, check_header, check_unknown,
+    check_header, check_labels, check_unknown, is_dns_subdomain, is_label_value,
 )
 
 API_VERSION = "federation.mesh/v1alpha1"
@@ -39,8 +39,6 @@ _TOP_FIELDS = ("apiVersion", "kind", "metadata", "spec")
 _SPEC_FIELDS = ("labels", "serviceAccount", "network", "locality", "ports", "probe")
 _PORT_FIELDS = ("name", "number", "protocol")
 _PROBE_FIELDS = ("httpGet", "tcpSocket", "periodSeconds", "timeoutSeconds")
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HTTP_PATH = re.compile(r"^/[\x21-\x7e]*$")
 
@@ -136,7 +134,7 @@ def _service_account(value: Any, problems: list[str]) -> str:
     if value is None or value == "":
         problems.append("spec.serviceAccount: required")
         return ""
-    if not isinstance(value, str) or len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+    if not is_dns_subdomain(value):
         problems.append(f"spec.serviceAccount: {value!r} is not a DNS-1123 subdomain")
         return ""
     return value
@@ -145,24 +143,13 @@ def _service_account(value: Any, problems: list[str]) -> str:
 def _labels(raw: Any, problems: list[str]) -> tuple[tuple[str, str], ...]:
     if raw is None:
         return ()
-    if not isinstance(raw, Mapping):
-        problems.append("spec.labels: must be a mapping of label to value")
-        return ()
-    pairs = []
-    for key, value in raw.items():
-        if not _label_key(key):
-            problems.append(f"spec.labels: {key!r} is not a valid label name")
-        elif not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
-            problems.append(f"spec.labels.{key}: {value!r} is not a valid label value")
-        else:
-            pairs.append((key, value))
-    return tuple(sorted(pairs))
+    return check_labels(raw, "spec.labels", problems) or ()
 
 
 def _label_value(value: Any, where: str, problems: list[str]) -> str:
     if value is None or value == "":
         return ""
-    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+    if not is_label_value(value):
         problems.append(f"{where}: {value!r} is not a valid label value")
         return ""
     return value
@@ -173,7 +160,7 @@ def _locality(value: Any, problems: list[str]) -> str:
         return ""
     parts = value.split("/") if isinstance(value, str) else []
     if not 1 <= len(parts) <= 3 or not all(
-            p and len(p) <= 63 and _LABEL_VALUE.match(p) for p in parts):
+            p and is_label_value(p) for p in parts):
         problems.append(f"spec.locality: {value!r} is not region[/zone[/subzone]] "
                         "(each part a label value)")
         return ""
@@ -267,10 +254,3 @@ def _seconds(value: Any, where: str, low: int, high: int, problems: list[str]) -
     return value
 
 
-def _label_key(key: Any) -> bool:
-    if not isinstance(key, str) or not key:
-        return False
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
-        return False
-    return len(name) <= 63 and bool(_LABEL_NAME.match(name))

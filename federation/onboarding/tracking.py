@@ -25,6 +25,7 @@ from federation.model import ChangeSet, VMChange, VMWorkload
 from federation.onboarding.groups import KIND as GROUP_KIND, WorkloadGroup, parse_workload_group
 from federation.onboarding.records import ALIVE, PREFIX, RECORDS, Liveness, VMRecord
 from federation.store.base import Store, WatchEvent
+from federation.store.following import follow
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ class LivenessTracker:
         self._submitted: dict[str, VMWorkload] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._watch = None
 
     # -- views ---------------------------------------------------------------------
     def live_names(self) -> list[str]:
@@ -83,9 +83,6 @@ class LivenessTracker:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        watch = self._watch
-        if watch is not None:
-            watch.cancel()  # wakes the waiting thread now rather than at its timeout
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout)
@@ -104,32 +101,9 @@ class LivenessTracker:
         return revision
 
     def _follow(self, revision: int) -> None:
-        watch = None
-        while not self._stop.is_set():
-            try:
-                watch = self._watch = self._store.watch(PREFIX, revision)
-                while not self._stop.is_set():
-                    for event in watch.next_batch(timeout=0.5):
-                        revision = event.mod_revision + 1
-                        self._on_event(event)
-            except errors.RevisionCompacted:
-                log.info("VM history compacted; reloading")
-                revision = self._reload_safely(revision)
-            except errors.FederationError as exc:
-                log.warning("VM watch failed; resuming", extra={"fields": {"error": str(exc)}})
-                self._stop.wait(1.0)
-            finally:
-                if watch is not None:
-                    watch.cancel()
-                    watch = None
-
-    def _reload_safely(self, revision: int) -> int:
-        try:
-            return self._reload() + 1
-        except errors.FederationError as exc:
-            log.warning("VM reload failed; retrying", extra={"fields": {"error": str(exc)}})
-            self._stop.wait(1.0)
-            return revision
+        follow(self._store, PREFIX, revision,
+               on_batch=lambda events: [self._on_event(e) for e in events],
+               reload=self._reload, stop=self._stop, what="vm liveness")
 
     # -- events -----------------------------------------------------------------------
     def _on_event(self, event: WatchEvent) -> None:

@@ -18,9 +18,9 @@ selector, or the ServiceEntry's workloadSelector) plus the federation's labels.
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter
 
+from federation.model.cluster import first_ip
 from federation.model.ids import SOURCE_CLUSTER_LABEL
 from federation.model.service import VMWorkload
 from federation.render.naming import (
@@ -50,13 +50,7 @@ def workload_entries(view: ServiceView) -> list[dict]:
 
 def gateway_address(addresses: tuple[str, ...]) -> str:
     """The first IP among the gateway's addresses, else its first hostname."""
-    for address in addresses:
-        try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            continue
-        return address
-    return addresses[0]
+    return first_ip(addresses) or addresses[0]
 
 
 def _remote_parts(view: ServiceView, entry: RemoteLocality) -> list[str]:
