@@ -19,7 +19,7 @@ from federation.bench.measuring import Change, WeightWatch, WriteCounter, distri
 from federation.bench.settings import (
     TARGET_CONVERGENCE_SECONDS, TARGET_P99_MS, TARGET_PEAK_RSS_MB, BenchConfig,
 )
-from federation.bench.topology import KINDS, Topology
+from federation.bench.topology import HUB_OWNED, KINDS, SERVICE, Topology
 from federation.sim.cli import default_schemas_dir
 from federation.sim.fleet import SimFleet
 
@@ -98,7 +98,13 @@ def _own_cpu() -> float:
 
 
 def _counts(fleet: SimFleet) -> dict[str, dict[str, int]]:
-    return {sim.name: {name: sim.store.count(*kind) for name, kind in KINDS.items()} for sim in fleet}
+    return {sim.name: {name: _hub_count(sim, kind) for name, kind in KINDS.items()} for sim in fleet}
+
+
+def _hub_count(sim, kind: tuple[str, str]) -> int:
+    if kind == SERVICE:  # the clusters' own Services live beside the hub's stubs
+        return len(sim.list(*kind, label_selector=HUB_OWNED))
+    return sim.store.count(*kind)
 
 
 def converge(fleet: SimFleet, topology: Topology, hub: HubProcess, client, timeout: float) -> dict:

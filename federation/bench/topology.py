@@ -10,13 +10,15 @@ from federation.sim.workloads import Endpoint, pod_address, seed_cluster, set_en
 NAMESPACE = "bench"
 PORTS = (("http", 8080),)
 WE = ("networking.istio.io/v1", "WorkloadEntry")
-# Only the hub writes these kinds into the benchmark's clusters, so their counts are the hub's objects.
+SERVICE = ("v1", "Service")
+HUB_OWNED = "app.kubernetes.io/managed-by=mesh-federation"
+# The hub's objects per cluster. Only the hub writes the Istio kinds into the
+# benchmark's clusters; of the Services only its stubs carry its label.
 KINDS = {
     "WorkloadEntry": WE,
-    "ServiceEntry": ("networking.istio.io/v1", "ServiceEntry"),
+    "Service": SERVICE,
     "DestinationRule": ("networking.istio.io/v1", "DestinationRule"),
     "Gateway.networking.istio.io": ("networking.istio.io/v1", "Gateway"),
-    "Gateway.gateway.networking.k8s.io": ("gateway.networking.k8s.io/v1", "Gateway"),
 }
 
 
@@ -48,19 +50,16 @@ class Topology:
 
     def expected(self, target: str) -> dict[str, int]:
         """What the hub must write into ``target``: per service with endpoints elsewhere a
-        WorkloadEntry per remote cluster (one zone each), a DestinationRule, and a
-        ServiceEntry where the target lacks the Service; the cross-network Gateway and
-        one istio-remote Gateway per other network."""
+        WorkloadEntry per remote cluster (one gateway each), a DestinationRule, and a stub
+        Service where the target lacks the Service; the cross-network Gateway."""
         counts = dict.fromkeys(KINDS, 0)
         for where in self.placement.values():
             remote = [c for c in where if c != target]
             if remote:
                 counts["WorkloadEntry"] += len(remote)
                 counts["DestinationRule"] += 1
-                counts["ServiceEntry"] += target not in where
+                counts["Service"] += target not in where
         counts["Gateway.networking.istio.io"] = 1
-        counts["Gateway.gateway.networking.k8s.io"] = len(
-            {self.network(c) for c in self.clusters} - {self.network(target)})
         return counts
 
     def endpoints(self, cluster: str, count: int, not_ready: int = 0) -> list[Endpoint]:

@@ -18,6 +18,16 @@ class ClusterInfo:
     # "synced" once the first full list of every kind arrived; "stale" while
     # unreachable after that: its last-known endpoints are kept and marked.
     stale: bool = False
+    # IPs the gateway's hostnames resolved to (istiod ignores hostname entries
+    # for Kubernetes Services), sorted
+    resolved: tuple[str, ...] = ()
+    # namespaces that exist there, not counting the ones the hub created
+    namespaces: frozenset[str] = frozenset()
+
+
+def gateway_ip(info: ClusterInfo) -> str:
+    """The address entries point at: the gateway's first IP, else its first resolved one."""
+    return first_ip(info.gateways) or first_ip(info.resolved)
 
 
 def first_ip(addresses: tuple[str, ...]) -> str:

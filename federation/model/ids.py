@@ -10,12 +10,14 @@ SERVICE_NAMESPACE_LABEL = "federation.mesh/service-namespace"
 SERVICE_NAME_LABEL = "federation.mesh/service-name"
 SOURCE_CLUSTER_LABEL = "federation.mesh/source-cluster"
 NETWORK_LABEL = "topology.istio.io/network"
+CLUSTER_LABEL = "topology.istio.io/cluster"
 REGION_LABEL = "topology.kubernetes.io/region"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 EASTWEST_LABEL = ("istio", "eastwestgateway")
 EASTWEST_PORT = 15443
 EXPORT_LABEL = "federation.mesh/export"
 SERVICE_ACCOUNT_ANNOTATION = "federation.mesh/service-account"
+TLS_MODE_LABEL = "security.istio.io/tlsMode"
 
 
 @dataclass(frozen=True, order=True)
@@ -53,7 +55,14 @@ class Locality:
 class PortSpec:
     """A service port; ``protocol`` is Istio's (HTTP, HTTP2, GRPC, TCP, TLS, ...)."""
 
-    name: str
+    name: str  # "" for the one unnamed port a Service may have
     number: int
     protocol: str = "TCP"
     target_port: int = 0
+    target_name: str = ""  # a named targetPort (resolved per pod by Kubernetes)
+
+    @property
+    def entry_key(self) -> str:
+        """The key istiod looks up in a selected WorkloadEntry's ``ports``: the named
+        target port, else the port's name ("" for an unnamed port: the map is ignored)."""
+        return self.target_name or self.name

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from federation.errors import ValidationError
-from federation.model.ids import ServiceKey
+from federation.model.ids import CLUSTER_LABEL, NETWORK_LABEL, ServiceKey
 from federation.model.service import ClusterService
 from federation.model.validating import (
     check_header, check_labels, check_unknown, is_dns_label, is_label_key, is_label_value,
@@ -313,6 +313,12 @@ def _priority(raw: Any, problems: list[str]) -> tuple[str, ...]:
             problems.append(f"{where}: {value!r} is not a valid label value")
         elif label in {entry.partition("=")[0] for entry in out}:
             problems.append(f"{where}: label {label!r} listed twice")
+        elif label == CLUSTER_LABEL:
+            # istiod sets this label on every WorkloadEntry endpoint to its own cluster,
+            # so the hub's entries would all look local.
+            problems.append(f"{where}: {CLUSTER_LABEL} cannot order cross-cluster endpoints (istiod "
+                            f"overwrites it on WorkloadEntries); use {NETWORK_LABEL}, "
+                            "topology.kubernetes.io/region or topology.kubernetes.io/zone")
         else:
             out.append(item)
     return tuple(out)

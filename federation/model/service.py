@@ -18,6 +18,7 @@ class ClusterService:
     labels: tuple[tuple[str, str], ...] = ()  # the Service's own labels, sorted
     service_account: str = ""
     endpoints: tuple[tuple[Locality, int], ...] = ()  # sorted; counts > 0 only
+    headless: bool = False  # clusterIP: None
 
     @property
     def ready(self) -> int:

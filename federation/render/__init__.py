@@ -1,10 +1,10 @@
 """Rendering: pure functions from (snapshot, policies, target cluster) to the Istio and
-Gateway API objects (plain dicts) the hub writes into that cluster, with the
+Kubernetes objects (plain dicts) the hub writes into that cluster, with the
 names, labels and hashes the pusher uses to apply, compare and prune them.
 No I/O, clock, logging or client imports.
 """
 
 from federation.render.naming import object_hash, object_ref  # noqa: F401
 from federation.render.rendering import (  # noqa: F401
-    conflicts, render_cluster, render_gateways, render_service,
+    conflicts, render_cluster, render_gateways, render_namespaces, render_service,
 )

@@ -4,20 +4,45 @@ Istio ignores ``localityLbSetting`` failover unless outlier detection is set:
 without ejections no locality ever empties, so nothing fails over. Without a
 matching FailoverPolicy the rule still enables locality load balancing
 (nearest locality first, Istio's default order) with the default outlier
-detection. A host that already has a DestinationRule not owned by the hub in
-the target gets none from us: Istio merges only one rule per host, and the
-user's one is never overwritten (reported as a conflict instead).
+detection.
+
+istiod picks one rule for a host: from the client's namespace, else the
+service's, else the root namespace, the most specific host first. A hub rule
+for the exact host would therefore silently shadow a user's wildcard or
+namespace-wide rule, so a host that any user-owned rule in the target covers
+(exact or wildcard) gets none from us; the user's rule stays in force and the
+hub reports it (``shadowing_rules``).
 """
 
 from __future__ import annotations
 
 from federation.model.policy import DEFAULT_OUTLIER, FailoverPolicy
 from federation.render.naming import POLICY_ANNOTATION, service_labels
-from federation.render.service_entries import rule_name
+from federation.render.naming import dns_name
 from federation.render.view import ServiceView
 
 API_VERSION = "networking.istio.io/v1"
 KIND = "DestinationRule"
+PREFIX = "federation"
+
+
+def rule_name(view: ServiceView) -> str:
+    """``federation-<svc>``: one per service and namespace."""
+    return dns_name([PREFIX, view.key.name], [view.key.namespace, view.key.name])
+
+
+def host_matches(pattern: str, host: str) -> bool:
+    """Whether a DestinationRule host (exact, ``*.suffix`` or ``*``) covers ``host``."""
+    if pattern == "*":
+        return True
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return pattern == host
+
+
+def shadowing_rules(host: str, user_hosts) -> list[str]:
+    """The user-owned rule hosts that cover ``host``, sorted."""
+    return sorted(p for p in user_hosts if host_matches(p, host))
 
 
 def destination_rule(view: ServiceView, policy: FailoverPolicy | None) -> dict:

@@ -1,7 +1,7 @@
 """Rendering a target cluster's federation objects from a snapshot and the policies.
 
 Everything here is a pure function of its arguments, and output order is fixed
-(gateways, then per service: ServiceEntry, WorkloadEntries by name,
+(gateways, then per service: Namespace, stub Service, WorkloadEntries by name,
 DestinationRule), so equal inputs give byte-equal objects and stable hashes.
 A target the snapshot does not know gets nothing.
 """
@@ -13,9 +13,9 @@ from typing import Iterable
 from federation.model.ids import ServiceKey
 from federation.model.policy import FailoverPolicy, select_policy
 from federation.model.snapshot import Snapshot
-from federation.render.destination_rules import destination_rule
-from federation.render.gateways import cross_network_gateway, remote_network_gateways
-from federation.render.service_entries import service_entry
+from federation.render.destination_rules import destination_rule, shadowing_rules
+from federation.render.gateways import cross_network_gateway
+from federation.render.service_stubs import hub_namespace, stub_service
 from federation.render.view import build_view
 from federation.render.workload_entries import workload_entries
 
@@ -23,51 +23,75 @@ from federation.render.workload_entries import workload_entries
 def render_service(snapshot: Snapshot, key: ServiceKey, policies: Iterable[FailoverPolicy],
                    target: str, domain: str = "cluster.local") -> list[dict]:
     """The objects of one service in ``target``: nothing unless it has endpoints
-    elsewhere (ready ones in a reachable remote cluster, or VMs)."""
+    elsewhere (ready ones behind a remote gateway, or VMs) that the target can use."""
     view = build_view(snapshot, key, target, domain)
     if view is None or not view.federated:
         return []
     out = []
-    entry = service_entry(view)
-    if entry is not None:
-        out.append(entry)
+    stub = stub_service(view)
+    if stub is not None:
+        out.append(stub)
     out += workload_entries(view)
-    if view.host not in snapshot.user_rules.get(target, frozenset()):
+    if not shadowing_rules(view.host, snapshot.user_rules.get(target, frozenset())):
         policy = select_policy(policies, key, view.label_sets)
         out.append(destination_rule(view, policy))
     return out
 
 
-def render_gateways(snapshot: Snapshot, target: str) -> list[dict]:
-    """The local cross-network Gateway and one istio-remote Gateway per other network."""
+def render_namespaces(snapshot: Snapshot, namespace: str, target: str,
+                      domain: str = "cluster.local") -> list[dict]:
+    """The Namespace the hub creates in ``target`` for its stub Services, when the
+    target lacks ``namespace`` and some service of it gets a stub there."""
+    info = snapshot.clusters.get(target)
+    if info is None or namespace in info.namespaces:
+        return []
+    for key in snapshot.service_keys():
+        if key.namespace != namespace:
+            continue
+        view = build_view(snapshot, key, target, domain)
+        if view is not None and view.needs_stub:
+            return [hub_namespace(namespace)]
+    return []
+
+
+def render_gateways(snapshot: Snapshot, target: str, domain: str = "cluster.local") -> list[dict]:
+    """The local cross-network Gateway."""
     info = snapshot.clusters.get(target)
     if info is None:
         return []
-    return [cross_network_gateway(info)] + remote_network_gateways(snapshot, info)
+    return [cross_network_gateway(info, domain)]
 
 
 def render_cluster(snapshot: Snapshot, policies: Iterable[FailoverPolicy], target: str,
                    domain: str = "cluster.local") -> list[dict]:
-    """Everything the hub writes into ``target`` from the snapshot (gateways + every service)."""
+    """Everything the hub writes into ``target`` from the snapshot (gateway, the
+    namespaces it creates, every service)."""
     policies = list(policies)
-    out = render_gateways(snapshot, target)
-    for key in snapshot.service_keys():
+    out = render_gateways(snapshot, target, domain)
+    keys = snapshot.service_keys()
+    for namespace in sorted({key.namespace for key in keys}):
+        out += render_namespaces(snapshot, namespace, target, domain)
+    for key in keys:
         out += render_service(snapshot, key, policies, target, domain)
     return out
 
 
 def conflicts(snapshot: Snapshot, target: str, domain: str = "cluster.local") -> list[str]:
-    """Federated hosts of ``target`` left without our DestinationRule because a
-    user-owned one exists there, as messages for people."""
+    """What the hub could not do in ``target``, as messages for people: hosts left
+    without the hub's DestinationRule because a user-owned one covers them, and
+    services that have endpoints elsewhere but cannot be imported there."""
     user_hosts = snapshot.user_rules.get(target, frozenset())
-    if not user_hosts:
-        return []
     out = []
     for key in snapshot.service_keys():
-        if key.host(domain) not in user_hosts:
-            continue
         view = build_view(snapshot, key, target, domain)
-        if view is not None and view.federated:
-            out.append(f"{view.host}: a DestinationRule not managed by mesh-federation exists in "
-                       f"cluster {target}; locality failover and outlier detection were not applied")
+        if view is None or not view.wanted:
+            continue
+        if view.not_importable:
+            out.append(f"{view.host}: not federated into cluster {target}: {view.not_importable}")
+            continue
+        shadowing = shadowing_rules(view.host, user_hosts)
+        if shadowing:
+            out.append(f"{view.host}: DestinationRule host(s) {', '.join(shadowing)} not managed by "
+                       f"mesh-federation apply in cluster {target}; the hub's locality failover and "
+                       "outlier detection were not applied")
     return out

@@ -1,10 +1,14 @@
 """Watching one member cluster and turning what it shows into change sets.
 
 A ``ClusterWatcher`` runs one reflector per kind it reads (Namespace, Node,
-Service, EndpointSlice, DestinationRule, and ServiceExport in ``service-export``
-mode), keeps small indexes of what matters, and recomputes only what an event can
-affect: an EndpointSlice its service, a Node the services with endpoints on it, a
-Namespace the services in it. It emits a ``ChangeSet`` only for ClusterServices,
+Service, EndpointSlice, Pod, DestinationRule, and ServiceExport in
+``service-export`` mode), keeps small indexes of what matters, and recomputes only
+what an event can affect: an EndpointSlice its service, a Node the services with
+endpoints on it, a Namespace the services in it, a Pod the services whose
+endpoints it backs (for their service account). What the hub itself wrote there
+(stub Services, the namespaces it created) is never read back as the member's own.
+The east-west gateway's hostnames are resolved to addresses (``resolve``),
+because istiod ignores hostname entries for Kubernetes Services. It emits a ``ChangeSet`` only for ClusterServices,
 ClusterInfo and user-owned DestinationRule hosts that differ from what it emitted
 last. Nothing is emitted until every kind has been listed once; then the full state
 goes out in one change set.
@@ -18,10 +22,11 @@ emitted), ``stale`` (failing after a sync: its ClusterInfo goes out with
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections import Counter
-from typing import Callable
+from typing import Callable, Iterable
 
 from federation import kubeapi
 from federation.kubeapi import KubeClient, ResourceType
@@ -45,6 +50,12 @@ SYNCING = "syncing"
 SYNCED = "synced"
 UNREACHABLE = "unreachable"
 STALE = "stale"
+
+
+def resolve_host(hostname: str) -> list[str]:
+    """The IP addresses a gateway hostname resolves to (the system resolver)."""
+    infos = socket.getaddrinfo(hostname, None, proto=socket.IPPROTO_TCP)
+    return [info[4][0] for info in infos]
 
 
 class _Pending:
@@ -71,8 +82,11 @@ class ClusterWatcher:
         settings: SourceSettings | None = None,
         emit: Callable[[ChangeSet], None] | None = None,
         on_state: Callable[[str], None] | None = None,
+        resolve: Callable[[str], Iterable[str]] | None = None,
     ):
         self.name = name
+        self._resolve = resolve or resolve_host
+        self._resolved: dict[str, tuple[str, ...]] = {}
         self.kube = kube
         self.settings = settings or SourceSettings()
         self._emit = emit or (lambda changes: None)
@@ -95,6 +109,8 @@ class ClusterWatcher:
         self._services_on_node: dict[str, set[ServiceKey]] = {}
         self._exports: set[ServiceKey] = set()
         self._user_rules: dict[str, str] = {}  # DestinationRule key -> host
+        self._pod_accounts: dict[str, str] = {}  # "ns/name" -> serviceAccountName
+        self._services_of_pod: dict[str, set[ServiceKey]] = {}
         # what was emitted last
         self._emitted_info: ClusterInfo | None = None
         self._emitted_services: dict[ServiceKey, ClusterService] = {}
@@ -107,6 +123,7 @@ class ClusterWatcher:
         for rtype, handler, selector, missing_ok in self._kinds():
             self.reflectors[rtype.kind] = Reflector(
                 kube, rtype,
+                slim=deriving.slim_pod if rtype == kubeapi.POD else None,
                 on_event=lambda event, h=handler: self._on_event(h, event),
                 on_synced=lambda kind=rtype.kind: self._on_synced(kind),
                 stop_event=self._stop,
@@ -122,6 +139,7 @@ class ClusterWatcher:
             (kubeapi.NODE, self._node_event, None, False),
             (kubeapi.SERVICE, self._service_event, None, False),
             (kubeapi.ENDPOINT_SLICE, self._slice_event, deriving.SERVICE_NAME_LABEL, False),
+            (kubeapi.POD, self._pod_event, None, False),
             # The hub's own rules are filtered on the server; a cluster without
             # Istio's CRDs simply has no user rules.
             (kubeapi.DESTINATION_RULE, self._rule_event, f"{MANAGED_BY_LABEL}!={MANAGED_BY}", True),
@@ -266,7 +284,36 @@ class ClusterWatcher:
         return ClusterInfo(
             name=self.name, network=network, region=self._region(),
             gateways=tuple(sorted(addresses)), gateway_port=port or EASTWEST_PORT, stale=self._stale,
+            resolved=self._resolve_hostnames(addresses),
+            namespaces=frozenset(self._namespace_labels),
         )
+
+    def _resolve_hostnames(self, addresses: set[str]) -> tuple[str, ...]:
+        """IPs of the gateway's hostnames, looked up only when it publishes no IP;
+        kept from the last lookup until they change."""
+        out: set[str] = set()
+        if any(deriving.is_ip(address) for address in addresses):
+            return ()
+        for address in sorted(addresses):
+            if deriving.is_ip(address):
+                continue
+            if address not in self._resolved:
+                try:
+                    self._resolved[address] = tuple(sorted(set(self._resolve(address))))
+                except OSError as exc:
+                    log.warning("gateway hostname does not resolve", extra={"fields": {
+                        "cluster": self.name, "hostname": address, "error": str(exc)}})
+                    self._resolved[address] = ()
+            out.update(self._resolved[address])
+        return tuple(sorted(out))
+
+    def refresh_hostnames(self) -> None:
+        """Look the gateway's hostnames up again (load balancers' addresses move)."""
+        with self._lock:
+            if not self._resolved:
+                return
+            self._resolved.clear()
+            self._flush()
 
     def _exported(self, key: ServiceKey, service: dict) -> bool:
         labels = deriving.labels_of(service)
@@ -290,6 +337,7 @@ class ClusterWatcher:
         if spec.get("type") == "ExternalName":
             return None
         counts: Counter[Locality] = Counter()
+        accounts: Counter[str] = Counter()
         seen: set[str] = set()
         region = self._region()
         for slice_key in self._slices_by_service.get(key, ()):
@@ -297,6 +345,9 @@ class ClusterWatcher:
                 if not endpoint.ready or endpoint.identity in seen:
                     continue
                 seen.add(endpoint.identity)
+                account = self._pod_accounts.get(endpoint.pod, "")
+                if account:
+                    accounts[account] += 1
                 node_region, node_zone, node_subzone = self._node_locality.get(endpoint.node, ("", "", ""))
                 counts[Locality(node_region or region, node_zone or endpoint.zone, node_subzone)] += 1
         annotations = (service.get("metadata") or {}).get("annotations") or {}
@@ -306,8 +357,10 @@ class ClusterWatcher:
             ports=deriving.ports_of(service),
             selector=deriving.sorted_pairs(spec.get("selector")),
             labels=deriving.sorted_pairs(deriving.labels_of(service)),
-            service_account=str(annotations.get(SERVICE_ACCOUNT_ANNOTATION, "")),
+            service_account=str(annotations.get(SERVICE_ACCOUNT_ANNOTATION, ""))
+            or deriving.most_common(dict(accounts)),
             endpoints=tuple(sorted(counts.items())),
+            headless=deriving.is_headless(service),
         )
 
     # -- per-kind index updates (under the lock) ------------------------------------
@@ -316,7 +369,7 @@ class ClusterWatcher:
         labels = {} if event.type == DELETED else deriving.labels_of(event.obj)
         if self._namespace_labels.get(name) == labels and event.type != DELETED:
             return
-        if event.type == DELETED:
+        if event.type == DELETED or deriving.is_hub_owned(event.obj):
             self._namespace_labels.pop(name, None)
         else:
             self._namespace_labels[name] = labels
@@ -344,7 +397,7 @@ class ClusterWatcher:
         meta = event.obj.get("metadata") or {}
         key = ServiceKey(meta.get("namespace", ""), meta.get("name", ""))
         self._pending.services.add(key)
-        if event.type == DELETED:
+        if event.type == DELETED or deriving.is_hub_owned(event.obj):
             self._services.pop(key, None)
             self._gateways.pop(key, None)
             members = self._services_by_namespace.get(key.namespace)
@@ -367,6 +420,7 @@ class ClusterWatcher:
         old = self._slices.pop(slice_key, None)
         if old is not None:
             self._slices_by_service.get(old[0], set()).discard(slice_key)
+            self._index_pods(old[0], old[1], add=False)
             self._reindex_nodes(old[0])
             self._pending.services.add(old[0])
         if event.type == DELETED:
@@ -376,9 +430,35 @@ class ClusterWatcher:
             return
         key = ServiceKey(namespace, service_name)
         self._slices[slice_key] = (key, deriving.slice_endpoints(event.obj))
+        self._index_pods(key, self._slices[slice_key][1], add=True)
         self._slices_by_service.setdefault(key, set()).add(slice_key)
         self._reindex_nodes(key)
         self._pending.services.add(key)
+
+    def _pod_event(self, event: ReflectorEvent) -> None:
+        meta = event.obj.get("metadata") or {}
+        pod = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        account = "" if event.type == DELETED else deriving.pod_service_account(event.obj)
+        if self._pod_accounts.get(pod, "") == account:
+            return
+        if account:
+            self._pod_accounts[pod] = account
+        else:
+            self._pod_accounts.pop(pod, None)
+        self._pending.services |= self._services_of_pod.get(pod, set())
+
+    def _index_pods(self, key: ServiceKey, refs, add: bool) -> None:
+        for ref in refs:
+            if not ref.pod:
+                continue
+            if add:
+                self._services_of_pod.setdefault(ref.pod, set()).add(key)
+                continue
+            users = self._services_of_pod.get(ref.pod)
+            if users is not None:
+                users.discard(key)
+                if not users:
+                    del self._services_of_pod[ref.pod]
 
     def _reindex_nodes(self, key: ServiceKey) -> None:
         slice_keys = self._slices_by_service.get(key, set())

@@ -6,6 +6,7 @@ the prefix of its name before the first ``-``; anything unknown is TCP.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from federation.model.ids import (
@@ -38,6 +39,7 @@ class EndpointRef:
     """One endpoint of an EndpointSlice, reduced to what counting needs."""
 
     identity: str  # its pod (targetRef) or first address: dual-stack slices count once
+    pod: str  # "namespace/name" of its Pod, "" when not a Pod
     node: str
     zone: str
     ready: bool
@@ -71,13 +73,45 @@ def ports_of(service: dict) -> tuple[PortSpec, ...]:
         number = int(port["port"])
         target = port.get("targetPort", number)
         ports.append(PortSpec(
-            name=str(port.get("name") or f"port-{number}"),
+            name=str(port.get("name") or ""),  # a Service's only port may be unnamed
             number=number,
             protocol=istio_protocol(port),
-            # a named targetPort resolves per pod: unknown here
+            # a named targetPort resolves per pod: only its name is known here
             target_port=target if isinstance(target, int) else 0,
+            target_name=target if isinstance(target, str) and not target.isdigit() else "",
         ))
     return tuple(sorted(ports, key=lambda p: (p.number, p.name)))
+
+
+def is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
+
+
+def is_headless(service: dict) -> bool:
+    return str((service.get("spec") or {}).get("clusterIP") or "") == "None"
+
+
+def pod_service_account(pod: dict) -> str:
+    return str((pod.get("spec") or {}).get("serviceAccountName") or "")
+
+
+def slim_pod(pod: dict) -> dict:
+    """What the hub keeps of a Pod: its identity, version and service account."""
+    meta = _meta(pod)
+    return {
+        "metadata": {k: meta[k] for k in ("name", "namespace", "resourceVersion") if k in meta},
+        "spec": {"serviceAccountName": pod_service_account(pod)},
+    }
+
+
+def is_hub_owned(obj: dict) -> bool:
+    """Objects the hub wrote (stub Services, their namespaces) are never read back
+    as the member's own."""
+    return labels_of(obj).get(MANAGED_BY_LABEL) == MANAGED_BY
 
 
 def sorted_pairs(mapping: dict | None) -> tuple[tuple[str, str], ...]:
@@ -127,8 +161,11 @@ def slice_endpoints(endpoint_slice: dict) -> tuple[EndpointRef, ...]:
     for endpoint in endpoint_slice.get("endpoints") or []:
         addresses = endpoint.get("addresses") or []
         target = endpoint.get("targetRef") or {}
+        pod = ""
         if target.get("name"):
             identity = f"{target.get('kind', '')}/{target.get('namespace', '')}/{target['name']}"
+            if target.get("kind", "Pod") == "Pod":
+                pod = f"{target.get('namespace') or _meta(endpoint_slice).get('namespace', '')}/{target['name']}"
         elif addresses:
             identity = str(addresses[0])
         else:
@@ -136,6 +173,7 @@ def slice_endpoints(endpoint_slice: dict) -> tuple[EndpointRef, ...]:
         ready = (endpoint.get("conditions") or {}).get("ready")
         refs.append(EndpointRef(
             identity=identity,
+            pod=pod,
             node=str(endpoint.get("nodeName") or ""),
             zone=str(endpoint.get("zone") or ""),
             ready=ready is None or bool(ready),

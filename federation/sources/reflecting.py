@@ -75,6 +75,8 @@ class Reflector:
     or watch attempt. All three run on the reflector's thread. With ``missing_ok``
     a kind the server does not serve (404, e.g. a CRD that is not installed) counts
     as listed and empty, and is listed again every ``missing_kind_recheck_seconds``.
+    ``slim(obj)`` reduces each object before it is cached and delivered (for big
+    kinds of which little is read, such as Pods).
     """
 
     def __init__(
@@ -88,8 +90,10 @@ class Reflector:
         settings: SourceSettings | None = None,
         on_failure: Callable[[Exception, int], None] | None = None,
         missing_ok: bool = False,
+        slim: Callable[[dict], dict] | None = None,
     ):
         self.kube = kube
+        self._slim = slim
         self.rtype = rtype
         self.label_selector = label_selector
         self.settings = settings or SourceSettings()
@@ -277,7 +281,7 @@ class Reflector:
         observed_at = time.monotonic()
         fresh = {}
         for item in data.get("items") or []:
-            fresh[object_key(item)] = item
+            fresh[object_key(item)] = self._slim(item) if self._slim is not None else item
         previous, self.cache = self.cache, fresh
         for key, obj in fresh.items():
             old = previous.get(key)
@@ -331,6 +335,8 @@ class Reflector:
             stream.close()
 
     def _apply(self, kind: str, obj: dict, observed_at: float) -> bool:
+        if self._slim is not None:
+            obj = self._slim(obj)
         key = object_key(obj)
         version = _resource_version(obj)
         if version:

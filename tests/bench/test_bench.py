@@ -32,8 +32,8 @@ def test_topology_spreads_services_and_counts_expected_objects():
     assert {topology.network(c) for c in topology.placement["svc-0"]} == {"net-1", "net-2"}
     # cluster-1 runs 6 services (2 remote copies each) and lacks 2 (3 remote copies each)
     assert topology.expected("cluster-1") == {
-        "WorkloadEntry": 6 * 2 + 2 * 3, "ServiceEntry": 2, "DestinationRule": 8,
-        "Gateway.networking.istio.io": 1, "Gateway.gateway.networking.k8s.io": 1}
+        "WorkloadEntry": 6 * 2 + 2 * 3, "Service": 2, "DestinationRule": 8,
+        "Gateway.networking.istio.io": 1}
     assert set(topology.expected("cluster-1")) == set(KINDS)
 
 

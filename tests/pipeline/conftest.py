@@ -27,7 +27,7 @@ TOPOLOGY = {
     "cluster-3": ("net2", "r2", ["z3"], {}),
 }
 WE = ("networking.istio.io/v1", "WorkloadEntry")
-SE = ("networking.istio.io/v1", "ServiceEntry")
+SVC = ("v1", "Service")
 DR = ("networking.istio.io/v1", "DestinationRule")
 MANAGED = "app.kubernetes.io/managed-by=mesh-federation"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from federation.api.client import AdminClient
-from tests.pipeline.conftest import DR, MANAGED, NS, SE, WE, wait_for
+from tests.pipeline.conftest import DR, MANAGED, NS, SVC, WE, wait_for
 
 
 def entries_for(env, target, service):
@@ -48,25 +48,29 @@ def test_scaling_to_zero_removes_the_entry_and_scaling_back_restores_it(hub):
     assert we["spec"]["weight"] == 4
 
 
-def test_service_only_in_one_cluster_gets_service_entry_elsewhere(hub):
+def test_service_only_in_one_cluster_gets_a_stub_service_elsewhere(hub):
     for target in ("cluster-2", "cluster-3"):
-        entries = wait_for(lambda t=target: hub.owned(t, SE, f"{MANAGED},federation.mesh/service-name=solo"))
-        assert entries[0]["spec"]["hosts"] == [f"solo.{NS}.svc.cluster.local"]
-        assert entries[0]["spec"]["resolution"] == "STATIC"
-        assert entries[0]["spec"]["location"] == "MESH_INTERNAL"
+        [stub] = wait_for(lambda t=target: hub.owned(t, SVC, f"{MANAGED},federation.mesh/service-name=solo"))
+        assert (stub["metadata"]["name"], stub["metadata"]["namespace"]) == ("solo", NS)
+        assert [(p["name"], p["port"]) for p in stub["spec"]["ports"]] == [("http", 9080)]
         assert set(entries_for(hub, target, "solo")) == {"cluster-1"}
-    # where the host has a local Service, no ServiceEntry
-    assert not hub.owned("cluster-1", SE, f"{MANAGED},federation.mesh/service-name=both")
+        for entry in entries_for(hub, target, "solo").values():
+            assert stub["spec"]["selector"].items() <= entry["spec"]["labels"].items()
+    # where the host has a local Service, no stub
+    assert not hub.owned("cluster-1", SVC, f"{MANAGED},federation.mesh/service-name=both")
+    # and the hub's stub is not read back as a service of that cluster
+    rows = {r.name: r for r in hub.service.control.list_services()}
+    assert {c.cluster for c in rows["solo"].clusters} == {"cluster-1"}
 
 
 def test_deleting_a_service_prunes_everything_derived_from_it_and_nothing_else(hub):
-    wait_for(lambda: hub.owned("cluster-3", SE, f"{MANAGED},federation.mesh/service-name=solo"))
+    wait_for(lambda: hub.owned("cluster-3", SVC, f"{MANAGED},federation.mesh/service-name=solo"))
     before_both = {c: entries_for(hub, c, "both") for c in ("cluster-2", "cluster-3")}
     sim = hub.sim("cluster-1")
     sim.delete("v1", "Service", "solo", NS)
     sim.delete("discovery.k8s.io/v1", "EndpointSlice", "solo-sim", NS)
     for target in ("cluster-2", "cluster-3"):
-        wait_for(lambda t=target: not hub.owned(t, SE, f"{MANAGED},federation.mesh/service-name=solo")
+        wait_for(lambda t=target: not hub.owned(t, SVC, f"{MANAGED},federation.mesh/service-name=solo")
                  and not entries_for(hub, t, "solo"), message=f"solo pruned from {target}")
         after = entries_for(hub, target, "both")
         assert {k: v["metadata"]["resourceVersion"] for k, v in after.items()} == \
@@ -75,7 +79,7 @@ def test_deleting_a_service_prunes_everything_derived_from_it_and_nothing_else(h
 
 def test_hub_restart_with_no_change_writes_nothing(hub):
     wait_for(lambda: entries_for(hub, "cluster-3", "both") and
-             hub.owned("cluster-3", SE, f"{MANAGED},federation.mesh/service-name=solo"))
+             hub.owned("cluster-3", SVC, f"{MANAGED},federation.mesh/service-name=solo"))
     wait_for(hub.synced)
     hub.service.hub.summaries.flush()
     versions = {sim.name: sim.store.resource_version for sim in hub.fleet}
@@ -129,24 +133,24 @@ def test_written_objects_validate_and_carry_the_labels(hub):
     from federation.sim.cli import default_schemas_dir
 
     schemas = load_crd_schemas(default_schemas_dir())
-    wait_for(lambda: hub.owned("cluster-3", SE))
-    kinds = [WE, SE, DR, ("networking.istio.io/v1", "Gateway"), ("gateway.networking.k8s.io/v1", "Gateway")]
+    wait_for(lambda: hub.owned("cluster-3", SVC))
+    kinds = [WE, DR, ("networking.istio.io/v1", "Gateway")]
     seen = 0
     for sim in hub.fleet:
         for kind in kinds:
             for obj in sim.list(*kind, label_selector=MANAGED):
                 assert schemas.validate(obj) == [], obj["metadata"]["name"]
                 labels = obj["metadata"]["labels"]
-                if kind != kinds[3] and kind != kinds[4]:
+                if kind != kinds[2]:
                     assert labels["federation.mesh/service-namespace"] == NS
                     assert labels["federation.mesh/service-name"]
                 seen += 1
     assert seen > 10
-    # the istio-remote Gateway for net1 exists in cluster-3 and lists both gateways of net1
-    remote = hub.sim("cluster-3").list("gateway.networking.k8s.io/v1", "Gateway", label_selector=MANAGED)
-    assert [g["spec"]["gatewayClassName"] for g in remote] == ["istio-remote"]
-    assert {a["value"] for a in remote[0]["spec"]["addresses"]} == {gateway_of(hub, "cluster-1"),
-                                                                     gateway_of(hub, "cluster-2")}
+    # no network gateways: each entry points at the gateway of the cluster with the endpoints
+    assert not hub.sim("cluster-3").list("gateway.networking.k8s.io/v1", "Gateway", label_selector=MANAGED)
+    entries = entries_for(hub, "cluster-3", "both")
+    assert {c: e["spec"]["address"] for c, e in entries.items()} == {
+        "cluster-1": gateway_of(hub, "cluster-1"), "cluster-2": gateway_of(hub, "cluster-2")}
 
 
 def test_admin_api_lists_services_and_renders_over_grpc(hub):
@@ -158,7 +162,7 @@ def test_admin_api_lists_services_and_renders_over_grpc(hub):
         both = {c.cluster: c for c in rows["both"].clusters}
         assert both["cluster-1"].ready_endpoints == 3 and both["cluster-1"].localities == {"r1/z1": 3}
         text = client.render("cluster-3")
-        assert "kind: WorkloadEntry" in text and "cross-network-gateway" in text
+        assert "kind: WorkloadEntry" in text and "mesh-federation-cross-network" in text
         clusters = {c.name: c for c in client.list_clusters()}
         assert clusters["cluster-3"].network == "net2"
         assert "token" not in json.dumps([c.__dict__ for c in clusters.values()], default=str).lower()

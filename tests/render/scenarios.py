@@ -6,7 +6,7 @@ every scenario is validated against the CRD schemas.
 
 from __future__ import annotations
 
-from federation.model import ClusterInfo
+from federation.model import ClusterInfo, PortSpec
 from federation.model.policy import parse_policy
 from federation.render import render_cluster, render_gateways, render_service
 
@@ -75,16 +75,28 @@ def vm_workload_for_a():
     return render_service(snapshot(services, vms=[vm("ratings-vm-1")]), RATINGS, [], "cluster-a")
 
 
-def gateways_for_a():
-    return render_gateways(snapshot(), "cluster-a")
-
-
-def gateways_for_b():
-    return render_gateways(snapshot(), "cluster-b")
-
-
 def gateways_for_c():
     return render_gateways(snapshot(), "cluster-c")
+
+
+def user_wildcard_rule_for_c():
+    snap = snapshot(reviews_services(), user_rules={"cluster-c": {"*.default.svc.cluster.local"}})
+    return render_service(snap, REVIEWS, [FAILOVER], "cluster-c")
+
+
+def named_target_ports_for_c():
+    local = service("cluster-c", ports=(PortSpec("http", 9080, "HTTP", 0, target_name="http-web"),
+                                        PortSpec("tcp-admin", 9901, "TCP", 9901)),
+                    endpoints=[("eu-west/eu-west-1a", 1)])
+    return render_service(snapshot(reviews_services() + [local]), REVIEWS, [], "cluster-c")
+
+
+def hostname_gateway_for_a():
+    clusters = dict(CLUSTERS)
+    clusters["cluster-b"] = ClusterInfo("cluster-b", "net-2", "us-west", ("gw-b.example.com",),
+                                        resolved=("10.9.9.9",))
+    snap = snapshot([service("cluster-b", endpoints=[("us-west/us-west-2a", 3)])], clusters=clusters)
+    return render_service(snap, REVIEWS, [], "cluster-a")
 
 
 def cluster_c_full():
@@ -102,5 +114,6 @@ def cluster_c_full():
 SCENARIOS = {fn.__name__: fn for fn in (
     remote_only_for_c, local_and_remote_for_c, zero_ready_in_a_for_c, policy_failover_for_c,
     policy_failover_priority_for_c, user_rule_conflict_for_c, vm_workload_for_a,
-    gateways_for_a, gateways_for_b, gateways_for_c, cluster_c_full,
+    gateways_for_c, cluster_c_full, user_wildcard_rule_for_c, named_target_ports_for_c,
+    hostname_gateway_for_a,
 )}

@@ -123,6 +123,8 @@ def schema_errors(obj: dict) -> list[str]:
     which the schema loader does not evaluate, plus our own naming rule."""
     schemas = crd_schemas()
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if api_version == "v1":
+        return _core_errors(obj)
     if not schemas.knows(api_version, kind):
         return [f"{api_version} {kind}: no CRD schema for it"]
     errors = schemas.validate(obj)
@@ -158,6 +160,25 @@ def schema_errors(obj: dict) -> list[str]:
                     errors.append(f"spec.trafficPolicy.outlierDetection.{field}: {exc}")
     elif kind == "Gateway" and api_version.startswith("gateway.networking.k8s.io/"):
         errors += _gateway_api_errors(spec)
+    return errors
+
+
+def _core_errors(obj: dict) -> list[str]:
+    """Core kinds (stub Services, Namespaces) against Kubernetes' own schema."""
+    import kubernetes_validate
+    try:
+        kubernetes_validate.validate(obj, "1.32", strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        return [f"{'/'.join(str(p) for p in exc.path) or '(root)'}: {exc.message}"]
+    errors = []
+    if obj["kind"] == "Service":
+        ports = obj["spec"].get("ports", [])
+        names = [p.get("name", "") for p in ports]
+        if len(ports) > 1 and (not all(names) or len(set(names)) != len(names)):
+            errors.append("spec.ports: every port of a multi-port Service needs a unique name")
+        for port in ports:
+            if not _DNS_LABEL.match(port.get("name", "x")) or len(port.get("name", "")) > 15:
+                errors.append(f"spec.ports: {port.get('name')!r} is not a valid port name")
     return errors
 
 

@@ -24,14 +24,16 @@ def test_scenario_objects_validate_against_crd_schemas(name):
 def test_schema_check_rejects_broken_objects():
     """The validation above is live: it catches unknown fields, bad enums and CEL-checked values."""
     objects = SCENARIOS["remote_only_for_c"]() + SCENARIOS["gateways_for_c"]()
-    entry = next(o for o in objects if o["kind"] == "ServiceEntry")
+    stub = next(o for o in objects if o["kind"] == "Service")
     workload = next(o for o in objects if o["kind"] == "WorkloadEntry")
-    remote = next(o for o in objects if o["apiVersion"] == "gateway.networking.k8s.io/v1")
+    gateway = next(o for o in objects if o["kind"] == "Gateway")
+    server = gateway["spec"]["servers"][0]
     broken = [
-        {**entry, "spec": {**entry["spec"], "location": "MESH_SOMEWHERE"}},
+        {**stub, "spec": {**stub["spec"], "type": 7}},
+        {**stub, "spec": {**stub["spec"], "ports": stub["spec"]["ports"] * 2}},
         {**workload, "spec": {**workload["spec"], "addresss": "10.0.0.1"}},
         {**workload, "spec": {**workload["spec"], "ports": {"http_x": 15443}}},
-        {**remote, "spec": {**remote["spec"], "addresses": [{"type": "IPAddress", "value": "gw.example"}]}},
+        {**gateway, "spec": {**gateway["spec"], "servers": [{**server, "tls": {"mode": "SOMETIMES"}}]}},
         {**workload, "metadata": {**workload["metadata"], "name": "Not_A_Name"}},
     ]
     for obj in broken:

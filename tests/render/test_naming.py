@@ -53,7 +53,9 @@ def test_rendered_names_within_limits_for_long_service_and_cluster_names():
                         endpoints=[("region-" * 8 + "/" + "zone-" * 12, 1), ("r/z", 2)])]
     snap = snapshot(services, vms=[vm("VM." * 30, key=key)], clusters=clusters)
     objects = render_cluster(snap, [], "here")
-    assert len(objects) == 2 + 5  # gateways; ServiceEntry, 2 + 1 WorkloadEntries, DestinationRule
+    # gateway; Namespace, stub Service, 1 + 1 WorkloadEntries, DestinationRule
+    assert [o["kind"] for o in objects] == [
+        "Gateway", "Namespace", "Service", "WorkloadEntry", "WorkloadEntry", "DestinationRule"]
     refs = [object_ref(o) for o in objects]
     assert len(refs) == len(set(refs))
     for obj in objects:
@@ -64,15 +66,19 @@ def test_rendered_names_within_limits_for_long_service_and_cluster_names():
     assert_valid(objects)
 
 
-def test_same_zone_name_in_two_regions_of_one_cluster_gives_distinct_names():
-    services = [service("cluster-b", endpoints=[("us-west/zone-1", 1), ("eu-west/zone-1", 2)])]
-    objects = render_service(snapshot(services), ServiceKey("default", "reviews"), [], "cluster-a")
-    entries = [o for o in objects if o["kind"] == "WorkloadEntry"
-               and o["metadata"]["labels"][SOURCE_CLUSTER_LABEL] == "cluster-b"]
-    names = {o["metadata"]["name"] for o in entries}
-    assert len(entries) == len(names) == 2
+def test_two_clusters_whose_names_clean_up_alike_get_distinct_entry_names():
+    clusters = {
+        "here": ClusterInfo("here", "net-1", "r", ("10.0.0.1",)),
+        "cluster_b": ClusterInfo("cluster_b", "net-2", "r", ("10.0.0.2",)),
+        "cluster.b": ClusterInfo("cluster.b", "net-2", "r", ("10.0.0.3",)),
+    }
+    services = [service(name, endpoints=[("r/z", 1)]) for name in ("cluster_b", "cluster.b")]
+    objects = render_service(snapshot(services, clusters=clusters), ServiceKey("default", "reviews"),
+                             [], "here")
+    names = {o["metadata"]["name"] for o in objects if o["kind"] == "WorkloadEntry"}
+    assert len(names) == 2
     for name in names:
-        assert name.startswith("fed-reviews-cluster-b-zone-1-") and DNS_LABEL.match(name)
+        assert name.startswith("fed-reviews-cluster-b-") and DNS_LABEL.match(name)
 
 
 def test_object_ref_and_hash():

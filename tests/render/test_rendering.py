@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from federation.model import ClusterInfo, PortSpec
 from federation.model.ids import (
     MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL, SOURCE_CLUSTER_LABEL,
+    TLS_MODE_LABEL,
 )
 from federation.model.policy import DEFAULT_OUTLIER
-from federation.render import conflicts, object_hash, render_cluster, render_gateways, render_service
+from federation.render import (
+    conflicts, object_hash, render_cluster, render_gateways, render_namespaces, render_service,
+)
 from federation.render.naming import VM_LABEL
 
 from .scenarios import FAILOVER, PRIORITY, reviews_services
@@ -23,58 +28,140 @@ def entries_from(objects, cluster):
             if o["metadata"]["labels"][SOURCE_CLUSTER_LABEL] == cluster]
 
 
-def test_remote_entries_carry_gateway_address_network_locality_and_ready_weight():
+def stub_selector():
+    return {SERVICE_NAMESPACE_LABEL: "default", SERVICE_NAME_LABEL: "reviews"}
+
+
+def test_one_entry_per_remote_cluster_at_its_gateway_weighted_by_its_ready_endpoints():
     objects = render_service(snapshot(reviews_services()), REVIEWS, [], "cluster-c")
-    entries = {(o["spec"]["locality"], o["metadata"]["labels"][SOURCE_CLUSTER_LABEL]): o["spec"]
+    entries = {o["metadata"]["labels"][SOURCE_CLUSTER_LABEL]: o["spec"]
                for o in by_kind(objects, "WorkloadEntry")}
-    assert set(entries) == {("us-east/us-east-1a", "cluster-a"), ("us-east/us-east-1b", "cluster-a"),
-                            ("us-west/us-west-2a", "cluster-b")}
-    a1 = entries[("us-east/us-east-1a", "cluster-a")]
-    assert (a1["address"], a1["network"], a1["weight"]) == ("10.0.0.1", "net-1", 2)
-    assert entries[("us-east/us-east-1b", "cluster-a")]["weight"] == 1
-    b = entries[("us-west/us-west-2a", "cluster-b")]
+    assert set(entries) == {"cluster-a", "cluster-b"}
+    a, b = entries["cluster-a"], entries["cluster-b"]
+    # both localities of cluster-a in one entry: one address, the sum of its ready endpoints,
+    # the locality where most of them are
+    assert (a["address"], a["network"], a["weight"], a["locality"]) == (
+        "10.0.0.1", "net-1", 3, "us-east/us-east-1a")
     # cluster-b's first IP, not its hostname, and its own network
-    assert (b["address"], b["network"], b["weight"]) == ("10.0.1.5", "net-2", 3)
+    assert (b["address"], b["network"], b["weight"], b["locality"]) == (
+        "10.0.1.5", "net-2", 3, "us-west/us-west-2a")
+    addresses = [spec["address"] for spec in entries.values()]
+    assert len(addresses) == len(set(addresses))
     for spec in entries.values():
         assert spec["ports"] == {"http": 15443}
         assert spec["serviceAccount"] == "bookinfo-reviews"
-        assert spec["labels"]["app"] == "reviews"
+        assert spec["labels"][TLS_MODE_LABEL] == "istio"
+        assert stub_selector().items() <= spec["labels"].items()
         assert spec["labels"][MANAGED_BY_LABEL] == MANAGED_BY
-        assert spec["labels"][SERVICE_NAME_LABEL] == "reviews"
-        assert spec["labels"][SERVICE_NAMESPACE_LABEL] == "default"
     assert_valid(objects)
 
 
-def test_service_entry_when_target_has_no_service():
-    objects = render_service(snapshot(reviews_services()), REVIEWS, [], "cluster-c")
-    [entry] = by_kind(objects, "ServiceEntry")
-    spec = entry["spec"]
-    assert spec["hosts"] == ["reviews.default.svc.cluster.local"]
-    assert (spec["location"], spec["resolution"]) == ("MESH_INTERNAL", "STATIC")
-    assert spec["ports"] == [{"name": "http", "number": 9080, "protocol": "HTTP"}]
-    assert spec["workloadSelector"] == {"labels": {"app": "reviews"}}
+def test_every_entry_is_marked_for_mtls_even_without_a_known_service_account():
+    services = [service("cluster-b", service_account="", endpoints=[("us-west/us-west-2a", 1)])]
+    [we] = by_kind(render_service(snapshot(services), REVIEWS, [], "cluster-a"), "WorkloadEntry")
+    assert we["spec"]["labels"][TLS_MODE_LABEL] == "istio"
+    assert "serviceAccount" not in we["spec"]
+
+
+def test_clusters_sharing_one_gateway_address_share_one_entry():
+    clusters = dict(CLUSTERS)
+    clusters["cluster-d"] = ClusterInfo("cluster-d", "net-1", "us-east", ("10.0.0.1",))
+    services = reviews_services() + [service("cluster-d", endpoints=[("us-east/us-east-1c", 5)])]
+    objects = render_service(snapshot(services, clusters=clusters), REVIEWS, [], "cluster-c")
+    by_address = {}
     for we in by_kind(objects, "WorkloadEntry"):
-        assert spec["workloadSelector"]["labels"].items() <= we["spec"]["labels"].items()
-    assert entry["metadata"]["namespace"] == "default"
+        by_address.setdefault(we["spec"]["address"], []).append(we["spec"])
+    assert {a: len(e) for a, e in by_address.items()} == {"10.0.0.1": 1, "10.0.1.5": 1}
+    [merged] = by_address["10.0.0.1"]
+    assert (merged["weight"], merged["locality"]) == (8, "us-east/us-east-1c")
 
 
-def test_no_service_entry_and_no_own_endpoints_when_target_has_the_service():
-    objects = render_service(snapshot(reviews_services(with_local=True)), REVIEWS, [], "cluster-c")
+def test_stub_service_when_target_has_no_service():
+    objects = render_service(snapshot(reviews_services()), REVIEWS, [], "cluster-c")
+    [stub] = by_kind(objects, "Service")
+    assert (stub["metadata"]["name"], stub["metadata"]["namespace"]) == ("reviews", "default")
+    assert stub["spec"]["type"] == "ClusterIP"
+    assert stub["spec"]["selector"] == stub_selector()
+    assert stub["spec"]["ports"] == [
+        {"name": "http", "port": 9080, "targetPort": 9080, "protocol": "TCP", "appProtocol": "http"}]
+    for we in by_kind(objects, "WorkloadEntry"):
+        assert stub["spec"]["selector"].items() <= we["spec"]["labels"].items()
     assert not by_kind(objects, "ServiceEntry")
+    assert_valid(objects)
+
+
+def test_stub_ports_of_unnamed_remote_ports_get_names():
+    services = [service("cluster-b", ports=(PortSpec("", 8080, "TCP", 8080),),
+                        endpoints=[("us-west/us-west-2a", 1)])]
+    objects = render_service(snapshot(services), REVIEWS, [], "cluster-a")
+    [stub] = by_kind(objects, "Service")
+    assert [p["name"] for p in stub["spec"]["ports"]] == ["tcp-8080"]
+    [we] = by_kind(objects, "WorkloadEntry")
+    assert we["spec"]["ports"] == {"tcp-8080": 15443}
+
+
+def test_no_stub_and_no_own_endpoints_when_target_has_the_service():
+    objects = render_service(snapshot(reviews_services(with_local=True)), REVIEWS, [], "cluster-c")
+    assert not by_kind(objects, "Service")
     assert not entries_from(objects, "cluster-c")
     assert entries_from(objects, "cluster-a") and entries_from(objects, "cluster-b")
 
 
-def test_entries_use_the_targets_selector_and_port_names():
+def test_entries_use_the_targets_selector_and_port_keys_istiod_looks_up():
     services = reviews_services() + [
         service("cluster-c", selector={"app": "reviews", "track": "stable"},
-                ports=(PortSpec("web", 9080, "HTTP"), PortSpec("admin", 9901, "TCP")),
+                ports=(PortSpec("web", 9080, "HTTP", 9080),
+                       PortSpec("admin", 9901, "TCP", 0, target_name="admin-port")),
                 endpoints=[("eu-west/eu-west-1a", 1)])]
     objects = render_service(snapshot(services), REVIEWS, [], "cluster-c")
     for we in by_kind(objects, "WorkloadEntry"):
         assert {"app": "reviews", "track": "stable"}.items() <= we["spec"]["labels"].items()
-        assert we["spec"]["ports"] == {"admin": 15443, "web": 15443}
+        # a named target port is the key; else the port's own name
+        assert we["spec"]["ports"] == {"admin-port": 15443, "web": 15443}
     assert_valid(objects)
+
+
+def test_unnamed_port_headless_or_selectorless_service_in_the_target_is_reported_not_imported():
+    cases = {
+        "unnamed": service("cluster-c", ports=(PortSpec("", 9080, "TCP", 9080),),
+                           endpoints=[("eu-west/eu-west-1a", 1)]),
+        "no selector": service("cluster-c", selector={}, endpoints=[("eu-west/eu-west-1a", 1)]),
+        "headless": replace(service("cluster-c", endpoints=[("eu-west/eu-west-1a", 1)]), headless=True),
+    }
+    for words, local in cases.items():
+        snap = snapshot(reviews_services() + [local])
+        assert render_service(snap, REVIEWS, [], "cluster-c") == [], words
+        [message] = conflicts(snap, "cluster-c")
+        assert "not federated into cluster cluster-c" in message and words.split()[-1] in message
+
+
+def test_headless_services_elsewhere_are_not_federated():
+    services = [replace(service("cluster-b", endpoints=[("us-west/us-west-2a", 2)]), headless=True)]
+    snap = snapshot(services)
+    assert render_service(snap, REVIEWS, [], "cluster-a") == []
+    [message] = conflicts(snap, "cluster-a")
+    assert "headless" in message
+
+
+def test_hostname_only_gateway_is_reached_at_its_resolved_address():
+    clusters = dict(CLUSTERS)
+    clusters["cluster-b"] = ClusterInfo("cluster-b", "net-2", "us-west", ("gw-b.example.com",),
+                                        resolved=("10.9.9.9",))
+    objects = render_service(snapshot(reviews_services(), clusters=clusters), REVIEWS, [], "cluster-c")
+    [b] = entries_from(objects, "cluster-b")
+    assert b["spec"]["address"] == "10.9.9.9"
+
+
+def test_namespace_created_only_where_the_target_lacks_it():
+    clusters = {name: replace(info, namespaces=frozenset({"default"}) if name == "cluster-a" else frozenset())
+                for name, info in CLUSTERS.items()}
+    snap = snapshot(reviews_services(), clusters=clusters)
+    [namespace] = render_namespaces(snap, "default", "cluster-c")
+    assert namespace["kind"] == "Namespace" and namespace["metadata"]["name"] == "default"
+    assert namespace["metadata"]["labels"][MANAGED_BY_LABEL] == MANAGED_BY
+    assert render_namespaces(snap, "default", "cluster-a") == []  # it has one
+    assert render_namespaces(snap, "other", "cluster-c") == []  # nothing to import there
+    assert_valid([namespace])
 
 
 def test_destination_rule_always_has_outlier_detection():
@@ -106,13 +193,12 @@ def test_service_only_in_the_target_renders_nothing():
     assert render_cluster(snap, [FAILOVER], "cluster-c") == render_gateways(snap, "cluster-c")
 
 
-def test_clusters_without_gateway_or_network_are_skipped():
+def test_clusters_without_a_gateway_address_are_skipped():
     clusters = dict(CLUSTERS)
     clusters["cluster-a"] = ClusterInfo("cluster-a", "net-1", "us-east", ())
-    clusters["cluster-b"] = ClusterInfo("cluster-b", "", "us-west", ("10.0.1.5",))
+    clusters["cluster-b"] = ClusterInfo("cluster-b", "net-2", "us-west", ("gw-b.example.com",))
     snap = snapshot(reviews_services(), clusters=clusters)
     assert render_service(snap, REVIEWS, [], "cluster-c") == []
-    assert not [o for o in render_gateways(snap, "cluster-c") if o["apiVersion"].startswith("gateway.")]
 
 
 def test_unknown_target_gets_nothing():
@@ -147,12 +233,17 @@ def test_failover_priority_policy_keeps_default_outlier_fields_it_does_not_set()
 
 def test_user_owned_rule_suppresses_ours_and_is_reported():
     host = REVIEWS.host()
+    for pattern in (host, "*.default.svc.cluster.local", "*.cluster.local", "*"):
+        snap = snapshot(reviews_services(), user_rules={"cluster-c": {pattern}})
+        objects = render_service(snap, REVIEWS, [FAILOVER], "cluster-c")
+        assert not by_kind(objects, "DestinationRule"), pattern
+        assert by_kind(objects, "Service") and by_kind(objects, "WorkloadEntry")
+        [message] = conflicts(snap, "cluster-c")
+        assert host in message and pattern in message and "cluster-c" in message
+    # a wildcard for another namespace does not cover it
+    snap = snapshot(reviews_services(), user_rules={"cluster-c": {"*.other.svc.cluster.local"}})
+    assert by_kind(render_service(snap, REVIEWS, [FAILOVER], "cluster-c"), "DestinationRule")
     snap = snapshot(reviews_services(), user_rules={"cluster-c": {host}})
-    objects = render_service(snap, REVIEWS, [FAILOVER], "cluster-c")
-    assert not by_kind(objects, "DestinationRule")
-    assert by_kind(objects, "ServiceEntry") and by_kind(objects, "WorkloadEntry")
-    [message] = conflicts(snap, "cluster-c")
-    assert host in message and "cluster-c" in message
     # other clusters are not affected
     assert conflicts(snap, "cluster-a") == []
     assert by_kind(render_service(snap, REVIEWS, [FAILOVER], "cluster-a"), "DestinationRule")
@@ -176,7 +267,8 @@ def test_vm_workload_rendered_in_every_cluster_with_its_own_address():
         assert spec["labels"]["version"] == "v1" and spec["labels"]["app"] == "ratings"
         assert we["metadata"]["labels"][SOURCE_CLUSTER_LABEL] == "vm"
         assert we["metadata"]["labels"][VM_LABEL] == "ratings-vm-1"
-        assert by_kind(objects, "ServiceEntry") and by_kind(objects, "DestinationRule")
+        assert spec["labels"][TLS_MODE_LABEL] == "istio"
+        assert by_kind(objects, "Service") and by_kind(objects, "DestinationRule")
         assert_valid(objects)
 
 
@@ -190,18 +282,17 @@ def test_vm_entry_names_differ_from_gateway_entry_names():
     assert len(names) == len(set(names)) == 3
 
 
-def test_selectorless_service_is_selected_by_federation_labels():
+def test_remote_selectorless_service_is_selected_by_federation_labels():
     services = [service("cluster-b", selector={}, endpoints=[("us-west/us-west-2a", 2)])]
     objects = render_service(snapshot(services), REVIEWS, [], "cluster-a")
-    [entry] = by_kind(objects, "ServiceEntry")
-    selector = {SERVICE_NAMESPACE_LABEL: "default", SERVICE_NAME_LABEL: "reviews"}
-    assert entry["spec"]["workloadSelector"]["labels"] == selector
+    [stub] = by_kind(objects, "Service")
+    assert stub["spec"]["selector"] == stub_selector()
     [we] = by_kind(objects, "WorkloadEntry")
-    assert selector.items() <= we["spec"]["labels"].items()
+    assert stub_selector().items() <= we["spec"]["labels"].items()
     assert "app" not in we["spec"]["labels"]
 
 
-def test_service_entry_ports_merge_deterministically():
+def test_stub_ports_merge_deterministically():
     # Clusters are merged in name order: cluster-a's ports first; then cluster-b's
     # "http" (name taken) and "metrics" (number 9100 taken) are skipped.
     services = [
@@ -212,21 +303,18 @@ def test_service_entry_ports_merge_deterministically():
                 endpoints=[("us-east/us-east-1a", 1)]),
     ]
     objects = render_service(snapshot(services), REVIEWS, [], "cluster-c")
-    [entry] = by_kind(objects, "ServiceEntry")
-    assert entry["spec"]["ports"] == [
-        {"name": "http", "number": 8080, "protocol": "HTTP"},
-        {"name": "grpc", "number": 9090, "protocol": "GRPC"},
-        {"name": "stats", "number": 9100, "protocol": "TCP"},
-    ]
+    [stub] = by_kind(objects, "Service")
+    assert [(p["name"], p["port"], p["appProtocol"]) for p in stub["spec"]["ports"]] == [
+        ("http", 8080, "http"), ("grpc", 9090, "grpc"), ("stats", 9100, "tcp")]
     for we in by_kind(objects, "WorkloadEntry"):
         assert we["spec"]["ports"] == {"grpc": 15443, "http": 15443, "stats": 15443}
     assert_valid(objects)
 
 
-def test_render_cluster_is_gateways_then_every_service():
+def test_render_cluster_is_gateways_then_namespaces_then_every_service():
     snap = snapshot(reviews_services(), vms=[vm("ratings-vm-1")])
     policies = [FAILOVER, PRIORITY]
-    expected = render_gateways(snap, "cluster-c")
+    expected = render_gateways(snap, "cluster-c") + render_namespaces(snap, "default", "cluster-c")
     for key in snap.service_keys():
         expected += render_service(snap, key, policies, "cluster-c")
     assert render_cluster(snap, policies, "cluster-c") == expected

@@ -43,11 +43,14 @@ def watch():
     """Start a ClusterWatcher on a sim cluster; returns (watcher, sink)."""
     started: list[tuple[ClusterWatcher, KubeClient]] = []
 
-    def start(sim: SimCluster, settings=None, name: str | None = None) -> tuple[ClusterWatcher, Sink]:
+    def start(sim: SimCluster, settings=None, name: str | None = None,
+              resolve=None) -> tuple[ClusterWatcher, Sink]:
         sink = Sink()
         kube = KubeClient(name or sim.name, sim.kubeconfig_dict(), timeout=5.0)
+        # No test sends a DNS query: hostnames resolve only through ``resolve``.
         watcher = ClusterWatcher(name or sim.name, kube, settings or fast_settings(),
-                                 emit=sink.emit, on_state=sink.on_state)
+                                 emit=sink.emit, on_state=sink.on_state,
+                                 resolve=resolve or (lambda host: ()))
         started.append((watcher, kube))
         watcher.start()
         return watcher, sink

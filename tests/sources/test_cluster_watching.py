@@ -61,7 +61,7 @@ def test_initial_sync_emits_the_full_state_once(make_sim, watch):
     reviews = services[REVIEWS]
     assert reviews.ports == (
         PortSpec("http-web", 9080, "HTTP", 9080),
-        PortSpec("api", 9090, "GRPC", 0),
+        PortSpec("api", 9090, "GRPC", 0, target_name="grpc-api"),
     )
     assert reviews.selector == (("app", "reviews"),)
     assert reviews.labels == (("team", "books"),)
@@ -247,8 +247,70 @@ def test_a_cluster_seeded_by_the_workload_generator(make_sim, watch):
                                     endpoints_per_service=4, gateway_address="172.18.0.10")
     _, sink = watch(sim)
     sink.wait_state("synced")
-    assert sink.info() == ClusterInfo("seeded", "net-s", "eu", ("172.18.0.10",), 15443, False)
+    info = sink.info()
+    assert info == ClusterInfo("seeded", "net-s", "eu", ("172.18.0.10",), 15443, False,
+                               namespaces=info.namespaces)
+    assert {"apps", "istio-system"} <= info.namespaces
     services = sink.services()
     assert set(services) == {ServiceKey("apps", name.split("/")[1]) for name in seeded.services}
     for service_ in services.values():
         assert dict(service_.endpoints) == {Locality("eu", "eu-a"): 2, Locality("eu", "eu-b"): 2}
+
+
+def test_service_account_learned_from_the_ready_pods(make_sim, watch):
+    sim = make_sim()
+    sim.apply(namespace("istio-system", {"topology.istio.io/network": "net-a"}))
+    sim.apply(namespace("shop"))
+    sim.apply(service("shop", "ratings"))
+    for name, account in (("r1", "ratings"), ("r2", "ratings"), ("r3", "legacy")):
+        sim.apply({"apiVersion": CORE, "kind": "Pod", "metadata": {"name": name, "namespace": "shop"},
+                   "spec": {"serviceAccountName": account, "containers": [{"name": "c", "image": "i"}]}})
+    sim.apply(endpoint_slice("shop", "ratings-abc", "ratings", [
+        endpoint("10.0.1.1", pod="r1"), endpoint("10.0.1.2", pod="r2"), endpoint("10.0.1.3", pod="r3")]))
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    assert sink.services()[RATINGS].service_account == "ratings"
+    # the pods change: the service follows
+    for name in ("r1", "r2"):
+        sim.delete(CORE, "Pod", name, namespace="shop")
+    wait_for(lambda: sink.services()[RATINGS].service_account == "legacy", what="account from r3")
+
+
+def test_objects_the_hub_wrote_are_not_read_back_as_the_members(make_sim, watch):
+    sim = make_sim()
+    owned = {"app.kubernetes.io/managed-by": "mesh-federation"}
+    sim.apply(namespace("istio-system", {"topology.istio.io/network": "net-a"}))
+    sim.apply(namespace("imported", owned))
+    sim.apply(service("imported", "reviews", labels=owned))
+    sim.apply(namespace("shop"))
+    sim.apply(service("shop", "ratings"))
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    assert set(sink.services()) == {RATINGS}
+    assert "imported" not in sink.info().namespaces and "shop" in sink.info().namespaces
+
+
+def test_headless_service_is_marked(make_sim, watch):
+    sim = make_sim()
+    sim.apply(namespace("shop"))
+    headless = service("shop", "ratings")
+    headless["spec"]["clusterIP"] = "None"
+    sim.apply(headless)
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    assert sink.services()[RATINGS].headless
+
+
+def test_a_gateway_publishing_only_a_hostname_is_resolved(make_sim, watch):
+    sim = make_sim()
+    sim.apply(namespace("istio-system", {"topology.istio.io/network": "net-a"}))
+    gateway = sim.apply(gateway_service())
+    sim.store.set_status(CORE, "Service", gateway["metadata"]["name"], {"loadBalancer": {"ingress": [
+        {"hostname": "lb.example.test"}]}}, namespace="istio-system")
+    asked = []
+    _, sink = watch(sim, resolve=lambda host: asked.append(host) or ["198.51.100.7", "198.51.100.6"])
+    sink.wait_state("synced")
+    info = sink.info()
+    assert info.gateways == ("lb.example.test",)
+    assert info.resolved == ("198.51.100.6", "198.51.100.7")
+    assert asked == ["lb.example.test"]

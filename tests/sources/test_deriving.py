@@ -31,13 +31,38 @@ def test_istio_protocol_from_app_protocol_then_name_prefix(port, protocol):
     assert deriving.istio_protocol(port) == protocol
 
 
-def test_ports_are_tcp_only_sorted_with_numeric_target_ports():
+def test_ports_are_tcp_only_sorted_with_target_port_numbers_or_names():
     svc = service("ns", "s", ports=[
         {"name": "b", "port": 90, "targetPort": "named"},
         {"name": "dns", "port": 53, "protocol": "UDP"},
         {"name": "http-a", "port": 80},
     ])
-    assert deriving.ports_of(svc) == (PortSpec("http-a", 80, "HTTP", 80), PortSpec("b", 90, "TCP", 0))
+    ports = deriving.ports_of(svc)
+    assert ports == (PortSpec("http-a", 80, "HTTP", 80), PortSpec("b", 90, "TCP", 0, target_name="named"))
+    # the key istiod looks up in a selected WorkloadEntry's ports
+    assert [p.entry_key for p in ports] == ["http-a", "named"]
+
+
+def test_an_unnamed_port_keeps_no_name():
+    [port] = deriving.ports_of(service("ns", "s", ports=[{"port": 8080, "targetPort": 80}]))
+    assert (port.name, port.entry_key, port.target_port) == ("", "", 80)
+
+
+def test_headless_and_hub_owned_services_are_recognised():
+    svc = service("ns", "s", ports=[{"name": "http", "port": 80}])
+    assert not deriving.is_headless(svc) and not deriving.is_hub_owned(svc)
+    svc["spec"]["clusterIP"] = "None"
+    svc["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "mesh-federation"}
+    assert deriving.is_headless(svc) and deriving.is_hub_owned(svc)
+
+
+def test_a_slim_pod_keeps_identity_and_service_account_only():
+    pod = {"metadata": {"name": "p", "namespace": "ns", "resourceVersion": "7", "labels": {"a": "b"}},
+           "spec": {"serviceAccountName": "reviews", "containers": [{"name": "c"}]},
+           "status": {"podIP": "10.0.0.1"}}
+    assert deriving.slim_pod(pod) == {
+        "metadata": {"name": "p", "namespace": "ns", "resourceVersion": "7"},
+        "spec": {"serviceAccountName": "reviews"}}
 
 
 def test_slice_endpoints_treat_missing_ready_as_ready_and_identify_pods():
