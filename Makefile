@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench e2e e2e-kind protos setup etcd shellcheck clean
+.PHONY: demo test bench e2e e2e-kind protos setup etcd shellcheck clean peers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ e2e: setup
 
 e2e-kind:
 	bash e2e/kind.sh
+
+# Real kube-apiserver, pilot-discovery and istioctl for tests (pinned, cached in ~/.cache).
+peers: setup
+	$(PY) -m peers.building
 
 protos: $(STAMP)
 	$(PY) -m federation.api.protogen
