@@ -24,7 +24,7 @@ from pathlib import Path
 
 from peers.binaries import embedded_version, find_etcd, stamp_problem, write_stamp
 from peers.errors import BuildFailed, PeersMissing
-from peers.versions import BUNDLES, ISTIO, KUBE, KUBE_WRAPPER, Bundle, cache_root
+from peers.versions import BUNDLES, KUBE, KUBE_WRAPPER, Bundle, cache_root
 
 GO_TIMEOUT = 3 * 3600.0  # a cold build on 2 cores takes tens of minutes
 TAIL_LINES = 30

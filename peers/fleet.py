@@ -30,6 +30,7 @@ class MemberSpec:
     network: str
     region: str
     zones: tuple[str, ...] = field(default=())
+    gateway_hostname: str | None = None  # the east-west gateway's ingress is a hostname (cloud LB)
 
     @classmethod
     def of(cls, item: "MemberSpec | Sequence") -> "MemberSpec":
@@ -106,7 +107,8 @@ class RealFleet:
         self.timings["apiservers"] = time.monotonic() - started
         for i, spec in enumerate(self.specs):
             self.members[spec.name] = MemberCluster(self.apiservers[spec.name], spec.name, spec.network,
-                                                    spec.region, spec.zones, number=i + 1)
+                                                    spec.region, spec.zones or (f"{spec.region}-a",),
+                                                    number=i + 1, gateway_hostname=spec.gateway_hostname)
         in_parallel(lambda m: m.bootstrap(timeout), self.members.values(), "bootstrapping members")
         self.timings["ready"] = time.monotonic() - started
 

@@ -15,6 +15,7 @@ from cryptography import x509
 from federation.kubeapi import ResourceType
 from federation.trust.cacerts import build_cacerts
 from federation.trust.certificates import create_root, issue_intermediate
+from peers.fleet import MemberSpec
 from peers.processes import process_exists
 from tests.peers.support import wait_for
 
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.peers
 
 CONFIG_MAP = ResourceType("", "v1", "configmaps", "ConfigMap")
 SECRET = ResourceType("", "v1", "secrets", "Secret")
+SERVICE = ResourceType("", "v1", "services", "Service")
 TOPOLOGY = [("cluster-1", "net-east", "us-east", ["us-east-1a", "us-east-1b"])]
 
 
@@ -92,8 +94,12 @@ def test_istiod_plugs_in_cacerts_lists_services_and_takes_a_root_rotation(real_f
 
 
 def test_istiod_without_cacerts_uses_its_self_signed_ca(real_fleet_factory):
-    fleet = real_fleet_factory([("cluster-2", "net-west", "eu-west", ["eu-west-1a"])])
+    hostname = "eastwest.cluster-2.example.com"
+    fleet = real_fleet_factory([MemberSpec("cluster-2", "net-west", "eu-west", ("eu-west-1a",),
+                                           gateway_hostname=hostname)])
     member = fleet.members["cluster-2"]
+    gateway = member.client.get(SERVICE, "istio-system", "istio-eastwestgateway")
+    assert gateway["status"]["loadBalancer"]["ingress"] == [{"hostname": hostname}]
     istiod = fleet.start_istiods(wait_for_cacerts=False)["cluster-2"]
     assert not istiod.plugged_in
     secret = wait_for(lambda: member.client.get(SECRET, "istio-system", "istio-ca-secret"), 30,
