@@ -140,6 +140,20 @@ class MemberCluster:
             raise PeerError(f"kubectl {' '.join(args)} on {self.name!r} failed: {done.stderr.strip()[:500]}")
         return done.stdout
 
+    def token(self, namespace: str, service_account: str, audiences: Sequence[str] = (),
+              seconds: int = 3600) -> str:
+        """A TokenRequest token of an existing ServiceAccount (``audiences`` default: the API server)."""
+        review = self.client.request(
+            "POST", SERVICE_ACCOUNT.path(namespace, service_account) + "/token",
+            body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                  "spec": {"audiences": list(audiences) or None, "expirationSeconds": seconds}})
+        return review["status"]["token"]
+
+    def kubeconfig_for(self, namespace: str, service_account: str, seconds: int = 3600) -> dict:
+        """A kubeconfig (dict) acting as that ServiceAccount: only what RBAC grants it."""
+        return self.apiserver.kubeconfig_for_token(self.token(namespace, service_account, seconds=seconds),
+                                                   user=f"{namespace}-{service_account}")
+
     def _apply(self, rtype: ResourceType, obj: dict) -> dict:
         deadline = time.monotonic() + ADMISSION_RETRY
         while True:

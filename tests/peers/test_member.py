@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from federation.kubeapi import ENDPOINT_SLICE, NAMESPACE, NODE, SERVICE
+from federation import errors
+from federation.kubeapi import ENDPOINT_SLICE, NAMESPACE, NODE, SERVICE, KubeClient
 from peers.errors import PeerError
 from peers.member import CRD, POD, MemberCluster
 from peers.workload import PortSpec, port_specs
@@ -101,6 +102,26 @@ def test_named_and_numeric_target_ports_and_headless_services(member):
     assert member.client.get(ENDPOINT_SLICE, ns, "db-peers")["metadata"]["labels"][
         "service.kubernetes.io/headless"] == ""
     assert member.client.get(POD, ns, "db-0")["spec"]["serviceAccountName"] == "database"
+
+
+def test_service_account_kubeconfig_gets_only_what_rbac_grants(member):
+    ns = unique_name("rbac")
+    member.deploy(ns, "hub-reader", pods=[])
+    member.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                  "metadata": {"name": "services", "namespace": ns},
+                  "rules": [{"apiGroups": [""], "resources": ["services"], "verbs": ["list"]}]})
+    member.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                  "metadata": {"name": "services", "namespace": ns},
+                  "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "services"},
+                  "subjects": [{"kind": "ServiceAccount", "name": "hub-reader", "namespace": ns}]})
+    client = KubeClient("as-sa", member.kubeconfig_for(ns, "hub-reader"))
+    try:
+        names = [s["metadata"]["name"] for s in client.list(SERVICE, ns)["items"]]
+        assert names == ["hub-reader"]
+        with pytest.raises(errors.AuthError, match="403"):
+            client.list(POD, ns)
+    finally:
+        client.close()
 
 
 def test_apply_any_served_kind_and_bad_input_is_named(member):
