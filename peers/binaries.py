@@ -49,7 +49,7 @@ def read_stamp(bundle: Bundle) -> dict | None:
 
 def write_stamp(bundle: Bundle) -> dict:
     """Record the bundle's version and its binaries' sizes and hashes (atomically)."""
-    stamp = {"module": bundle.module, "version": bundle.version, "binaries": {
+    stamp = {"module": bundle.module, "version": bundle.version, "ldflags": bundle.ldflags, "binaries": {
         name: {"size": bundle.binary(name).stat().st_size, "sha256": sha256_of(bundle.binary(name))}
         for name in bundle.binaries}}
     tmp = bundle.stamp.with_suffix(".tmp")
@@ -69,6 +69,8 @@ def stamp_problem(bundle: Bundle, verify_hashes: bool = False) -> str | None:
     if (stamp.get("module"), stamp.get("version")) != (bundle.module, bundle.version):
         return (f"{bundle.path} holds {stamp.get('module')}@{stamp.get('version')}, "
                 f"not the pinned {bundle.module}@{bundle.version}")
+    if stamp.get("ldflags", "") != bundle.ldflags:
+        return f"{bundle.path} was built with other linker flags than {bundle.ldflags!r}"
     recorded = stamp.get("binaries") or {}
     for name in bundle.binaries:
         entry = recorded.get(name) or {}
@@ -80,21 +82,31 @@ def stamp_problem(bundle: Bundle, verify_hashes: bool = False) -> str | None:
     return None
 
 
-def embedded_version(binary: Path, module: str) -> str | None:
-    """The version of ``module`` a Go binary was built from (``go version -m``), or None."""
+def build_info(binary: Path) -> dict[str, str]:
+    """What ``go version -m`` says a Go binary was built from: module → version, and each
+    build setting (``-ldflags`` …) → its value; empty when it cannot tell."""
     go = shutil.which("go")
     if go is None or not binary.is_file():
-        return None
+        return {}
     try:
         out = subprocess.run([go, "version", "-m", str(binary)], capture_output=True, text=True,
                              timeout=60, check=False).stdout
     except (OSError, subprocess.TimeoutExpired):
-        return None
+        return {}
+    info: dict[str, str] = {}
     for line in out.splitlines():
-        fields = line.split()
-        if len(fields) >= 3 and fields[0] in ("mod", "dep") and fields[1] == module:
-            return fields[2]
-    return None
+        fields = line.strip().split("\t")
+        if len(fields) >= 3 and fields[0] in ("mod", "dep"):
+            info[fields[1]] = fields[2]
+        elif len(fields) == 2 and fields[0] == "build" and "=" in fields[1]:
+            key, _, value = fields[1].partition("=")
+            info[key] = value.strip('"')
+    return info
+
+
+def embedded_version(binary: Path, module: str) -> str | None:
+    """The version of ``module`` a Go binary was built from, or None."""
+    return build_info(binary).get(module)
 
 
 def etcd_version(etcd: Path) -> tuple[int, int, int] | None:

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from peers.binaries import embedded_version, find_etcd, stamp_problem, write_stamp
+from peers.binaries import build_info, find_etcd, stamp_problem, write_stamp
 from peers.errors import BuildFailed, PeersMissing
 from peers.versions import BUNDLES, KUBE, KUBE_WRAPPER, Bundle, cache_root
 
@@ -99,15 +99,23 @@ def build_bundle(bundle: Bundle, go: str) -> None:
     log_path = bundle.path / "build.log"
     if bundle is KUBE:
         run_go("kube-apiserver (go mod tidy)", [go, "mod", "tidy"], KUBE_WRAPPER, env, log_path)
+        fresh = bundle.path / ".kube-apiserver.new"  # swapped in whole: running servers keep theirs
         run_go(f"kube-apiserver {bundle.version}",
-               [go, "build", "-o", str(bundle.binary("kube-apiserver")), bundle.packages[0]],
+               [go, "build", "-ldflags", bundle.ldflags, "-o", str(fresh), bundle.packages[0]],
                KUBE_WRAPPER, env, log_path)
+        os.replace(fresh, bundle.binary("kube-apiserver"))
     else:
         env["GOBIN"] = str(bundle.path)
         with tempfile.TemporaryDirectory(prefix="peers-build-") as outside_any_module:
             run_go(f"{' and '.join(bundle.binaries)} {bundle.version}",
                    [go, "install", *[f"{pkg}@{bundle.version}" for pkg in bundle.packages]],
                    Path(outside_any_module), env, log_path)
+
+
+def built_as_pinned(bundle: Bundle, name: str) -> bool:
+    """The binary says it was built from the pinned version with the pinned linker flags."""
+    info = build_info(bundle.binary(name))
+    return info.get(bundle.module) == bundle.version and info.get("-ldflags", "") == bundle.ldflags
 
 
 def ensure_bundle(bundle: Bundle, go: str | None, force: bool = False) -> str:
@@ -118,17 +126,17 @@ def ensure_bundle(bundle: Bundle, go: str | None, force: bool = False) -> str:
     if go is None:
         go = go_binary()
     present = all(bundle.binary(name).is_file() for name in bundle.binaries)
-    if not force and present and all(
-            embedded_version(bundle.binary(name), bundle.module) == bundle.version for name in bundle.binaries):
+    if not force and present and all(built_as_pinned(bundle, name) for name in bundle.binaries):
         write_stamp(bundle)  # built before without a stamp (or by hand): the binaries say what they are
         say(f"{', '.join(bundle.binaries)} {bundle.version}: found in {bundle.path}, stamped")
         return "adopted"
     build_bundle(bundle, go)
     for name in bundle.binaries:
-        version = embedded_version(bundle.binary(name), bundle.module)
-        if version != bundle.version:
-            raise BuildFailed(f"{bundle.binary(name)} reports {bundle.module} {version}, "
-                              f"not the pinned {bundle.version}")
+        if not built_as_pinned(bundle, name):
+            info = build_info(bundle.binary(name))
+            raise BuildFailed(f"{bundle.binary(name)} reports {bundle.module} {info.get(bundle.module)} "
+                              f"built with -ldflags {info.get('-ldflags', '')!r}, not the pinned "
+                              f"{bundle.version} with {bundle.ldflags!r}")
     write_stamp(bundle)
     return "built"
 

@@ -39,6 +39,7 @@ class Bundle:
     directory: str     # under cache_root()
     binaries: tuple[str, ...]
     packages: tuple[str, ...]  # import paths, one per binary
+    ldflags: str = ""          # recorded in the stamp: a binary built with other flags is rebuilt
 
     @property
     def path(self) -> Path:
@@ -55,6 +56,11 @@ class Bundle:
 ISTIO = Bundle("istio", ISTIO_MODULE, ISTIO_VERSION, f"istio-{ISTIO_VERSION.rsplit('-', 1)[-1]}",
                ("pilot-discovery", "istioctl"),
                (f"{ISTIO_MODULE}/pilot/cmd/pilot-discovery", f"{ISTIO_MODULE}/istioctl/cmd/istioctl"))
+# What Kubernetes' own build stamps in (hack/lib/version.sh), so /version tells the truth.
+_KUBE_MAJOR, _KUBE_MINOR = KUBE_VERSION.lstrip("v").split(".")[:2]
+KUBE_LDFLAGS = " ".join(f"-X k8s.io/component-base/version.{key}={value}" for key, value in (
+    ("gitVersion", KUBE_VERSION), ("gitMajor", _KUBE_MAJOR), ("gitMinor", _KUBE_MINOR),
+    ("gitTreeState", "clean")))
 KUBE = Bundle("kube", KUBE_MODULE, KUBE_VERSION, f"kube-{KUBE_VERSION}",
-              ("kube-apiserver",), (f"{KUBE_MODULE}/cmd/kube-apiserver",))
+              ("kube-apiserver",), (f"{KUBE_MODULE}/cmd/kube-apiserver",), KUBE_LDFLAGS)
 BUNDLES = (ISTIO, KUBE)

@@ -43,6 +43,8 @@ def test_serves_on_loopback_with_its_own_ca_and_admin_kubeconfig(kube_apiserver)
     finally:
         client.close()
     assert "system:masters" in review["status"]["userInfo"]["groups"]
+    version = kube_apiserver.get_json("/version")
+    assert (version["gitVersion"], version["major"], version["minor"]) == ("v1.37.2", "1", "37")
     print(f"kube-apiserver start: {kube_apiserver.started_in:.1f}s, RSS {kube_apiserver.rss() / 2**20:.0f} MiB")
 
 

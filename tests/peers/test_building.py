@@ -69,6 +69,9 @@ def test_a_changed_binary_is_not_trusted(tmp_path, monkeypatch):
     stamp["version"] = "v1.0.0"
     KUBE.stamp.write_text(json.dumps(stamp))
     assert "not the pinned k8s.io/kubernetes@v1.37.2" in binaries.stamp_problem(KUBE)
+    stamp.update(version=KUBE.version, ldflags="")
+    KUBE.stamp.write_text(json.dumps(stamp))
+    assert "built with other linker flags" in binaries.stamp_problem(KUBE)
 
 
 @pytest.mark.peers
@@ -88,3 +91,5 @@ def test_binaries_carry_the_pinned_versions(real_binaries):
     assert binaries.embedded_version(real_binaries.pilot_discovery, ISTIO.module) == ISTIO.version
     assert binaries.embedded_version(real_binaries.istioctl, ISTIO.module) == ISTIO.version
     assert binaries.embedded_version(real_binaries.kube_apiserver, KUBE.module) == KUBE.version
+    assert binaries.build_info(real_binaries.kube_apiserver)["-ldflags"] == KUBE.ldflags
+    assert building.built_as_pinned(KUBE, "kube-apiserver") and building.built_as_pinned(ISTIO, "istioctl")
