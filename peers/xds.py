@@ -29,7 +29,8 @@ from envoy.config.listener.v3 import listener_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from google.protobuf import json_format, struct_pb2
 
-from federation.errors import Transient
+from federation.errors import AuthError, Transient
+from peers.ca import ISTIOD_SERVER_NAME
 from peers.errors import PeerError
 from peers.gen.istio import nds_pb2
 
@@ -40,6 +41,7 @@ NDS = "type.googleapis.com/istio.networking.nds.v1.NameTable"
 KINDS = ("sidecar", "router")
 DEFAULT_ISTIO_VERSION = "1.31.0"  # the pinned module's VERSION file
 _MAX_MESSAGE = 64 << 20
+_CLOSE_GRACE = 1.0  # seconds istiod gets to end a half-closed stream
 _SHOWN = 6000  # characters of the last data an Outcome shows
 
 
@@ -49,6 +51,10 @@ class XdsError(PeerError):
 
 class XdsUnavailable(XdsError, Transient):
     """istiod's xDS address cannot be reached."""
+
+
+class XdsRefused(XdsError, AuthError):
+    """istiod refused the proxy's credentials on its secure xDS address."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ class Proxy:
     name: str = "xds-probe"
     mesh_id: str = "mesh1"
     dns_domain: str = "cluster.local"
+    extra_metadata: Mapping[str, Any] = field(default_factory=dict)  # e.g. REQUESTED_NETWORK_VIEW
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -139,6 +146,7 @@ class Proxy:
         if self.dns_capture:
             meta["DNS_CAPTURE"] = "true"
             meta["DNS_AUTO_ALLOCATE"] = "true"
+        meta.update(self.extra_metadata)
         return meta
 
     def node(self) -> base_pb2.Node:
@@ -220,10 +228,22 @@ class NameInfo:
 class XdsProbe:
     """One proxy's view of one istiod: ``clusters()``, ``endpoints()``, ``listeners()``, ``dns_table()``."""
 
-    def __init__(self, address: str, proxy: Proxy, *, timeout: float = 10.0):
+    def __init__(self, address: str, proxy: Proxy, *, timeout: float = 10.0, root_pem: str | None = None,
+                 token: str | None = None, server_name: str = ISTIOD_SERVER_NAME):
+        """Plaintext xDS by default; with ``root_pem`` (and a TokenRequest ``token`` for the proxy's
+        ServiceAccount, audience ``istio-ca``) istiod's secure address, as istio-agent connects."""
         self.address, self.proxy, self.timeout = address, proxy, timeout
-        self._channel = grpc.insecure_channel(address, options=[
-            ("grpc.max_receive_message_length", _MAX_MESSAGE)])
+        options = [("grpc.max_receive_message_length", _MAX_MESSAGE)]
+        if root_pem is None:
+            if token:
+                raise ValueError("a token is only sent to istiod's secure address: pass root_pem too")
+            self._channel = grpc.insecure_channel(address, options=options)
+        else:
+            credentials = grpc.ssl_channel_credentials(root_certificates=root_pem.encode())
+            options.append(("grpc.ssl_target_name_override", server_name))
+            self._channel = grpc.secure_channel(address, credentials, options=options)
+        self._metadata = (("clusterid", proxy.cluster_id),) + (
+            (("authorization", f"Bearer {token}"),) if token else ())
         self._stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(self._channel)
 
     def __enter__(self) -> XdsProbe:
@@ -269,27 +289,30 @@ class XdsProbe:
                 for table in tables for host, info in table.table.items()}
 
     def _stream(self) -> _AdsStream:
-        return _AdsStream(self._stub, self.proxy, self.address, self.timeout)
+        return _AdsStream(self._stub, self.proxy, self.address, self.timeout, self._metadata)
 
 
 class _AdsStream:
     """One SotW ADS stream: subscribe, wait for the answer, ACK, close (no thread outlives it)."""
 
     def __init__(self, stub: ads_pb2_grpc.AggregatedDiscoveryServiceStub, proxy: Proxy,
-                 address: str, timeout: float):
+                 address: str, timeout: float, metadata: tuple[tuple[str, str], ...]):
         self._proxy, self._address, self._timeout = proxy, address, timeout
-        self._deadline = time.monotonic() + timeout
         self._requests: queue.Queue[discovery_pb2.DiscoveryRequest | None] = queue.Queue()
         self._closed = threading.Event()
         self._first = True
-        self._call = stub.StreamAggregatedResources(self._outgoing(), timeout=timeout)
+        self._call = stub.StreamAggregatedResources(self._outgoing(), timeout=timeout, metadata=metadata)
 
     def __enter__(self) -> _AdsStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._closed.set()
+        # Half-close after the pending ACKs; istiod then ends the stream. Cancel only if it does not.
+        done = threading.Event()
         self._requests.put(None)
+        self._call.add_done_callback(lambda _call: done.set())
+        done.wait(_CLOSE_GRACE)
+        self._closed.set()
         self._call.cancel()
 
     def _outgoing(self) -> Iterator[discovery_pb2.DiscoveryRequest]:
@@ -344,6 +367,8 @@ def _translate(exc: grpc.RpcError, address: str, type_url: str, timeout: float) 
         return XdsError(f"istiod at {address} sent no {type_url.rsplit('/', 1)[-1]} within {timeout:.1f}s")
     if code == grpc.StatusCode.UNAVAILABLE:
         return XdsUnavailable(f"istiod's xDS at {address} is unavailable: {exc.details()}")
+    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+        return XdsRefused(f"istiod at {address} refused the xDS stream ({code.name}): {exc.details()}")
     return XdsError(f"istiod at {address} failed the {type_url} stream: {code}: {exc.details()}")
 
 

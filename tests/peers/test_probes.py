@@ -26,7 +26,7 @@ from peers.ca import Workload, create_certificate, published_root, request_token
 from peers.fleet import RealFleet
 from peers.member import MemberCluster
 from peers.istiod import Istiod
-from peers.xds import Locality, Proxy, XdsProbe, XdsUnavailable, wait_until
+from peers.xds import Locality, Proxy, XdsProbe, XdsRefused, XdsUnavailable, wait_until
 from tests.peers.support import peers_etcd, peers_workdir, real_binaries, shared_crds  # noqa: F401  (fixtures)
 
 CLUSTER, NETWORK, REGION, ZONES = "probes-1", "net-probes", "region-p", ("zone-a", "zone-b")
@@ -57,6 +57,7 @@ def probed(shared_crds, peers_etcd, tmp_path_factory):  # noqa: F811
         # two Ready pods (one per zone) and one not Ready
         member.deploy(NS, SERVICE, ports=[("http", PORT)], pods=[("zone-a", True), ("zone-b", True),
                                                                 ("zone-b", False)])
+        member.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sleep", "namespace": NS}})
         fleet.start_istiods(wait_for_cacerts=True)
         yield Probed(member, fleet.istiods[CLUSTER], root.cert_pem,
                      intermediate.cert.subject.rfc4514_string())
@@ -64,8 +65,9 @@ def probed(shared_crds, peers_etcd, tmp_path_factory):  # noqa: F811
 
 def sidecar(probed: Probed, **kw) -> Proxy:
     kw.setdefault("labels", {"app": "sleep"})
+    kw.setdefault("service_account", "sleep")
     return Proxy(namespace=NS, cluster_id=CLUSTER, network=NETWORK, locality=Locality(REGION, "zone-a"),
-                 service_account="sleep", name="sleep-0", **kw)
+                 name="sleep-0", **kw)
 
 
 def gateway(probed: Probed) -> Proxy:
@@ -201,10 +203,14 @@ def test_ca_signs_a_chain_openssl_accepts_against_the_mesh_root(probed):
     assert issued.leaf.issuer.rfc4514_string() == probed.intermediate_subject
     verdict = verify_chain(issued.chain, probed.root_pem)
     assert verdict.ok, verdict.output
+    # istiod signs the caller's identity, whatever the CSR asks for
+    other = create_certificate(probed.istiod.secure_address, root, request_token(probed.member.kubectl, NS, "sleep"),
+                               CLUSTER, Workload(NS, SERVICE))
+    assert other.uris == [f"spiffe://cluster.local/ns/{NS}/sa/sleep"]
     # the verdict can fail: the same chain against an unrelated root
-    other = verify_chain(issued.chain, create_root().cert_pem)
-    assert not other.ok, other.output
-    assert "unable to get" in other.output or "error" in other.output, other.output
+    wrong = verify_chain(issued.chain, create_root().cert_pem)
+    assert not wrong.ok, wrong.output
+    assert "unable to get" in wrong.output or "error" in wrong.output, wrong.output
 
 
 @pytest.mark.peers
@@ -215,6 +221,20 @@ def test_ca_refuses_forged_and_absent_tokens(probed):
     for token in (f"{header}.{payload}.{forged_sig}", ""):
         with pytest.raises(AuthError, match="refused the certificate request.*UNAUTHENTICATED"):
             create_certificate(probed.istiod.secure_address, root, token, CLUSTER, Workload(NS, SERVICE))
+
+
+@pytest.mark.peers
+def test_secure_xds_takes_only_a_token_of_the_proxys_own_service_account(probed):
+    root = istiod_root(probed)
+    proxy = sidecar(probed, service_account=SERVICE)
+    own = request_token(probed.member.kubectl, NS, SERVICE)
+    with XdsProbe(probed.istiod.secure_address, proxy, root_pem=root, token=own) as probe:
+        assert OUTBOUND in probe.clusters()
+    other = request_token(probed.member.kubectl, NS, "sleep")
+    for token, why in ((other, r"PERMISSION_DENIED.*sa/sleep.*matched shop/reviews"), (None, "UNAUTHENTICATED")):
+        with XdsProbe(probed.istiod.secure_address, proxy, root_pem=root, token=token) as probe:
+            with pytest.raises(XdsRefused, match=f"refused the xDS stream \\({why}"):
+                probe.clusters()
 
 
 # -- without peers --------------------------------------------------------------------
