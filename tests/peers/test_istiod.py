@@ -75,6 +75,10 @@ def test_istiod_plugs_in_cacerts_lists_services_and_takes_a_root_rotation(real_f
     hosts = wait_for(lambda: "reviews.bookinfo.svc.cluster.local" in registry_hosts() and registry_hosts(),
                      30, "reviews in istiod's registry")
     assert "istio-eastwestgateway.istio-system.svc.cluster.local" in hosts
+    # The network comes from istio-system's label; its gateway from the east-west Service's ingress.
+    gateways = wait_for(lambda: istiod.debug_json("/debug/networkz"), 30, "a network gateway in /debug/networkz")
+    assert {(g.get("Network"), g.get("Addr"), g.get("Port")) for g in gateways} >= {
+        ("net-east", member.gateway_address, 15443)}
 
     assert serving_issuer(istiod.secure_address) == intermediate.cert.subject
     wait_for(lambda: root.cert_pem.strip() in published_roots(member, "bookinfo"), 30,
