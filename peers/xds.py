@@ -43,6 +43,7 @@ DEFAULT_ISTIO_VERSION = "1.31.0"  # the pinned module's VERSION file
 _MAX_MESSAGE = 64 << 20
 _CLOSE_GRACE = 1.0  # seconds istiod gets to end a half-closed stream
 _SHOWN = 6000  # characters of the last data an Outcome shows
+T = TypeVar("T")
 
 
 class XdsError(PeerError):
@@ -114,25 +115,14 @@ class Proxy:
 
     def metadata(self) -> dict[str, Any]:
         """The node metadata: ``ISTIO_META_*`` env, labels and proxy config, as istiod parses it."""
-        labels = dict(self.labels)
-        if str(self.locality):
-            labels.setdefault("istio-locality", str(self.locality).replace("/", "."))
         workload = self.labels.get("app", self.name)
         meta: dict[str, Any] = {
-            "ISTIO_VERSION": self.istio_version,
-            "CLUSTER_ID": self.cluster_id,
-            "NAMESPACE": self.namespace,
-            "NAME": self.name,
-            "LABELS": labels,
-            "MESH_ID": self.mesh_id,
-            "SERVICE_ACCOUNT": self.service_account,
-            "INSTANCE_IPS": self.ip,
-            "INTERCEPTION_MODE": "REDIRECT",
+            "ISTIO_VERSION": self.istio_version, "CLUSTER_ID": self.cluster_id, "MESH_ID": self.mesh_id,
+            "NAMESPACE": self.namespace, "NAME": self.name, "LABELS": dict(self.labels),
+            "SERVICE_ACCOUNT": self.service_account, "INSTANCE_IPS": self.ip, "INTERCEPTION_MODE": "REDIRECT",
             "WORKLOAD_NAME": workload,
             "OWNER": f"kubernetes://apis/apps/v1/namespaces/{self.namespace}/deployments/{workload}",
-            "ENVOY_STATUS_PORT": 15021,
-            "ENVOY_PROMETHEUS_PORT": 15090,
-            "PILOT_SAN": ["istiod.istio-system.svc"],
+            "ENVOY_STATUS_PORT": 15021, "ENVOY_PROMETHEUS_PORT": 15090, "PILOT_SAN": [ISTIOD_SERVER_NAME],
             "PROXY_CONFIG": {
                 "configPath": "./etc/istio/proxy", "binaryPath": "/usr/local/bin/envoy",
                 "serviceCluster": "istio-proxy", "drainDuration": "45s", "discoveryAddress":
@@ -288,6 +278,43 @@ class XdsProbe:
         return {host: NameInfo(tuple(info.ips), info.registry, info.shortname, info.namespace)
                 for table in tables for host, info in table.table.items()}
 
+    def follow_endpoints(self, cluster_name: str, condition: Callable[[list[Endpoint]], bool], *,
+                         timeout: float) -> Outcome[list[Endpoint]]:
+        """Keep one EDS subscription open and test ``condition`` on every push istiod sends
+        (the moment of a change, not a re-ask's); the outcome's ``elapsed`` is when it held."""
+        def pushes(stream: _AdsStream) -> Iterator[list[Endpoint]]:
+            clusters = {c.name: _cluster(c) for c in stream.fetch(CDS, cluster_pb2.Cluster)}
+            if cluster_name not in clusters or clusters[cluster_name].type != "EDS":
+                raise XdsError(f"istiod sent {self.proxy.node_id} no EDS cluster {cluster_name!r}")
+            name = clusters[cluster_name].eds_service_name or cluster_name
+            for assignments in stream.pushes(EDS, endpoint_pb2.ClusterLoadAssignment, names=[name]):
+                yield [ep for cla in assignments if cla.cluster_name == name for ep in _endpoints(cla)]
+        return self._follow(pushes, condition, timeout)
+
+    def follow_listeners(self, condition: Callable[[dict[str, Listener]], bool], *,
+                         timeout: float) -> Outcome[dict[str, Listener]]:
+        """Like ``follow_endpoints``, for the listeners of every LDS push."""
+        def pushes(stream: _AdsStream) -> Iterator[dict[str, Listener]]:
+            stream.fetch(CDS, cluster_pb2.Cluster)
+            for listeners in stream.pushes(LDS, listener_pb2.Listener):
+                yield {li.name: li for li in map(_listener, listeners)}
+        return self._follow(pushes, condition, timeout)
+
+    def _follow(self, pushes: Callable[[_AdsStream], Iterator[T]], condition: Callable[[T], bool],
+                timeout: float) -> Outcome[T]:
+        start = time.monotonic()
+        data: T | None = None
+        attempts = 0
+        try:
+            with _AdsStream(self._stub, self.proxy, self.address, timeout, self._metadata) as stream:
+                for data in pushes(stream):
+                    attempts += 1
+                    if condition(data):
+                        return Outcome(True, data, attempts, time.monotonic() - start)
+        except XdsError as exc:
+            return Outcome(False, data, attempts, time.monotonic() - start, str(exc))
+        return Outcome(False, data, attempts, time.monotonic() - start, "the stream ended")
+
     def _stream(self) -> _AdsStream:
         return _AdsStream(self._stub, self.proxy, self.address, self.timeout, self._metadata)
 
@@ -301,6 +328,7 @@ class _AdsStream:
         self._requests: queue.Queue[discovery_pb2.DiscoveryRequest | None] = queue.Queue()
         self._closed = threading.Event()
         self._first = True
+        self._names: dict[str, list[str]] = {}  # subscriptions: type URL -> resource names
         self._call = stub.StreamAggregatedResources(self._outgoing(), timeout=timeout, metadata=metadata)
 
     def __enter__(self) -> _AdsStream:
@@ -326,8 +354,8 @@ class _AdsStream:
                 return
             yield item
 
-    def _send(self, type_url: str, names: list[str], version: str = "", nonce: str = "") -> None:
-        request = discovery_pb2.DiscoveryRequest(type_url=type_url, resource_names=names,
+    def _send(self, type_url: str, version: str = "", nonce: str = "") -> None:
+        request = discovery_pb2.DiscoveryRequest(type_url=type_url, resource_names=self._names[type_url],
                                                  version_info=version, response_nonce=nonce)
         if self._first:  # istiod reads the node from the stream's first request only
             request.node.CopyFrom(self._proxy.node())
@@ -336,26 +364,31 @@ class _AdsStream:
 
     def fetch(self, type_url: str, message: type, names: list[str] | None = None) -> list:
         """Subscribe to ``type_url`` and return the resources of its first response, ACKed."""
-        self._send(type_url, list(names or []))
-        response = self._receive(type_url)
-        self._send(type_url, list(names or []), response.version_info, response.nonce)
-        out = []
-        for resource in response.resources:
-            item = message()
-            if not resource.Unpack(item):
-                raise XdsError(f"istiod sent a {resource.type_url} where {type_url} was asked for")
-            out.append(item)
-        return out
+        return next(self.pushes(type_url, message, names))
+
+    def pushes(self, type_url: str, message: type, names: list[str] | None = None) -> Iterator[list]:
+        """Subscribe to ``type_url``; yield the resources of each response istiod sends, ACKed."""
+        self._names[type_url] = list(names or [])
+        self._send(type_url)
+        while True:
+            response = self._receive(type_url)
+            self._send(type_url, response.version_info, response.nonce)
+            out = []
+            for resource in response.resources:
+                item = message()
+                if not resource.Unpack(item):
+                    raise XdsError(f"istiod sent a {resource.type_url} where {type_url} was asked for")
+                out.append(item)
+            yield out
 
     def _receive(self, type_url: str) -> discovery_pb2.DiscoveryResponse:
         try:
             for response in self._call:
                 if response.type_url == type_url:
                     return response
-                # an unsolicited push of a type already fetched: ACK it, keep waiting
-                self._requests.put(discovery_pb2.DiscoveryRequest(
-                    type_url=response.type_url, version_info=response.version_info,
-                    response_nonce=response.nonce))
+                # a push of a type subscribed before: ACK it (same names), keep waiting
+                if response.type_url in self._names:
+                    self._send(response.type_url, response.version_info, response.nonce)
         except grpc.RpcError as exc:
             raise _translate(exc, self._address, type_url, self._timeout) from exc
         raise XdsError(f"istiod at {self._address} closed the stream before answering {type_url}")
@@ -415,9 +448,6 @@ def _listener(li: listener_pb2.Listener) -> Listener:
             destination_port=ch.filter_chain_match.destination_port.value,
             filters=tuple(f.name for f in ch.filters))
         for ch in chains))
-
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)

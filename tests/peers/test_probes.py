@@ -104,6 +104,22 @@ def test_sidecar_sees_the_deployed_services_endpoints(probed):
 
 
 @pytest.mark.peers
+def test_following_eds_sees_a_pod_become_ready_when_istiod_pushes_it(probed):
+    probed.member.deploy(NS, "ratings", ports=[("http", 9080)], pods=[("zone-a", False)])
+    ratings = f"outbound|9080||ratings.{NS}.svc.cluster.local"
+    with XdsProbe(probed.istiod.xds_address, sidecar(probed)) as probe:
+        got = wait_until(lambda: probe.endpoints(ratings), lambda eps: [e.health for e in eps] == ["UNHEALTHY"],
+                         timeout=PUSH_TIMEOUT)
+        assert got.ok, str(got)
+        flipped = time.monotonic()
+        probed.member.set_ready(NS, "ratings", 0, True)
+        seen = probe.follow_endpoints(ratings, lambda eps: [e.health for e in eps] == ["HEALTHY"],
+                                      timeout=PUSH_TIMEOUT)
+        assert seen.ok, str(seen)
+        print(f"readiness flip to EDS push: {(time.monotonic() - flipped) * 1000:.0f} ms")
+
+
+@pytest.mark.peers
 def test_sidecar_gets_its_listeners(probed):
     with XdsProbe(probed.istiod.xds_address, sidecar(probed)) as probe:
         got = wait_until(probe.listeners, lambda ls: any(li.port == PORT for li in ls.values()),
@@ -142,6 +158,14 @@ def test_gateway_gets_auto_passthrough_listener_once_a_gateway_is_applied(probed
     assert "istio" in chains[0].application_protocols, chains[0]
     assert "envoy.filters.network.tcp_proxy" in chains[0].filters, chains[0]
     assert sni in clusters, sorted(clusters)
+
+
+@pytest.mark.peers
+def test_following_lds_ends_with_the_last_data_when_the_condition_never_holds(probed):
+    with XdsProbe(probed.istiod.xds_address, sidecar(probed)) as probe:
+        seen = probe.follow_listeners(lambda ls: "no-such-listener" in ls, timeout=2.0)
+    assert not seen.ok and seen.attempts >= 1, str(seen)
+    assert "virtualOutbound" in seen.data and "within 2.0s" in seen.error, str(seen)
 
 
 @pytest.mark.peers
