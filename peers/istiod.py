@@ -147,6 +147,9 @@ class Istiod:
             self.projector = SecretProjector(self.member.client, self.ca_dir,
                                              thread_name=f"peers-cacerts-{self.member.name}")
             self.projector.start()
+        if not self.projector.wait_synced(min(timeout, CACERTS_TIMEOUT)):
+            raise PeerError(f"istiod of {self.member.name!r}: could not read istio-system/cacerts: "
+                            f"{self.projector.last_error or 'no answer'}")
         if wait_for_cacerts and not self.projector.wait_projected(min(timeout, CACERTS_TIMEOUT)):
             raise PeerError(f"istiod of {self.member.name!r}: no istio-system/cacerts Secret within "
                             f"{min(timeout, CACERTS_TIMEOUT):.0f}s ({self.projector.last_error or 'none written'})")

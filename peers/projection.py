@@ -67,6 +67,7 @@ class SecretProjector:
         self.namespace, self.name = namespace, name
         self._thread_name = thread_name
         self._stop = threading.Event()
+        self._synced = threading.Event()  # the first list has been projected (or found nothing)
         self._changed = threading.Condition()
         self._stream: WatchStream | None = None
         self._thread: threading.Thread | None = None
@@ -92,6 +93,10 @@ class SecretProjector:
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(STOP_TIMEOUT)
+
+    def wait_synced(self, timeout: float) -> bool:
+        """Wait until the Secret has been listed once (and projected when it exists)."""
+        return self._synced.wait(timeout)
 
     def wait_projected(self, timeout: float, after: int = 0) -> bool:
         """Wait until more than ``after`` projections have happened; False on timeout."""
@@ -120,6 +125,7 @@ class SecretProjector:
                                       {"fieldSelector": f"metadata.name={self.name}"})
         for item in listing.get("items", []):
             self._apply(item)
+        self._synced.set()
         version = listing.get("metadata", {}).get("resourceVersion", "")
         while not self._stop.is_set():
             stream = self.client.watch(SECRET, version, timeout_seconds=WATCH_SECONDS,
