@@ -10,8 +10,9 @@ endpointslice controller would; every write goes through the real API server.
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -56,6 +57,14 @@ def load_crds(shared_dir: Path) -> tuple[dict, ...]:
     return tuple(crds)
 
 
+def _locked(method):
+    @wraps(method)
+    def run(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return run
+
+
 class MemberCluster:
     """A member cluster: ``bootstrap()``, then ``deploy``/``set_ready``/``scale``/``remove``."""
 
@@ -80,6 +89,7 @@ class MemberCluster:
         self._client: KubeClient | None = None
         self._types: dict[tuple[str, str], ResourceType] = {}
         self._next_ip = 1
+        self._lock = threading.RLock()  # workloads and address counters; the API calls are thread-safe
 
     @property
     def client(self) -> KubeClient:
@@ -221,6 +231,7 @@ class MemberCluster:
         self.gateway = w
 
     # -- workloads ----------------------------------------------------------
+    @_locked
     def deploy(self, namespace: str, name: str, ports: Iterable[PortLike] = (("http", 8080),),
                pods: Sequence[tuple[str, bool]] | None = None, *, service_account: str | None = None,
                headless: bool = False, sidecar: bool = True, labels: dict[str, str] | None = None) -> Workload:
@@ -260,6 +271,7 @@ class MemberCluster:
     def _write_slice(self, w: Workload) -> None:
         self._apply(ENDPOINT_SLICE, endpoint_slice_object(w))
 
+    @_locked
     def set_ready(self, namespace: str, name: str, index: int, ready: bool) -> None:
         """Flip the readiness of the ``index``-th Pod: its status and its EndpointSlice entry."""
         w = self.workload(namespace, name)
@@ -270,6 +282,7 @@ class MemberCluster:
         self._patch_status(POD, namespace, pod.name, pod_status(pod, self.node_ip(pod.zone)))
         self._write_slice(w)
 
+    @_locked
     def scale(self, namespace: str, name: str, pods: Sequence[tuple[str, bool]]) -> Workload:
         """Make the Pods exactly ``pods`` (``(zone, ready)`` each): keep those whose zone matches
         by position, add new ones, delete the rest."""
@@ -300,6 +313,7 @@ class MemberCluster:
         except errors.NotFound:
             pass
 
+    @_locked
     def remove(self, namespace: str, name: str) -> None:
         """Delete the Service, its Pods and EndpointSlice (namespace and ServiceAccount stay)."""
         w = self.workload(namespace, name)
