@@ -29,7 +29,8 @@ from peers.versions import BUNDLES, KUBE, KUBE_WRAPPER, Bundle, cache_root
 GO_TIMEOUT = 3 * 3600.0  # a cold build on 2 cores takes tens of minutes
 TAIL_LINES = 30
 _DOWNLOAD_FAILURE = re.compile(
-    r"(dial tcp|i/o timeout|proxy\.golang\.org|unknown revision|invalid version|"
+    r"(dial tcp|i/o timeout|connection refused|no such host|module lookup disabled|"
+    r"proxy\.golang\.org|unknown revision|invalid version|"
     r"no matching versions|verifying .*: checksum mismatch|reading .*: 404|missing go\.sum entry)")
 _COMPILE_FAILURE = re.compile(r"^# (\S+)$")
 

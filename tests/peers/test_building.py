@@ -31,6 +31,16 @@ def test_missing_go_is_named_with_the_fix(tmp_path):
     assert "https://go.dev/dl/" in done.stderr and "make peers" in done.stderr
 
 
+def test_a_module_that_does_not_download_is_named(tmp_path):
+    # A proxy on a closed loopback port: go fails at once, without touching the network.
+    env = dict(os.environ, MESH_FEDERATION_PEERS_CACHE=str(tmp_path / "cache"), GOPROXY="http://127.0.0.1:9/",
+               GOMODCACHE=str(tmp_path / "mod"), GOFLAGS="-modcacherw", GOTOOLCHAIN="local", GONOSUMDB="*")
+    done = run_building(env)
+    assert done.returncode == 1
+    assert f"a module did not download ({ISTIO.packages[0]}@{ISTIO.version})" in done.stderr, done.stderr
+    assert "GOPROXY" in done.stderr and "connection refused" in done.stderr
+
+
 def test_compile_failure_names_the_package():
     error = building.diagnose("kube-apiserver", [
         "# k8s.io/apiserver/pkg/storage", "storage.go:12:2: undefined: foo"])
