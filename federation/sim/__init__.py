@@ -4,6 +4,22 @@
 discovery, CRUD, server-side apply, watches, fault injection); ``SimFleet``
 runs N of them with one CA and writes their kubeconfigs; ``schemas`` loads CRD
 schemas and validates objects; ``workloads`` builds and seeds cluster content.
+
+The reference is a real kube-apiserver: ``tests/conformance`` runs one suite
+against both. Known, deliberate differences (each skipped for the simulator
+in that suite, with this reason):
+
+- CEL rules (``x-kubernetes-validations``) in CRD schemas are not evaluated,
+  so e.g. a WorkloadEntry with neither ``address`` nor ``network`` is stored.
+  The hub renders objects that satisfy them; a CEL engine is not worth it here.
+
+Differences that matter to no client of this project and are not tested:
+server-side apply treats lists as atomic (no associative list merging);
+field selectors accept the common ``metadata.*`` labels and a few per kind;
+discovery has no aggregated (v2) form (clients fall back to the plain one);
+``/openapi/v2`` is absent. Namespaces are finalized at once by a built-in
+namespace controller unless ``namespace_controller=False`` (an API server
+running alone leaves them Terminating).
 """
 
 from federation.sim.cluster import SimCluster

@@ -25,7 +25,10 @@ class SimCluster:
     """A Kubernetes-compatible API server for tests, the demo and benchmarks.
 
     ``store`` is the object store itself (in-process reads and writes that
-    bypass HTTP); the fault helpers act on the HTTP side: latency, failing
+    bypass HTTP). ``namespace_controller`` acts as kube-controller-manager's
+    namespace controller (a deleted namespace's content goes at once); without
+    it a deleted namespace stays Terminating until finalized, as on an API
+    server running alone. The fault helpers act on the HTTP side: latency, failing
     requests, cut watch streams, and going offline and back on the same
     address and port.
     """
@@ -33,13 +36,14 @@ class SimCluster:
     def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0, schemas: SchemaSet | None = None,
                  ca: SimCA | None = None, token: str | None = None, *, history: int = 1000,
                  bookmark_interval: float = 60.0, watch_timeout: float = 1800.0,
-                 default_namespaces: bool = True, catalog: Catalog | None = None):
+                 default_namespaces: bool = True, catalog: Catalog | None = None, namespace_controller: bool = True):
         self.name = name
         self.host = host
         self.port = port
         self.ca = ca or SimCA()
         self.token = token or secrets.token_urlsafe(32)
-        self.store = ObjectStore(catalog, schemas, history=history, default_namespaces=default_namespaces)
+        self.store = ObjectStore(catalog, schemas, history=history, default_namespaces=default_namespaces,
+                                 namespace_controller=namespace_controller)
         self.api = ApiServer(name, self.store, self.token, bookmark_interval=bookmark_interval,
                              watch_timeout=watch_timeout)
         self._cert = self.ca.issue_server_cert(name, [host], ["localhost"] if host.startswith("127.") else [])

@@ -180,7 +180,7 @@ def apply_config(live: dict | None, applied: dict, managers: list[Manager], mana
     applied_paths = leaf_paths(applied, include_status=include_status)
     base = live or {}
     me_key = (manager, "Apply", "")
-    conflicts: list[tuple[str, Path]] = []
+    conflicts: list[tuple[Manager, Path]] = []
     for other in managers:
         if other.key == me_key:
             continue
@@ -192,12 +192,10 @@ def apply_config(live: dict | None, applied: dict, managers: list[Manager], mana
                     if get_path(base, shorter) != get_path(applied, shorter):
                         contested.add(owned)
         if contested and not force:
-            conflicts += [(other.manager, p) for p in sorted(contested)]
+            conflicts += [(other, p) for p in sorted(contested)]
         other.paths -= contested
     if conflicts:
-        listed = "\n".join(f'- conflict with "{name}": .{".".join(path)}' for name, path in conflicts)
-        raise Conflict(f"Apply failed with {len(conflicts)} conflict{'s' if len(conflicts) > 1 else ''}:"
-                       f"\n{listed}")
+        raise conflict_error(conflicts)
     merged = copy.deepcopy(base)
     for key in ("apiVersion", "kind"):
         merged[key] = applied.get(key, merged.get(key))
@@ -217,6 +215,32 @@ def apply_config(live: dict | None, applied: dict, managers: list[Manager], mana
     mine.paths = set(applied_paths)
     mine.api_version = applied.get("apiVersion", mine.api_version)
     return merged, managers
+
+
+def _who(manager: Manager) -> str:
+    """How the API server names a manager in a conflict: updaters with their apiVersion."""
+    if manager.operation == "Apply":
+        return f'"{manager.manager}"'
+    return f'"{manager.manager}" using {manager.api_version}'
+
+
+def conflict_error(conflicts: list[tuple[Manager, Path]]) -> Conflict:
+    """The API server's 409 for an apply: its message format and one cause per contested field."""
+    fields = [(_who(m), "." + ".".join(path)) for m, path in conflicts]
+    if len(fields) == 1:
+        listed = f"conflict with {fields[0][0]}: {fields[0][1]}"
+    else:
+        lines = []
+        for who in sorted({who for who, _ in fields}):
+            lines.append(f"conflicts with {who}:")
+            lines += [f"- {field_path}" for other, field_path in fields if other == who]
+        listed = "\n".join(lines)
+    plural = "s" if len(fields) > 1 else ""
+    exc = Conflict(f"Apply failed with {len(fields)} conflict{plural}: {listed}")
+    causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {who}", "field": field_path}
+              for who, field_path in fields]
+    exc.details = {"causes": causes}  # type: ignore[attr-defined]
+    return exc
 
 
 def record_update(old: dict | None, new: dict, managers: list[Manager], manager: str, now: str,

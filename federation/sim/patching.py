@@ -97,24 +97,36 @@ def json_patch(target: Any, operations: Any) -> Any:
     for op in operations:
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
             raise ValidationError(f"invalid JSON patch operation {op!r}")
-        kind, path = op["op"], op["path"]
-        if kind == "add":
-            _add(doc, path, copy.deepcopy(op.get("value")))
-        elif kind == "remove":
-            _remove(doc, path)
-        elif kind == "replace":
-            _remove(doc, path)
-            _add(doc, path, copy.deepcopy(op.get("value")))
-        elif kind == "move":
-            _add(doc, path, _remove(doc, op.get("from", "")))
-        elif kind == "copy":
-            _add(doc, path, copy.deepcopy(_walk(doc, _pointer(op.get("from", "")), op.get("from", ""))))
-        elif kind == "test":
-            if _walk(doc, _pointer(path), path) != op.get("value"):
-                raise ValidationError(f"JSON patch test failed at {path!r}")
-        else:
-            raise ValidationError(f"unknown JSON patch operation {kind!r}")
+        if op["op"] not in _JSON_PATCH_OPS:
+            raise ValidationError(f"unknown JSON patch operation {op['op']!r}")
+        try:
+            _apply_operation(doc, op)
+        except ValidationError as exc:
+            # A well-formed patch that cannot be applied: 422, as from the API server.
+            failed = ValidationError("the server rejected our request due to an error in our request")
+            failed.reason = "Invalid"  # type: ignore[attr-defined]
+            raise failed from exc
     return doc
+
+
+_JSON_PATCH_OPS = ("add", "remove", "replace", "move", "copy", "test")
+
+
+def _apply_operation(doc: Any, op: dict) -> None:
+    kind, path = op["op"], op["path"]
+    if kind == "add":
+        _add(doc, path, copy.deepcopy(op.get("value")))
+    elif kind == "remove":
+        _remove(doc, path)
+    elif kind == "replace":
+        _remove(doc, path)
+        _add(doc, path, copy.deepcopy(op.get("value")))
+    elif kind == "move":
+        _add(doc, path, _remove(doc, op.get("from", "")))
+    elif kind == "copy":
+        _add(doc, path, copy.deepcopy(_walk(doc, _pointer(op.get("from", "")), op.get("from", ""))))
+    elif _walk(doc, _pointer(path), path) != op.get("value"):  # "test"
+        raise ValidationError(f"JSON patch test failed at {path!r}")
 
 
 # --- strategic merge patch ----------------------------------------------------------

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 from federation.errors import (
-    AlreadyExists, Conflict, FederationError, NotFound, ResourceExpired, ValidationError,
+    AlreadyExists, Conflict, FederationError, NotFound, PermissionDenied, ResourceExpired, ValidationError,
 )
 from federation.sim import openapi
 from federation.sim import store as store_mod
@@ -170,20 +170,26 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
 
     def _send_error(self, exc: FederationError) -> None:
         message = str(exc)
+        details = getattr(exc, "details", None)
         if isinstance(exc, NotFound):
-            self.send_status(404, message)
+            self.send_status(404, message, details=details)
         elif isinstance(exc, AlreadyExists):
-            self.send_status(409, message, "AlreadyExists")
+            self.send_status(409, message, "AlreadyExists", details)
         elif isinstance(exc, Conflict):
-            self.send_status(409, message, "Conflict")
+            self.send_status(409, message, "Conflict", details)
+        elif isinstance(exc, PermissionDenied):
+            self.send_status(403, message, "Forbidden", details)
         elif isinstance(exc, ResourceExpired):
             self.send_status(410, message, "Expired")
         elif isinstance(exc, ValidationError):
             reason = getattr(exc, "reason", "BadRequest")
+            if reason == "InternalError":
+                self.send_status(500, message)
+                return
             causes = [{"reason": "FieldValueInvalid", "message": c, "field": c.split(":", 1)[0]}
                       for c in getattr(exc, "causes", [])]
             self.send_status(422 if reason == "Invalid" else 400, message, reason,
-                             {"causes": causes} if causes else None)
+                             details or ({"causes": causes} if causes else None))
         else:
             self.send_status(500, message)
 
@@ -230,7 +236,8 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         rtype = catalog.by_resource(group, version, segs[0]) if segs else None
         name = segs[1] if len(segs) > 1 else None
         sub = segs[2] if len(segs) > 2 else None
-        if (rtype is None or len(segs) > 3 or (sub and (sub != "status" or not rtype.has_status))
+        finalize = sub == "finalize" and rtype is not None and rtype.kind == "Namespace" and not rtype.group
+        if (rtype is None or len(segs) > 3 or (sub and not finalize and (sub != "status" or not rtype.has_status))
                 or (namespace is not None and not rtype.namespaced)
                 or (rtype.namespaced and name is not None and namespace is None)):
             self.send_status(404, "the server could not find the requested resource")
@@ -244,6 +251,7 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         try:
             labels = LabelSelector.parse(query.get("labelSelector"))
             fields = FieldSelector.parse(query.get("fieldSelector"))
+            fields.check_supported(rtype.group, rtype.kind)
         except ValidationError as exc:
             self.send_status(400, str(exc))
             return
@@ -263,6 +271,12 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
             stream_watch(self, rtype, namespace, labels, single, query)
         elif method == "GET":
             self._send_entry(200, self.server.api.store.get_entry(rtype, namespace, name))
+        elif finalize:
+            if method != "PUT":
+                self.send_status(405, f"{method} is not supported on namespaces/finalize")
+                return
+            finalizers = ((self._decode(body) or {}).get("spec") or {}).get("finalizers") or []
+            self._send_entry(200, self.server.api.store.finalize_namespace(name, finalizers))
         elif method == "PUT":
             self._replace(rtype, namespace, name, sub, query, body)
         elif method == "PATCH":
@@ -315,7 +329,7 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
     def _create(self, rtype: ResourceType, namespace: str | None, query: dict, body: bytes) -> None:
         obj = self._decode(body)
         entry, warnings = self.server.api.store.create_entry(rtype, namespace, obj, manager=self._manager(query),
-                                                             **self._write_options(query))
+                                                             lifecycle=True, **self._write_options(query))
         self._send_entry(201, entry, warnings)
 
     def _replace(self, rtype: ResourceType, namespace: str | None, name: str, sub: str | None, query: dict,
@@ -339,13 +353,16 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         if patch_type == "apply":
             manager = query.get("fieldManager")
             if not manager:
-                self.send_status(400, "PATCH with application/apply-patch+yaml requires the fieldManager "
-                                      "query parameter")
+                cause = {"reason": "FieldValueRequired", "message": "Required value: is required for apply patch",
+                         "field": "fieldManager"}
+                self.send_status(422, 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is '
+                                      "required for apply patch", "Invalid",
+                                 {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [cause]})
                 return
             applied = self._decode(body, allow_yaml=True)
             entry, warnings, created = store.apply_entry(rtype, namespace, name, applied, manager=manager,
                                                          force=_truthy(query.get("force")), scope=scope,
-                                                         **self._write_options(query))
+                                                         lifecycle=True, **self._write_options(query))
             self._send_entry(201 if created else 200, entry, warnings)
             return
         patch = self._decode(body)
@@ -359,13 +376,14 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         entry = self.server.api.store.delete_entry(rtype, namespace, name, uid=preconditions.get("uid"),
                                                    resource_version=preconditions.get("resourceVersion"),
                                                    dry_run=query.get("dryRun") == "All")
-        if rtype.custom:
+        if rtype.kind == "Namespace" and not rtype.group:  # as the API server: the object, not a Status
             self._send_entry(200, entry)
             return
-        meta = entry.obj["metadata"]
+        details = {"name": name, "group": rtype.group, "kind": rtype.plural, "uid": entry.obj["metadata"].get("uid")}
+        if not rtype.group:
+            del details["group"]
         self.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                             "details": {"name": name, "group": rtype.group, "kind": rtype.plural,
-                                         "uid": meta.get("uid")}})
+                             "details": details})
 
     def _delete_collection(self, rtype: ResourceType, namespace: str | None, labels: LabelSelector,
                            fields: FieldSelector) -> None:

@@ -127,6 +127,9 @@ class Catalog:
             if t.categories:
                 entry["categories"] = list(t.categories)
             resources.append(entry)
+            if t.kind == "Namespace" and not t.group:
+                resources.append({"name": "namespaces/finalize", "singularName": "", "namespaced": False,
+                                  "kind": "Namespace", "verbs": ["update"]})
             if t.has_status:
                 resources.append({"name": f"{t.plural}/status", "singularName": "", "namespaced": t.namespaced,
                                   "kind": t.kind, "verbs": ["get", "patch", "update"]})

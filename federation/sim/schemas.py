@@ -260,6 +260,40 @@ def _prune_value(value: Any, schema: dict, path: list, unknown: list[str]) -> No
                 _prune_value(item, items, path + [index], unknown)
 
 
+_TYPE_CHECKS = {
+    "integer": ("numeric (int or float)", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    "number": ("numeric (int or float)", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    "string": ("string", lambda v: isinstance(v, str)),
+    "boolean": ("bool", lambda v: isinstance(v, bool)),
+    "object": ("map", lambda v: isinstance(v, dict)),
+    "array": ("list", lambda v: isinstance(v, list)),
+}
+_JSON_TYPE_NAMES = {bool: "bool", int: "numeric", float: "numeric", str: "string", dict: "map", list: "list"}
+
+
+def type_mismatch(value: Any, schema: dict, path: str = "") -> str | None:
+    """The first field whose JSON type the schema does not allow, as server-side apply reports it
+    (``.spec.weight: expected numeric (int or float), got string``), or None."""
+    if value is None or schema.get("x-kubernetes-int-or-string"):
+        return None
+    check = _TYPE_CHECKS.get(schema.get("type", ""))
+    if check is not None and not check[1](value):
+        return f"{path}: expected {check[0]}, got {_JSON_TYPE_NAMES.get(type(value), type(value).__name__)}"
+    if isinstance(value, dict):
+        props, additional = schema.get("properties") or {}, schema.get("additionalProperties")
+        for key, sub_value in value.items():
+            sub = props.get(key, additional if isinstance(additional, dict) else None)
+            found = type_mismatch(sub_value, sub, f"{path}.{key}") if sub else None
+            if found:
+                return found
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            found = type_mismatch(item, schema["items"], f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
 def apply_defaults(obj: Any, schema: dict, root: bool = True) -> None:
     """Fill absent fields that have a ``default`` in the schema (in place)."""
     if isinstance(obj, dict):

@@ -3,7 +3,9 @@
 Label selectors: ``a=b``, ``a==b``, ``a!=b``, ``a in (x,y)``, ``a notin (x,y)``,
 ``a`` (exists), ``!a`` (does not exist), ``a>1``/``a<1``, joined by commas.
 Field selectors: ``path=value``, ``path==value``, ``path!=value`` on dotted paths
-such as ``metadata.name`` or ``spec.nodeName``.
+such as ``metadata.name`` or ``spec.nodeName``; as on the API server, only the
+paths a kind supports (``metadata.name`` and ``metadata.namespace`` everywhere,
+a few more on some built-in kinds) are accepted.
 """
 
 from __future__ import annotations
@@ -128,6 +130,18 @@ class FieldRequirement:
         return (text == self.value) == self.equal
 
 
+_COMMON_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
+# Built-in kinds' extra field labels (custom kinds have only the common ones).
+_KIND_FIELDS = {
+    ("", "Pod"): frozenset({"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+                            "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"}),
+    ("", "Secret"): frozenset({"type"}),
+    ("", "Namespace"): frozenset({"status.phase"}),
+    ("", "Node"): frozenset({"spec.unschedulable"}),
+    ("", "Service"): frozenset({"spec.clusterIP", "spec.type"}),
+}
+
+
 class FieldSelector:
     def __init__(self, requirements: tuple[FieldRequirement, ...] = ()):
         self.requirements = requirements
@@ -150,6 +164,14 @@ class FieldSelector:
 
     def __bool__(self) -> bool:
         return bool(self.requirements)
+
+    def check_supported(self, group: str, kind: str) -> None:
+        """Reject paths the kind has no field label for, as the API server does (400)."""
+        allowed = _COMMON_FIELDS | _KIND_FIELDS.get((group, kind), frozenset())
+        for req in self.requirements:
+            path = ".".join(req.path)
+            if path not in allowed:
+                raise ValidationError(f"field label not supported: {path}")
 
     def only_name(self) -> str | None:
         """The name when the selector is exactly ``metadata.name=X`` (a direct lookup)."""

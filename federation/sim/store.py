@@ -16,20 +16,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import bisect
 import copy
 import json
 import secrets
 import threading
 import time
 import uuid
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
-from federation.errors import AlreadyExists, Conflict, NotFound, ResourceExpired, ValidationError
+from federation.errors import AlreadyExists, Conflict, NotFound, PermissionDenied, ResourceExpired, ValidationError
 from federation.sim import ownership, patching
 from federation.sim.admission import STRICT, Admission, invalid
+from federation.sim.entries import Entry, Event, EventLog, details_of, not_found, ordered_metadata
 from federation.sim.resources import Catalog, ResourceType
-from federation.sim.schemas import SchemaSet
+from federation.sim.schemas import SchemaSet, type_mismatch
 from federation.sim.selectors import FieldSelector, LabelSelector
 
 MAIN, STATUS, ALL = "main", "status", "all"  # which part of an object a write may change
@@ -41,58 +41,6 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-class Entry:
-    """A stored object with its cached JSON encoding."""
-
-    __slots__ = ("obj", "raw", "rv")
-
-    def __init__(self, obj: dict):
-        self.obj = obj
-        self.raw = json.dumps(obj, separators=(",", ":")).encode()
-        self.rv = int(obj["metadata"]["resourceVersion"])
-
-    @property
-    def labels(self) -> dict:
-        return self.obj["metadata"].get("labels") or {}
-
-    def copy(self) -> dict:
-        return json.loads(self.raw)
-
-
-class Event(NamedTuple):
-    rv: int
-    type: str  # ADDED, MODIFIED, DELETED
-    entry: Entry  # the object after the write (for DELETED: as deleted)
-    prev: Entry | None
-
-
-class _Log:
-    """Bounded history of one resource type; ``compacted`` is the newest rv no longer held."""
-
-    def __init__(self, limit: int):
-        self.limit = max(1, limit)
-        self.events: list[Event] = []
-        self.rvs: list[int] = []
-        self.compacted = 0
-
-    def append(self, event: Event) -> None:
-        self.events.append(event)
-        self.rvs.append(event.rv)
-        if len(self.events) > self.limit + max(16, self.limit // 8):  # trim in batches
-            self.drop(len(self.events) - self.limit)
-
-    def drop(self, count: int) -> None:
-        if count <= 0:
-            return
-        self.compacted = max(self.compacted, self.rvs[count - 1])
-        del self.events[:count], self.rvs[:count]
-
-    def since(self, rv: int) -> list[Event]:
-        if rv < self.compacted:
-            raise ResourceExpired(f"too old resource version: {rv} ({self.compacted})")
-        return self.events[bisect.bisect_right(self.rvs, rv):]
-
-
 def _key(rtype: ResourceType, namespace: str | None, name: str) -> tuple[str, str]:
     return ((namespace or "") if rtype.namespaced else "", name)
 
@@ -102,31 +50,23 @@ def _strip_identity(obj: dict) -> dict:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
 
 
-_META_ORDER = ("name", "generateName", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp")
-
-
-def _ordered_metadata(meta: dict) -> dict:
-    """Metadata keys in the order the API server prints them (identity first, managedFields last)."""
-    out = {k: meta[k] for k in _META_ORDER if k in meta}
-    out.update((k, v) for k, v in meta.items() if k not in out and k != "managedFields")
-    if "managedFields" in meta:
-        out["managedFields"] = meta["managedFields"]
-    return out
-
-
 class ObjectStore:
     """Thread-safe in-memory objects of one cluster, with watch history."""
 
     def __init__(self, catalog: Catalog | None = None, schemas: SchemaSet | None = None, history: int = 1000,
-                 default_namespaces: bool = True, clock: Callable[[], str] = _now):
+                 default_namespaces: bool = True, clock: Callable[[], str] = _now, namespace_controller: bool = True):
         self.catalog = catalog or Catalog()
+        # Acting as kube-controller-manager's namespace controller: a deleted namespace's content
+        # goes and the namespace is finalized at once. Without it a deleted namespace stays
+        # Terminating until ``finalize_namespace``, as on an API server running alone.
+        self.namespace_controller = namespace_controller
         self.admission = Admission(schemas)
         self.history = history
         self._clock = clock
         self._cond = threading.Condition()
         self._rv = 0
         self._objects: dict[ResourceType, dict[tuple[str, str], Entry]] = {t: {} for t in self.catalog.types}
-        self._logs: dict[ResourceType, _Log] = {t: _Log(history) for t in self.catalog.types}
+        self._logs: dict[ResourceType, EventLog] = {t: EventLog(history) for t in self.catalog.types}
         if default_namespaces:
             for name in DEFAULT_NAMESPACES:
                 self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
@@ -202,7 +142,7 @@ class ObjectStore:
         with self._cond:
             entry = self._objects[rtype].get(_key(rtype, namespace, name))
         if entry is None:
-            raise NotFound(f'{rtype.qualified_resource} "{name}" not found')
+            raise not_found(rtype, name)
         return entry
 
     def list_entries(self, rtype: ResourceType, namespace: str | None = None,
@@ -215,6 +155,8 @@ class ObjectStore:
             if continue_token:
                 list_rv, start = self._decode_continue(rtype, continue_token)
             objects = self._objects[rtype]
+            if list_rv < self._rv:
+                objects = self._objects_at(rtype, list_rv)
             name = fields.only_name() if fields else None
             if name is not None:
                 found = objects.get(_key(rtype, namespace, name)) if namespace or not rtype.namespaced else None
@@ -241,6 +183,22 @@ class ObjectStore:
             raw = json.dumps({"rv": list_rv, "start": [last.get("namespace", ""), last["name"]]})
             token = base64.urlsafe_b64encode(raw.encode()).decode()
         return out, list_rv, token
+
+    def _objects_at(self, rtype: ResourceType, rv: int) -> dict[tuple[str, str], Entry]:
+        """The objects of ``rtype`` as they were at ``rv``: later events undone, newest first.
+
+        Continued lists are served from this snapshot, as the API server serves
+        every page of a list at the first page's resourceVersion.
+        """
+        objects = dict(self._objects[rtype])
+        for event in reversed(self._logs[rtype].since(rv)):
+            meta = event.entry.obj["metadata"]
+            key = _key(rtype, meta.get("namespace"), meta["name"])
+            if event.prev is None:
+                objects.pop(key, None)
+            else:
+                objects[key] = event.prev
+        return objects
 
     def _decode_continue(self, rtype: ResourceType, token: str) -> tuple[int, tuple[str, str]]:
         try:
@@ -282,7 +240,8 @@ class ObjectStore:
     # --- writes ---------------------------------------------------------------------
     def create_entry(self, rtype: ResourceType, namespace: str | None, obj: dict, *, manager: str,
                      scope: str = MAIN, dry_run: bool = False, validation: str = STRICT,
-                     operation: str = "Update") -> tuple[Entry, list[str]]:
+                     operation: str = "Update", lifecycle: bool = False) -> tuple[Entry, list[str]]:
+        """Create ``obj``; with ``lifecycle`` (API requests), only in an existing, active namespace."""
         new = self._prepare_body(rtype, namespace, obj)
         meta = new["metadata"]
         for key in ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields",
@@ -295,7 +254,11 @@ class ObjectStore:
         with self._cond:
             key = _key(rtype, meta.get("namespace"), meta.get("name", ""))
             if key in self._objects[rtype]:
-                raise AlreadyExists(f'{rtype.qualified_resource} "{key[1]}" already exists')
+                exc = AlreadyExists(f'{rtype.qualified_resource} "{key[1]}" already exists')
+                exc.details = details_of(rtype, key[1])  # type: ignore[attr-defined]
+                raise exc
+            if lifecycle and rtype.namespaced:
+                self._check_namespace(rtype, key[0], key[1])
             applied_paths = ownership.leaf_paths(new, include_status=scope != MAIN)  # before defaulting
             warnings = self.admission.admit(rtype, new, None, validation)
             now = self._clock()
@@ -345,7 +308,7 @@ class ObjectStore:
 
     def apply_entry(self, rtype: ResourceType, namespace: str | None, name: str, applied: dict, *, manager: str,
                     force: bool = False, scope: str = MAIN, dry_run: bool = False,
-                    validation: str = STRICT) -> tuple[Entry, list[str], bool]:
+                    validation: str = STRICT, lifecycle: bool = False) -> tuple[Entry, list[str], bool]:
         """Server-side apply; returns (entry, warnings, created)."""
         applied = self._prepare_body(rtype, namespace, applied)
         meta = applied["metadata"]
@@ -354,12 +317,14 @@ class ObjectStore:
                                         "must match the name in the request"], reason="BadRequest")
         if scope == MAIN and rtype.has_status:
             applied.pop("status", None)
+        self._check_apply_types(rtype, namespace, name, applied)
         with self._cond:
             try:
                 old = self.get_entry(rtype, namespace, name)
             except NotFound:
                 entry, warnings = self.create_entry(rtype, namespace, applied, manager=manager, scope=scope,
-                                                    dry_run=dry_run, validation=validation, operation="Apply")
+                                                    dry_run=dry_run, validation=validation, operation="Apply",
+                                                    lifecycle=lifecycle)
                 return entry, warnings, True
             wanted = meta.get("resourceVersion")
             if wanted and str(wanted) != str(old.rv):
@@ -373,17 +338,54 @@ class ObjectStore:
 
     def delete_entry(self, rtype: ResourceType, namespace: str | None, name: str, *, uid: str | None = None,
                      resource_version: str | None = None, dry_run: bool = False) -> Entry:
+        """Delete an object; a Namespace with finalizers is marked Terminating instead (returned as such)."""
         with self._cond:
             old = self.get_entry(rtype, namespace, name)
-            if (uid and uid != old.obj["metadata"].get("uid")) or (resource_version and
-                                                                   str(resource_version) != str(old.rv)):
-                raise Conflict(f'Operation cannot be fulfilled on {rtype.qualified_resource} "{name}": '
-                               "the precondition (uid or resourceVersion) does not match")
+            meta = old.obj["metadata"]
+            for what, wanted, actual, hint in (
+                    ("UID", uid, meta.get("uid"), "deleted and then recreated"),
+                    ("ResourceVersion", resource_version, meta.get("resourceVersion"), "modified")):
+                if wanted and str(wanted) != str(actual):
+                    exc = Conflict(f'Operation cannot be fulfilled on {rtype.qualified_kind} "{name}": the {what} '
+                                   f"in the precondition ({wanted}) does not match the {what} in record ({actual}). "
+                                   f"The object might have been {hint}")
+                    exc.details = {**details_of(rtype, name), "kind": rtype.kind}  # type: ignore[attr-defined]
+                    raise exc
             if dry_run:
                 return old
             if rtype.kind == "Namespace" and not rtype.group:
-                self._delete_namespace_contents(name)
+                return self._delete_namespace(rtype, old)
             return self._commit(rtype, _key(rtype, namespace, name), None, old, False)
+
+    def finalize_namespace(self, name: str, finalizers: list[str]) -> Entry:
+        """``PUT namespaces/<name>/finalize``: set ``spec.finalizers``; a Terminating namespace left
+        with none is removed (what the namespace controller does once the content is gone)."""
+        rtype = self.rtype("v1", "Namespace")
+        with self._cond:
+            old = self.get_entry(rtype, None, name)
+            new = old.copy()
+            new.setdefault("spec", {})["finalizers"] = list(finalizers)
+            if not finalizers and new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+                return self._commit(rtype, _key(rtype, None, name), None, old, False)
+            if new == old.obj:
+                return old
+            return self._commit(rtype, _key(rtype, None, name), new, old, False)
+
+    def _delete_namespace(self, rtype: ResourceType, old: Entry) -> Entry:
+        name = old.obj["metadata"]["name"]
+        if old.obj["metadata"].get("deletionTimestamp"):
+            return old  # already Terminating: deleting again changes nothing
+        if not (old.obj.get("spec") or {}).get("finalizers") and not old.obj["metadata"].get("finalizers"):
+            return self._commit(rtype, _key(rtype, None, name), None, old, False)
+        marked = old.copy()
+        marked["metadata"].update(deletionTimestamp=self._clock(), deletionGracePeriodSeconds=0)
+        marked.setdefault("status", {})["phase"] = "Terminating"
+        terminating = self._commit(rtype, _key(rtype, None, name), marked, old, False)
+        if self.namespace_controller:
+            self._delete_namespace_contents(name)
+            rest = [f for f in (marked.get("spec") or {}).get("finalizers") or [] if f != "kubernetes"]
+            self.finalize_namespace(name, rest)
+        return terminating
 
     def delete_collection(self, rtype: ResourceType, namespace: str | None, labels: LabelSelector,
                           fields: FieldSelector) -> list[Entry]:
@@ -399,6 +401,36 @@ class ObjectStore:
                     self._commit(rtype, key, None, objects[key], False)
 
     # --- internals --------------------------------------------------------------------
+    def _check_apply_types(self, rtype: ResourceType, namespace: str | None, name: str, applied: dict) -> None:
+        """Server-side apply builds a typed object first: a wrongly typed field fails it with a 500."""
+        schemas = self.admission.schemas
+        crd_version = schemas.lookup(rtype.api_version, rtype.kind) if schemas else None
+        if crd_version is None:
+            return
+        body = {k: v for k, v in applied.items() if k not in ("apiVersion", "kind", "metadata")}
+        mismatch = type_mismatch(body, crd_version.schema)
+        if mismatch:
+            where = f"{namespace}/{name}" if rtype.namespaced else name
+            exc = ValidationError(f"failed to create typed patch object ({where}; {rtype.api_version}, "
+                                  f"Kind={rtype.kind}): {mismatch}")
+            exc.reason = "InternalError"  # type: ignore[attr-defined]
+            raise exc
+
+    def _check_namespace(self, rtype: ResourceType, namespace: str, name: str) -> None:
+        """The API server's NamespaceLifecycle admission: no new objects outside a live namespace."""
+        ns_type = self.catalog.by_kind("v1", "Namespace")
+        if ns_type is None:
+            return
+        entry = self._objects[ns_type].get(("", namespace))
+        if entry is None:
+            raise not_found(ns_type, namespace)
+        if entry.obj["metadata"].get("deletionTimestamp"):
+            exc = PermissionDenied(f'{rtype.qualified_resource} "{name}" is forbidden: unable to create new '
+                                   f"content in namespace {namespace} because it is being terminated")
+            cause = {"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated",
+                     "field": "metadata.namespace"}
+            exc.details = {**details_of(rtype, name), "causes": [cause]}  # type: ignore[attr-defined]
+            raise exc
     def _prepare_body(self, rtype: ResourceType, namespace: str | None, obj: Any) -> dict:
         if not isinstance(obj, dict):
             raise invalid(rtype, "", ["the request body must be a JSON object"], reason="BadRequest")
@@ -467,7 +499,7 @@ class ObjectStore:
             kind = "DELETED"
         else:
             new["metadata"]["resourceVersion"] = str(rv)
-            new["metadata"] = _ordered_metadata(new["metadata"])
+            new["metadata"] = ordered_metadata(new["metadata"])
             entry = Entry(new)
             kind = "ADDED" if old is None else "MODIFIED"
         if dry_run:

@@ -4,7 +4,8 @@ Kubernetes semantics: without a resourceVersion (or with "0") the stream
 starts with synthetic ADDED events for the current objects; with one, it
 replays what came after it, or sends an ERROR event carrying a 410 Status when
 that history is gone. Label/field selectors turn a MODIFIED event into ADDED
-or DELETED when an object starts or stops matching. ``allowWatchBookmarks``
+or DELETED (carrying the last matching state) when an object starts or stops
+matching. ``allowWatchBookmarks``
 adds periodic BOOKMARK events; ``timeoutSeconds`` ends the stream normally.
 """
 
@@ -19,7 +20,7 @@ from federation.errors import ResourceExpired
 from federation.sim.resources import ResourceType
 from federation.sim.selectors import FieldSelector, LabelSelector
 from federation.sim.serving import WatchHandle
-from federation.sim.store import Entry, Event
+from federation.sim.entries import Entry, Event
 
 if TYPE_CHECKING:
     from federation.sim.requesting import RequestHandler
@@ -94,6 +95,16 @@ def _parse_query(handler: "RequestHandler", query: dict) -> tuple[int | None, fl
     return rv, max(0.0, min(timeout, api.watch_timeout))
 
 
+def _event_object(kind: str, event: Event) -> bytes:
+    """What a watcher is sent: an object that stopped matching goes as DELETED in its last
+    matching state, at the event's resourceVersion (as the API server's watch cache does)."""
+    if kind == "DELETED" and event.type == "MODIFIED" and event.prev is not None:
+        last = event.prev.copy()
+        last["metadata"]["resourceVersion"] = str(event.rv)
+        return json.dumps(last, separators=(",", ":")).encode()
+    return event.entry.raw
+
+
 def stream_watch(handler: "RequestHandler", rtype: ResourceType, namespace: str | None, labels: LabelSelector,
                  fields: FieldSelector, query: dict) -> None:
     parsed = _parse_query(handler, query)
@@ -153,7 +164,7 @@ def stream_watch(handler: "RequestHandler", rtype: ResourceType, namespace: str 
             for event in events:
                 kind = filt.event_type(event)
                 if kind is not None:
-                    pending.append(_line(kind, event.entry.raw))
+                    pending.append(_line(kind, _event_object(kind, event)))
             # Every event of this type up to ``current`` was in ``events``.
             cursor = max(cursor, current)
             if bookmarks and time.monotonic() >= next_bookmark:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -13,7 +11,7 @@ import pytest
 
 from federation.sim import SimCluster, load_crd_schemas
 
-from .helpers import SHARED_DIR
+from .helpers import SHARED_DIR, kubectl_runner
 
 
 
@@ -82,18 +80,4 @@ def api_client(kubeconfig):
 @pytest.fixture
 def kubectl(kubeconfig, tmp_path):
     """Run the real kubectl against the cluster; returns the CompletedProcess."""
-    binary = shutil.which("kubectl")
-    if binary is None:
-        pytest.skip("kubectl is not on PATH")
-    base = [binary, "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "kube-cache"),
-            "--request-timeout", "10s"]
-
-    def run(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run(base + list(args), input=stdin, capture_output=True, text=True, timeout=30)
-        if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
-        return result
-
-    run.base = base
-    return run
-
+    return kubectl_runner(kubeconfig, tmp_path / "kube-cache", timeout=20.0)

@@ -1,17 +1,40 @@
-"""Helpers for the simulated-cluster tests: raw HTTPS requests and bounded polling."""
+"""Helpers for the simulated-cluster tests: raw HTTPS requests, bounded polling, running kubectl."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
+import shutil
 import ssl
+import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from federation.sim import SimCluster
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DIR = REPO_ROOT.parent / "shared"
+
+# A WorkloadEntry manifest as kubectl users write one (namespace "default").
+WORKLOAD_ENTRY_YAML = """\
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata:
+  name: vm-1
+  namespace: default
+  labels:
+    app: reviews
+spec:
+  address: 10.0.0.5
+  network: network-1
+  locality: region-1/zone-1a
+  weight: 3
+  labels:
+    app: reviews
+"""
 
 
 def http_request(sim: SimCluster, method: str, path: str, body=None, headers: dict | None = None,
@@ -46,3 +69,24 @@ def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+def kubectl_runner(kubeconfig: Path, cache_dir: Path, timeout: float = 30.0):
+    """A function running the real kubectl on ``kubeconfig``; it returns the CompletedProcess and,
+    with ``check``, fails on a non-zero exit. Skips without kubectl (fails under CI)."""
+    binary = shutil.which("kubectl")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("kubectl is not on PATH", pytrace=False)
+        pytest.skip("kubectl is not on PATH")
+    base = [binary, "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache_dir),
+            "--request-timeout", f"{int(timeout // 2)}s"]
+
+    def run(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(base + list(args), input=stdin, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+        return result
+
+    run.base = base
+    return run

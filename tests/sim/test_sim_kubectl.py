@@ -8,26 +8,10 @@ import tempfile
 import pytest
 import yaml
 
-from .helpers import wait_until
+from .helpers import WORKLOAD_ENTRY_YAML, wait_until
 
 pytestmark = pytest.mark.kubectl
 
-WORKLOAD_ENTRY_YAML = """\
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata:
-  name: vm-1
-  namespace: default
-  labels:
-    app: reviews
-spec:
-  address: 10.0.0.5
-  network: network-1
-  locality: region-1/zone-1a
-  weight: 3
-  labels:
-    app: reviews
-"""
 
 
 def test_get_namespaces(kubectl):
