@@ -20,6 +20,15 @@ SERVICE_ACCOUNT_ANNOTATION = "federation.mesh/service-account"
 TLS_MODE_LABEL = "security.istio.io/tlsMode"
 
 
+def host_matches(pattern: str, host: str) -> bool:
+    """Whether an Istio host (exact, ``*.suffix`` or ``*``) covers ``host``."""
+    if pattern == "*":
+        return True
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return pattern == host
+
+
 @dataclass(frozen=True, order=True)
 class ServiceKey:
     namespace: str

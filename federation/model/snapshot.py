@@ -14,7 +14,7 @@ from federation.model.changes import (
     ChangeSet, ClusterChange, ServiceChange, UserRulesChange, VMChange,
 )
 from federation.model.cluster import ClusterInfo
-from federation.model.ids import ServiceKey
+from federation.model.ids import ServiceKey, host_matches
 from federation.model.service import ClusterService, VMWorkload
 
 _EMPTY: Mapping = MappingProxyType({})
@@ -82,8 +82,10 @@ class Snapshot:
                     user_rules[change.cluster] = change.hosts
                 else:
                     user_rules.pop(change.cluster, None)
-                for host in before ^ change.hosts:
-                    changed_services.update(k for k in services if k.host() == host)
+                # A wildcard rule covers every service whose host it matches.
+                for pattern in before ^ change.hosts:
+                    changed_services.update(k for k in set(services) | set(vms)
+                                            if host_matches(pattern, k.host()))
             elif isinstance(change, VMChange):
                 old_key = vm_index.get(change.name)
                 if old_key is not None:

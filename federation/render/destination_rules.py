@@ -16,6 +16,7 @@ hub reports it (``shadowing_rules``).
 
 from __future__ import annotations
 
+from federation.model.ids import host_matches
 from federation.model.policy import DEFAULT_OUTLIER, FailoverPolicy
 from federation.render.naming import POLICY_ANNOTATION, service_labels
 from federation.render.naming import dns_name
@@ -29,15 +30,6 @@ PREFIX = "federation"
 def rule_name(view: ServiceView) -> str:
     """``federation-<svc>``: one per service and namespace."""
     return dns_name([PREFIX, view.key.name], [view.key.namespace, view.key.name])
-
-
-def host_matches(pattern: str, host: str) -> bool:
-    """Whether a DestinationRule host (exact, ``*.suffix`` or ``*``) covers ``host``."""
-    if pattern == "*":
-        return True
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:])
-    return pattern == host
 
 
 def shadowing_rules(host: str, user_hosts) -> list[str]:

@@ -91,11 +91,13 @@ class Reflector:
         on_failure: Callable[[Exception, int], None] | None = None,
         missing_ok: bool = False,
         slim: Callable[[dict], dict] | None = None,
+        field_selector: str | None = None,
     ):
         self.kube = kube
         self._slim = slim
         self.rtype = rtype
         self.label_selector = label_selector
+        self.field_selector = field_selector
         self.settings = settings or SourceSettings()
         self.missing_ok = missing_ok
         self._on_event = on_event
@@ -245,7 +247,7 @@ class Reflector:
                 stream = self.kube.watch(
                     self.rtype, self.resource_version,
                     timeout_seconds=self.settings.watch_timeout,
-                    label_selector=self.label_selector,
+                    label_selector=self.label_selector, field_selector=self.field_selector,
                     read_timeout=self.settings.watch_timeout + self.settings.watch_read_margin_seconds,
                 )
             except errors.ResourceExpired:
@@ -268,7 +270,8 @@ class Reflector:
 
     def _list(self) -> None:
         try:
-            data = self.kube.list(self.rtype, label_selector=self.label_selector)
+            data = self.kube.list(self.rtype, label_selector=self.label_selector,
+                                  field_selector=self.field_selector)
         except errors.NotFound:
             if not self.missing_ok:
                 raise

@@ -91,3 +91,16 @@ def test_locality_string_forms():
     assert str(Locality("r1", "z1")) == "r1/z1"
     assert str(Locality("r1")) == "r1"
     assert Locality.parse("r1/z1") == Locality("r1", "z1")
+
+
+def test_a_wildcard_user_rule_marks_every_service_it_covers_changed():
+    from federation.model import UserRulesChange
+    from federation.model.ids import host_matches
+    shop = [ServiceKey("shop", "a"), ServiceKey("shop", "b")]
+    other = ServiceKey("other", "c")
+    changes = [ClusterChange("c1", ClusterInfo("c1"))] + [
+        ServiceChange("c1", key, ClusterService("c1", key)) for key in [*shop, other]]
+    snap, _ = Snapshot().apply(ChangeSet(tuple(changes)))
+    _, delta = snap.apply(ChangeSet((UserRulesChange("c2", frozenset({"*.shop.svc.cluster.local"})),)))
+    assert delta.services == frozenset(shop)
+    assert host_matches("*", "x.y.svc.cluster.local") and not host_matches("*.shop.svc.cluster.local", "shop")

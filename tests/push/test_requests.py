@@ -4,6 +4,8 @@ names someone else uses are still never taken over."""
 
 from __future__ import annotations
 
+from federation.push.inventory import OWNED_KINDS
+
 from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
 from federation.push import ref_of
 from tests.push.support import WAIT, cacerts, desired, destination_rule, workload_entry
@@ -14,7 +16,7 @@ WE_PATH = "/apis/networking.istio.io/v1/namespaces/default/workloadentries"
 DR_PATH = "/apis/networking.istio.io/v1/namespaces/default/destinationrules"
 APPLY = "?fieldManager=mesh-federation"
 FORCED = APPLY + "&force=true"
-INVENTORY_LISTS = 6  # one per written kind
+INVENTORY_LISTS = len(OWNED_KINDS)  # one per written kind
 
 
 def wait_synced(pusher):
