@@ -113,7 +113,7 @@ rendered_for() { fed render --cluster "$1" | summarize names; }
 cluster_rows() { fed cluster list --json | summarize clusters; }
 service_rows() { fed services --json | summarize services; }
 sync_rows() { fed status --json | summarize sync; }
-policy_names() { fed get FailoverPolicy | summarize names; }
+policy_names() { fed get FailoverPolicy -o yaml | summarize names; }
 hub_objects_for() { managed "$1" "$MANAGED_KINDS" "$(of_service "$2")" | summarize names; }
 own_objects_in() { kc "$1" get services,endpointslices -n "$NS" -o json | summarize names; }
 cacerts_summary() { kc "$1" -n istio-system get secret cacerts -o json | summarize cacerts; }

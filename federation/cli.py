@@ -11,7 +11,14 @@ import signal
 import sys
 import threading
 
-from federation import __version__, errors, logging_setup
+import yaml
+
+from federation import __version__, errors, logging_setup, manifests, output
+
+DESCRIPTION = ("Run and operate a mesh-federation hub: register member clusters, see federated "
+               "services and sync state, manage failover policies, the mesh's trust root and VMs.")
+EPILOG = ("Commands that talk to a hub read FEDERATION_HUB, FEDERATION_CA and FEDERATION_TOKEN_FILE "
+          "(`. DIR/hub.env` sets them). `federation COMMAND --help` describes each command.")
 
 log = logging.getLogger("federation.cli")
 
@@ -99,7 +106,7 @@ def cmd_serve(args) -> int:
     service = HubService(_settings_from(args))
     service.start()
     if args.workdir:
-        write_hub_env(wd, service.api.address)
+        write_hub_env(wd, service.api.address, listener_env(service))
         (wd.root / "hub.ready").write_text(service.api.address + "\n")
     try:
         wait_for_signal()
@@ -109,6 +116,19 @@ def cmd_serve(args) -> int:
             (wd.root / "hub.ready").unlink(missing_ok=True)
         service.stop()
     return 0
+
+
+def listener_env(service) -> dict[str, str]:
+    """The running hub's other listeners as hub.env variables (only those that listen)."""
+    env = {}
+    server = getattr(getattr(service, "onboarding", None), "server", None)
+    if server is not None:
+        env["FEDERATION_ONBOARDING"] = server.address
+        env["FEDERATION_ONBOARDING_SESSION"] = server.session_address
+    if service.metrics_port:
+        host = service.settings.metrics_listen.rpartition(":")[0] or "127.0.0.1"
+        env["FEDERATION_METRICS"] = f"{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{service.metrics_port}"
+    return env
 
 
 def cmd_sim(args) -> int:
@@ -130,15 +150,16 @@ def cmd_cluster_add(args) -> int:
     return 0
 
 
+def format_clusters(rows, wide: bool = False) -> str:
+    columns = ["NAME", "NETWORK", "REGION", "STATE", "GATEWAYS"] + (["SERVER"] if wide else [])
+    return output.table(columns, [[r.name, r.network, r.region, r.state, ",".join(r.gateways)]
+                                  + ([r.server] if wide else []) for r in rows])
+
+
 def cmd_cluster_list(args) -> int:
     rows = _client(args).list_clusters()
-    if args.json:
-        print(json.dumps([r.__dict__ for r in rows], indent=2, default=list))
-        return 0
-    print(f"{'NAME':<16} {'NETWORK':<12} {'REGION':<12} {'STATE':<12} {'GATEWAYS':<24} SERVER")
-    for r in rows:
-        print(f"{r.name:<16} {r.network or '-':<12} {r.region or '-':<12} {r.state:<12} "
-              f"{','.join(r.gateways) or '-':<24} {r.server}")
+    print(output.render(output.chosen(args), output.plain(list(rows)),
+                        lambda wide: format_clusters(rows, wide)))
     return 0
 
 
@@ -163,41 +184,34 @@ def cmd_cluster_kubeconfig(args) -> int:
     return 0
 
 
-def format_services(rows) -> str:
-    lines = [f"{'SERVICE':<32} {'CLUSTER':<14} {'NETWORK':<10} {'READY':>5}  LOCALITIES"]
+def format_services(rows, wide: bool = False) -> str:
+    lines = [f"{'SERVICE':<32} {'CLUSTER':<14} {'NETWORK':<10} {'READY':>5}  "
+             + ("STALE  LOCALITIES" if wide else "LOCALITIES")]
     for row in rows:
         for c in row.clusters:
             locs = ",".join(f"{loc or '-'}={n}" for loc, n in sorted(c.localities.items()))
-            stale = " (stale)" if c.stale else ""
+            stale = " (stale)" if c.stale and not wide else ""
             lines.append(f"{row.namespace + '/' + row.name:<32} {c.cluster:<14} {c.network or '-':<10} "
-                         f"{c.ready_endpoints:>5}  {locs or '-'}{stale}")
+                         f"{c.ready_endpoints:>5}  " + (f"{'yes' if c.stale else 'no':<5}  " if wide else "")
+                         + f"{locs or '-'}{stale}")
     return "\n".join(lines)
-
-
-def _as_json(rows) -> str:
-    def conv(obj):
-        if hasattr(obj, "__dataclass_fields__"):
-            return {k: conv(getattr(obj, k)) for k in obj.__dataclass_fields__}
-        if isinstance(obj, (list, tuple)):
-            return [conv(x) for x in obj]
-        if isinstance(obj, dict):
-            return {k: conv(v) for k, v in obj.items()}
-        return obj
-    return json.dumps(conv(rows), indent=2)
 
 
 def cmd_services(args) -> int:
     rows = _client(args).list_services()
-    print(_as_json(list(rows)) if args.json else format_services(rows))
+    print(output.render(output.chosen(args), output.plain(list(rows)), lambda wide: format_services(rows, wide)))
     return 0
 
 
-def format_status(status) -> str:
+def format_status(status, wide: bool = False) -> str:
+    extra = f"{'REGION':<10} {'LAST PUSH':<20} " if wide else ""
     lines = [f"hub {status.version}  store={status.store_backend}  services={status.federated_services}  "
              f"snapshot={status.snapshot_version}",
-             f"{'CLUSTER':<14} {'NETWORK':<10} {'STATE':<12} {'SYNCED':<7} {'OBJECTS':>7}  ERROR"]
+             f"{'CLUSTER':<14} {'NETWORK':<10} {extra}{'STATE':<12} {'SYNCED':<7} {'OBJECTS':>7}  ERROR"]
     for c in status.clusters:
-        lines.append(f"{c.name:<14} {c.network or '-':<10} {c.state + (' (stale)' if c.stale else ''):<12} "
+        extra = f"{c.region or '-':<10} {output.when(c.last_push):<20} " if wide else ""
+        lines.append(f"{c.name:<14} {c.network or '-':<10} {extra}"
+                     f"{c.state + (' (stale)' if c.stale else ''):<12} "
                      f"{'yes' if c.synced else 'no':<7} {c.objects:>7}  {c.error or ''}")
         for conflict in c.conflicts:
             lines.append(f"  conflict: {conflict}")
@@ -206,7 +220,7 @@ def format_status(status) -> str:
 
 def cmd_status(args) -> int:
     status = _client(args).status()
-    print(_as_json(status) if args.json else format_status(status))
+    print(output.render(output.chosen(args), output.plain(status), lambda wide: format_status(status, wide)))
     return 0
 
 
@@ -216,19 +230,41 @@ def cmd_render(args) -> int:
 
 
 def cmd_apply(args) -> int:
-    for line in _client(args).apply_resources(_read_input(args.filename)):
+    for line in _client(args).apply_resources(manifests.read_manifests(args.filename)):
         print(line)
     return 0
 
 
 def cmd_delete(args) -> int:
-    for line in _client(args).delete_resources(_read_input(args.filename)):
+    for line in _client(args).delete_resources(manifests.read_manifests(args.filename)):
         print(line)
     return 0
 
 
 def cmd_get(args) -> int:
-    sys.stdout.write(_client(args).list_resources(args.kind))
+    kind = manifests.canonical_kind(args.kind)
+    docs = manifests.selected(manifests.documents(_client(args).list_resources(kind)),
+                              args.name, args.namespace)
+    fmt = output.chosen(args)
+    if not docs and fmt in ("table", "wide"):
+        where = f" in namespace {args.namespace}" if args.namespace else ""
+        print(f"No resources found{where}.", file=sys.stderr)  # as kubectl: stdout stays empty
+        return 0
+    if fmt == "yaml":  # documents that `apply -f` takes back
+        sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False) if docs else "")
+        return 0
+    if fmt == "json":
+        print(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}, indent=2))
+        return 0
+    columns, rows = manifests.rows(docs, fmt == "wide")
+    print(output.table(columns, rows))
+    return 0
+
+
+def cmd_completion(args) -> int:
+    from federation import completion
+
+    sys.stdout.write(completion.script(args.shell, build_parser()))
     return 0
 
 
@@ -264,7 +300,7 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="federation", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="federation", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--log-level", default=_env("FEDERATION_LOG_LEVEL", "info"),
                         choices=["debug", "info", "warning", "error"], help="log level (default info)")
     parser.add_argument("--log-format", default=_env("FEDERATION_LOG_FORMAT", "kv"), choices=["kv", "json"],
@@ -300,11 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hub_flags(p)
     p.set_defaults(func=cmd_cluster_add)
     p = cluster.add_parser("list", help="list member clusters")
-    p.add_argument("--json", action="store_true", help="JSON output")
+    output.add_output_flags(p)
     _add_hub_flags(p)
     p.set_defaults(func=cmd_cluster_list)
     p = cluster.add_parser("remove", help="remove a member cluster and the objects the hub wrote into it")
-    p.add_argument("name")
+    p.add_argument("name", help="the registered cluster name")
     _add_hub_flags(p)
     p.set_defaults(func=cmd_cluster_remove)
     p = cluster.add_parser("kubeconfig", help="make a least-privilege kubeconfig for the hub (like "
@@ -318,37 +354,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_cluster_kubeconfig)
 
     p = sub.add_parser("services", help="federated services × clusters × ready endpoints × locality")
-    p.add_argument("--json", action="store_true", help="JSON output")
+    output.add_output_flags(p)
     _add_hub_flags(p)
     p.set_defaults(func=cmd_services)
 
     p = sub.add_parser("status", help="hub and per-cluster sync status")
-    p.add_argument("--json", action="store_true", help="JSON output")
+    output.add_output_flags(p)
     _add_hub_flags(p)
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("render", help="the YAML the hub writes into a cluster (dry run; secrets redacted)")
-    p.add_argument("--cluster", required=True)
+    p.add_argument("--cluster", required=True, help="the member cluster's registered name")
     _add_hub_flags(p)
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("apply", help="create or update hub resources (FailoverPolicy, WorkloadGroup)")
-    p.add_argument("-f", "--filename", required=True, help="YAML file ('-' for stdin)")
+    p.add_argument("-f", "--filename", required=True,
+                   help="YAML file, a directory of *.yaml/*.yml/*.json files, or '-' for stdin")
     _add_hub_flags(p)
     p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser("delete", help="delete the hub resources a YAML file names")
-    p.add_argument("-f", "--filename", required=True, help="YAML file ('-' for stdin)")
+    p.add_argument("-f", "--filename", required=True,
+                   help="YAML file, a directory of *.yaml/*.yml/*.json files, or '-' for stdin")
     _add_hub_flags(p)
     p.set_defaults(func=cmd_delete)
 
-    p = sub.add_parser("get", help="list hub resources as YAML")
-    p.add_argument("kind", nargs="?", default="", help="FailoverPolicy or WorkloadGroup (default: all)")
+    p = sub.add_parser("get", help="list hub resources (FailoverPolicy, WorkloadGroup)")
+    p.add_argument("kind", nargs="?", default="",
+                   help="failoverpolicy (failoverpolicies, fp) or workloadgroup (workloadgroups, wg); "
+                        "any case (default: every kind)")
+    p.add_argument("name", nargs="?", default="", help="only the resource of this name")
+    p.add_argument("-n", "--namespace", default="", help="only resources of this namespace")
+    output.add_output_flags(p)
     _add_hub_flags(p)
     p.set_defaults(func=cmd_get)
 
     for extend in _extensions():
         extend(sub, _add_hub_flags, _client)
+
+    p = sub.add_parser("completion", help="print a shell completion script (bash or zsh)",
+                       description="Print a completion script for federation's commands and flags. "
+                                   "bash: `source <(federation completion bash)`; zsh: "
+                                   "`source <(federation completion zsh)`.")
+    p.add_argument("shell", choices=["bash", "zsh"], help="the shell to complete in")
+    p.set_defaults(func=cmd_completion)
     return parser
 
 

@@ -3,6 +3,8 @@
 Topology: cluster-1 and cluster-2 on network ``net-east`` in region ``us-east``
 (two zones), cluster-3 on ``net-west`` in ``eu-west``. Services in namespace
 ``bookinfo``: ``reviews`` in every cluster, ``details`` in two, ``ratings`` in one.
+Every log line goes to ``DIR/demo.log`` from the start (and to stderr until the
+live view owns the terminal); ``DIR/hub.env`` exports every listener's address.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from federation import errors
 from federation.api.client import AdminClient
-from federation.cli import format_services, format_status, wait_for_signal
+from federation.cli import format_services, format_status, listener_env, wait_for_signal
 from federation.serving import HubService, prepare_workdir, write_hub_env
 from federation.settings import HubSettings
 from federation.sim.cli import default_schemas_dir
@@ -58,18 +60,25 @@ def wait_synced(client: AdminClient, clusters: int, timeout: float) -> bool:
     return False
 
 
-def draw(client: AdminClient, out=sys.stdout) -> None:
+def header(addresses: dict[str, str]) -> str:
+    """The live view's first lines: where each listener is and how to reach it."""
+    return "\n".join(f"  {name:<30} {value}" for name, value in addresses.items())
+
+
+def draw(client: AdminClient, addresses: dict[str, str], out=sys.stdout) -> None:
     try:
         text = format_status(client.status()) + "\n\n" + format_services(client.list_services())
     except errors.FederationError as exc:
         text = f"hub unavailable: {exc}"
-    out.write("\x1b[H\x1b[2J" + time.strftime("%H:%M:%S") + "  mesh-federation demo (Ctrl-C to stop)\n\n"
-              + text + "\n")
+    out.write("\x1b[H\x1b[2J" + time.strftime("%H:%M:%S") + "  mesh-federation demo (Ctrl-C to stop)\n"
+              + header(addresses) + "\n\n" + text + "\n")
     out.flush()
 
 
 def run_demo(args) -> int:
     workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_file = _log_to(workdir / "demo.log")
     shutil.rmtree(workdir / "kubeconfigs", ignore_errors=True)
     (workdir / "ready").unlink(missing_ok=True)
     wd = prepare_workdir(workdir, hosts=["127.0.0.1", "localhost"])
@@ -84,14 +93,19 @@ def run_demo(args) -> int:
     try:
         service = HubService(settings)
         service.start()
-        env = write_hub_env(wd, service.api.address)
+        others = listener_env(service)
+        listeners = {"FEDERATION_HUB": service.api.address, **others}
+        env = write_hub_env(wd, service.api.address, others)
         client = AdminClient(service.api.address, ca_file=str(wd.ca),
                              token=wd.token.read_text().strip())
         kubeconfigs = workdir / "kubeconfigs"
         kubeconfigs.mkdir(parents=True, exist_ok=True)
         for sim in fleet:
             text = fleet.kubeconfig_path(sim.name).read_text()
-            (kubeconfigs / f"{sim.name}.yaml").write_text(text)
+            path = kubeconfigs / f"{sim.name}.yaml"
+            path.touch(mode=0o600)  # it holds the cluster's token
+            path.chmod(0o600)
+            path.write_text(text)
             client.register_cluster(sim.name, text)
             log.info("registered cluster", extra={"fields": {"cluster": sim.name, "server": sim.url}})
         trust = TrustClient(service.api.address, ca_file=str(wd.ca), token=wd.token.read_text().strip())
@@ -106,15 +120,15 @@ def run_demo(args) -> int:
             return 1
         (workdir / "ready").write_text(service.api.address + "\n")
         log.info("demo ready", extra={"fields": {
-            "hub_env": str(env), "metrics": f"127.0.0.1:{service.metrics_port}",
+            "hub_env": str(env), **{k.lower(): v for k, v in listeners.items()},
             "try": f". {env}; federation services"}})
         stop = threading.Event()
         if args.no_view or not sys.stdout.isatty():
             wait_for_signal(stop)
         else:
             log.info("live view on; logs continue in demo.log", extra={"fields": {"file": str(workdir / "demo.log")}})
-            _log_to(workdir / "demo.log")
-            viewer = threading.Thread(target=_view_loop, args=(client, stop), daemon=True)
+            logging.getLogger().handlers[:] = [log_file]
+            viewer = threading.Thread(target=_view_loop, args=(client, listeners, stop), daemon=True)
             viewer.start()
             wait_for_signal(stop)
             viewer.join(2.0)
@@ -126,17 +140,20 @@ def run_demo(args) -> int:
             service.stop()
         fleet.stop()
         (workdir / "ready").unlink(missing_ok=True)
+        logging.getLogger().removeHandler(log_file)
+        log_file.close()
 
 
-def _log_to(path: Path) -> None:
-    """While the live view owns the terminal, log lines go to a file."""
+def _log_to(path: Path) -> logging.Handler:
+    """Log lines go to ``path`` too (only there once the live view owns the terminal)."""
     root = logging.getLogger()
-    handler = logging.FileHandler(path)
+    handler = logging.FileHandler(path, mode="w")
     handler.setFormatter(root.handlers[0].formatter if root.handlers else None)
-    root.handlers[:] = [handler]
+    root.addHandler(handler)
+    return handler
 
 
-def _view_loop(client: AdminClient, stop: threading.Event) -> None:
+def _view_loop(client: AdminClient, addresses: dict[str, str], stop: threading.Event) -> None:
     while not stop.is_set():
-        draw(client)
+        draw(client, addresses)
         stop.wait(1.0)

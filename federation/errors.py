@@ -41,6 +41,10 @@ class PermissionDenied(AuthError):
     """Authenticated, but not allowed to do this."""
 
 
+class EndpointMismatch(ConfigError):
+    """An address that answers, but not as the API that was meant (a wrong port)."""
+
+
 class LimitExceeded(FederationError):
     """A request or rate above a configured bound."""
 

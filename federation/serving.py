@@ -73,12 +73,14 @@ def prepare_workdir(root: str | os.PathLike, hosts: list[str]) -> Workdir:
     return wd
 
 
-def write_hub_env(wd: Workdir, address: str) -> Path:
-    """``. hub.env`` lets the CLI reach this hub from another terminal."""
+def write_hub_env(wd: Workdir, address: str, listeners: dict[str, str] | None = None) -> Path:
+    """``. hub.env`` lets the CLI reach this hub from another terminal;
+    ``listeners`` adds the other addresses (variable name → HOST:PORT)."""
     wd.env.write_text(
         f"export FEDERATION_HUB={address}\n"
         f"export FEDERATION_CA={wd.ca.resolve()}\n"
         f"export FEDERATION_TOKEN_FILE={wd.token.resolve()}\n"
+        + "".join(f"export {name}={value}\n" for name, value in (listeners or {}).items())
     )
     wd.env.chmod(0o600)
     return wd.env

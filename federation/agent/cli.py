@@ -7,24 +7,38 @@
 
 ``join`` enrolls this VM, writes the sidecar's files into DIR, then keeps
 running as ``run`` does. ``run`` resumes from DIR after a restart, without a
-token. Both stop cleanly on SIGTERM or SIGINT. Exit status 3 means the hub
-refuses this VM for good (revoked, certificate expired): enroll again with a
-new token.
+token. Both stop cleanly on SIGTERM or SIGINT. Only a hub that cannot be
+reached is retried (with capped back-off); what no retry can fix ends ``join``
+at once with a line naming the likely fix and its own exit status:
+
+    1  bad flags or files        3  the hub refuses the token or this VM (enroll anew)
+    4  --ca-bundle does not verify the hub's certificate
+    5  --hub is not the enroll port (the session port, the admin API, a plaintext port)
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
-import signal
-import socket
-import sys
-import threading
 
-from federation import __version__, errors
-from federation.agent.credentials import RENEW_FRACTION
-from federation.agent.running import NEEDS_ENROLLMENT, RETRYABLE, Agent, split_host_port
+# gRPC's C core logs handshake failures itself, on stderr, past our own error line;
+# it reads these once, when grpc is first imported (below, through ``running``).
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+os.environ.setdefault("GRPC_TRACE", "")
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+
+from federation import __version__, errors  # noqa: E402
+from federation.agent.credentials import RENEW_FRACTION  # noqa: E402
+from federation.agent.running import (  # noqa: E402
+    NEEDS_ENROLLMENT, RETRYABLE, UNTRUSTED_HUB, WRONG_ENDPOINT, Agent, split_host_port,
+)
+
+_REFUSED_HINT = "the token is spent, expired, revoked or mistyped: create one with `federation vm token create`"
 
 log = logging.getLogger("federation.agent")
 
@@ -85,9 +99,11 @@ def cmd_join(args) -> int:
             agent.join(args.hub, _token(args), args.address or local_address(args.hub),
                        args.hostname or socket.gethostname())
         except errors.AuthError as exc:
-            log.error("enrollment refused", extra={"fields": {"error": str(exc)}})
-            print(f"error: {exc}", file=sys.stderr)
-            return NEEDS_ENROLLMENT
+            return _give_up("enrollment refused", exc, NEEDS_ENROLLMENT, _REFUSED_HINT)
+        except errors.TrustError as exc:
+            return _give_up("the hub's certificate is not trusted", exc, UNTRUSTED_HUB)
+        except errors.EndpointMismatch as exc:
+            return _give_up("not the hub's enroll port", exc, WRONG_ENDPOINT)
         except RETRYABLE as exc:
             if not stop.is_set():
                 raise
@@ -98,6 +114,16 @@ def cmd_join(args) -> int:
         return agent.run()
     finally:
         agent.close()
+
+
+def _give_up(what: str, exc: errors.FederationError, status: int, hint: str = "") -> int:
+    """One log line, then the error and its hint on stderr; ``status`` is the exit status."""
+    hint = getattr(exc, "hint", "") or hint
+    log.error(what, extra={"fields": {"error": str(exc), "exit_status": status}})
+    print(f"error: {exc}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+    return status
 
 
 def cmd_run(args) -> int:

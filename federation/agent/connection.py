@@ -8,6 +8,10 @@ the project's: UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED and UNKNOWN (how
 gRPC reports a connection lost mid-call) are ``Transient``,
 RESOURCE_EXHAUSTED ``LimitExceeded``, UNAUTHENTICATED ``AuthError``,
 PERMISSION_DENIED ``PermissionDenied``, INVALID_ARGUMENT ``ValidationError``.
+When enrolling, failures no retry can fix are told apart from a hub that is
+down: a certificate the CA bundle does not verify is ``TrustError``; an address
+that is not the enrollment port (the session port, the admin API, a plaintext
+server) is ``EndpointMismatch``. Each carries a ``hint`` naming the likely fix.
 """
 
 from __future__ import annotations
@@ -27,9 +31,50 @@ _OPTIONS = [
 ]
 
 
-def translate(exc: grpc.RpcError, method: str, address: str) -> errors.FederationError:
+# (text in gRPC's details, error type, hint); first match wins. ``{address}`` is filled in.
+_PERMANENT = (
+    ("CERTIFICATE_VERIFY_FAILED", errors.TrustError,
+     "--ca-bundle does not verify the hub's certificate: pass the hub's CA (the file "
+     "FEDERATION_CA names in hub.env, DIR/tls/ca.crt)"),
+    ("not in peer certificate", errors.TrustError,
+     "the hub's certificate does not name {address}: use a host name or IP it was issued for"),
+    ("PEER_DID_NOT_RETURN_A_CERTIFICATE", errors.EndpointMismatch,
+     "{address} wants a client certificate (the session port?): pass the enroll address "
+     "(FEDERATION_ONBOARDING in hub.env)"),
+    ("Socket closed", errors.EndpointMismatch,
+     "{address} closed the TLS handshake (the session port, which wants a client "
+     "certificate?): pass the enroll address (FEDERATION_ONBOARDING in hub.env)"),
+    ("WRONG_VERSION_NUMBER", errors.EndpointMismatch,
+     "{address} does not speak TLS (a metrics or health port?): pass the enroll address "
+     "(FEDERATION_ONBOARDING in hub.env)"),
+    ("http1.x server", errors.EndpointMismatch,
+     "{address} is an HTTP/1 server, not the hub's gRPC API: pass the enroll address "
+     "(FEDERATION_ONBOARDING in hub.env)"),
+)
+_WRONG_SERVICE_HINT = ("{address} serves gRPC but not enrollment (the admin API?): pass the "
+                       "enroll address (FEDERATION_ONBOARDING in hub.env)")
+
+
+def _permanent(error_type, message: str, hint: str, address: str) -> errors.FederationError:
+    error = error_type(message)
+    error.hint = hint.format(address=address)
+    return error
+
+
+def translate(exc: grpc.RpcError, method: str, address: str,
+              enrolling: bool = False) -> errors.FederationError:
+    """``enrolling``: the address was given by hand, so a handshake or service
+    mismatch is a mistake to report (a running session retries instead: the hub
+    may be mid-rotation or mid-restart)."""
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     details = (exc.details() if hasattr(exc, "details") else "") or code.name
+    if enrolling and code == grpc.StatusCode.UNAVAILABLE:
+        for needle, error_type, hint in _PERMANENT:
+            if needle in details:
+                return _permanent(error_type, f"{method} to {address}: {_short(details)}", hint, address)
+    if enrolling and code == grpc.StatusCode.UNIMPLEMENTED:
+        return _permanent(errors.EndpointMismatch, f"{method} to {address}: {details}",
+                          _WRONG_SERVICE_HINT, address)
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                 grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN):
         return errors.Transient(f"{method} to {address}: {code.name}: {details}")
@@ -39,6 +84,11 @@ def translate(exc: grpc.RpcError, method: str, address: str) -> errors.Federatio
     return type(error)(f"{method} refused by {address}: {details}")
 
 
+def _short(details: str) -> str:
+    """gRPC's details without its "failed to connect to all addresses; last error:" preamble."""
+    return details.rpartition("last error: ")[2].removesuffix(": OK") or details
+
+
 def enroll(address: str, ca_pem: bytes, request: pb.EnrollRequest,
            timeout: float = 10.0) -> pb.EnrollResponse:
     credentials = grpc.ssl_channel_credentials(root_certificates=ca_pem)
@@ -46,7 +96,7 @@ def enroll(address: str, ca_pem: bytes, request: pb.EnrollRequest,
         try:
             return pb_grpc.OnboardingStub(channel).Enroll(request, timeout=timeout)
         except grpc.RpcError as exc:
-            raise translate(exc, "Enroll", address) from exc
+            raise translate(exc, "Enroll", address, enrolling=True) from exc
 
 
 class Session:

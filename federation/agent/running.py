@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 OK = 0
 NEEDS_ENROLLMENT = 3  # systemd: RestartPreventExitStatus=3
+UNTRUSTED_HUB = 4  # the CA bundle does not verify the hub
+WRONG_ENDPOINT = 5  # the address is not the enroll port
 RETRYABLE = (errors.Transient, errors.LimitExceeded, errors.Conflict)
 
 

@@ -43,6 +43,7 @@ def istiod_cluster(clusters: dict[str, ClusterInfo], network: str) -> ClusterInf
 
 def build_bootstrap(group: WorkloadGroup, vm_name: str, trust_domain: str,
                     clusters: dict[str, ClusterInfo], mesh_id: str = "") -> Bootstrap:
+    mesh_id = mesh_id or trust_domain  # cluster.env and mesh.yaml name one mesh
     labels = dict(group.labels)
     labels.setdefault(CANONICAL_NAME_LABEL, labels.get("app", group.name))
     labels.setdefault(CANONICAL_REVISION_LABEL, labels.get("version", "latest"))
@@ -69,7 +70,7 @@ def build_bootstrap(group: WorkloadGroup, vm_name: str, trust_domain: str,
                 if k.startswith(("ISTIO_META_", "CANONICAL_")) and v}
     mesh = {"defaultConfig": {
         "discoveryAddress": f"{ISTIOD_HOST}:{ISTIOD_PORT}",
-        "meshId": mesh_id or trust_domain,
+        "meshId": mesh_id,
         "proxyMetadata": metadata,
     }}
     hosts = ""

@@ -1,19 +1,19 @@
 """``federation vm …``: bootstrap tokens and enrolled VMs, through the hub's VMAdmin API.
 
     federation vm token create --group NS/NAME [--ttl 1h] [--uses 1]   (prints the token only)
+    federation vm token list [-o table|wide|json|yaml]   (ids, groups, uses; never a token)
     federation vm token revoke TOKEN_ID
-    federation vm list [--json]
+    federation vm list [-o table|wide|json|yaml]
     federation vm revoke NAME
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import re
 import sys
+import time
 
-from federation import errors
+from federation import errors, output
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -57,18 +57,22 @@ def register(sub, add_hub_flags, client_factory) -> None:
     p.add_argument("--uses", type=int, default=1, help="how many VMs may use it (default 1)")
     add_hub_flags(p)
     p.set_defaults(func=cmd_token_create)
+    p = token.add_parser("list", help="stored tokens: id, group, uses left, expiry (never the token)")
+    output.add_output_flags(p)
+    add_hub_flags(p)
+    p.set_defaults(func=cmd_token_list)
     p = token.add_parser("revoke", help="make an unused token unusable")
-    p.add_argument("token_id", help="the token's id (logged by the hub at creation)")
+    p.add_argument("token_id", help="the token's id (`federation vm token list` shows it)")
     add_hub_flags(p)
     p.set_defaults(func=cmd_token_revoke)
 
     p = commands.add_parser("list", help="enrolled VMs")
-    p.add_argument("--json", action="store_true", help="JSON output")
+    output.add_output_flags(p)
     add_hub_flags(p)
     p.set_defaults(func=cmd_list)
 
     p = commands.add_parser("revoke", help="revoke a VM: its certificate is refused from now on")
-    p.add_argument("name")
+    p.add_argument("name", help="the VM's name (`federation vm list` shows it)")
     add_hub_flags(p)
     p.set_defaults(func=cmd_revoke)
 
@@ -96,10 +100,29 @@ def cmd_token_revoke(args) -> int:
     return 0
 
 
-def _when(unix: float) -> str:
-    if not unix:
-        return "-"
-    return dt.datetime.fromtimestamp(unix, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+_when = output.when
+
+
+def token_dict(token, now: float) -> dict:
+    state = ("revoked" if token.revoked else "expired" if now >= token.expires_unix
+             else "used" if token.uses_left <= 0 else "valid")
+    return {"token_id": token.token_id, "group": f"{token.group_namespace}/{token.group_name}",
+            "uses_left": token.uses_left, "state": state, "created": _when(token.created_unix),
+            "expires": _when(token.expires_unix)}
+
+
+def format_tokens(rows: list[dict], wide: bool = False) -> str:
+    return output.table(["TOKEN ID", "GROUP", "USES LEFT", "STATE", "EXPIRES"] + (["CREATED"] if wide else []),
+                        [[r["token_id"], r["group"], r["uses_left"], r["state"], r["expires"]]
+                         + ([r["created"]] if wide else []) for r in rows])
+
+
+def cmd_token_list(args) -> int:
+    with _client(args) as client:
+        tokens = client.list_tokens()
+    rows = [token_dict(t, time.time()) for t in tokens]
+    print(output.render(output.chosen(args), rows, lambda wide: format_tokens(rows, wide)))
+    return 0
 
 
 def vm_dict(vm) -> dict:
@@ -111,20 +134,22 @@ def vm_dict(vm) -> dict:
             "certificate_expiry": _when(vm.certificate_expiry_unix)}
 
 
-def format_vms(vms) -> str:
-    lines = [f"{'NAME':<28} {'GROUP':<24} {'ADDRESS':<16} {'STATE':<10} CERT EXPIRY"]
+def format_vms(vms, wide: bool = False) -> str:
+    rows = []
     for vm in vms:
         state = ("revoked" if vm.revoked else "alive" if vm.alive and vm.healthy
                  else "unhealthy" if vm.alive else "down")
-        lines.append(f"{vm.name:<28} {vm.group_namespace + '/' + vm.group_name:<24} "
-                     f"{vm.address:<16} {state:<10} {_when(vm.certificate_expiry_unix)}")
-    return "\n".join(lines)
+        rows.append([vm.name, f"{vm.group_namespace}/{vm.group_name}", vm.address, state,
+                     _when(vm.certificate_expiry_unix)]
+                    + ([vm.network, vm.hostname, _when(vm.last_heartbeat_unix), vm.spiffe_id] if wide else []))
+    return output.table(["NAME", "GROUP", "ADDRESS", "STATE", "CERT EXPIRY"]
+                        + (["NETWORK", "HOSTNAME", "LAST HEARTBEAT", "SPIFFE ID"] if wide else []), rows)
 
 
 def cmd_list(args) -> int:
     with _client(args) as client:
         vms = client.list_vms()
-    print(json.dumps([vm_dict(v) for v in vms], indent=2) if args.json else format_vms(vms))
+    print(output.render(output.chosen(args), [vm_dict(v) for v in vms], lambda wide: format_vms(vms, wide)))
     return 0
 
 

@@ -31,6 +31,9 @@ class VMAdminClient(AdminClient):
     def revoke_token(self, token_id: str) -> None:
         self._vm_call("RevokeToken", pb.RevokeTokenRequest(token_id=token_id))
 
+    def list_tokens(self) -> list[pb.TokenInfo]:
+        return list(self._vm_call("ListTokens", pb.ListTokensRequest()).tokens)
+
     def _vm_call(self, method: str, request):
         try:
             return getattr(self._vms, method)(request, timeout=self.timeout, metadata=self._metadata)

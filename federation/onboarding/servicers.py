@@ -205,3 +205,11 @@ class VMAdminServicer(pb_grpc.VMAdminServicer):
     def RevokeToken(self, request: pb.RevokeTokenRequest, context) -> pb.RevokeTokenResponse:
         self._tokens.revoke(request.token_id)
         return pb.RevokeTokenResponse()
+
+    def ListTokens(self, request, context) -> pb.ListTokensResponse:
+        # Records hold only the token's hash: nothing secret can leave here.
+        return pb.ListTokensResponse(tokens=[
+            pb.TokenInfo(token_id=r.token_id, group_namespace=r.group_namespace,
+                         group_name=r.group_name, created_unix=r.created_at,
+                         expires_unix=r.expires_at, uses_left=r.uses_left, revoked=r.revoked)
+            for r in sorted(self._tokens.list(), key=lambda r: r.created_at)])

@@ -41,13 +41,17 @@ def render_service(snapshot: Snapshot, key: ServiceKey, policies: Iterable[Failo
 def render_namespaces(snapshot: Snapshot, namespace: str, target: str,
                       domain: str = "cluster.local") -> list[dict]:
     """The Namespace the hub creates in ``target`` for its stub Services, when the
-    target lacks ``namespace`` and some service of it gets a stub there."""
+    target lacks ``namespace`` and some service of it gets a stub there. It is also
+    kept while the target runs Services of its own in it: deleting a namespace
+    deletes everything in it."""
     info = snapshot.clusters.get(target)
     if info is None or namespace in info.namespaces:
         return []
     for key in snapshot.service_keys():
         if key.namespace != namespace:
             continue
+        if target in snapshot.services.get(key, {}):
+            return [hub_namespace(namespace)]
         view = build_view(snapshot, key, target, domain)
         if view is not None and view.needs_stub:
             return [hub_namespace(namespace)]

@@ -2,15 +2,15 @@
 
     federation trust init [--algorithm A] [--validity-days N]
     federation trust import --cert FILE --key FILE
-    federation trust rotate [--algorithm A] [--validity-days N] [--cert FILE --key FILE]
-    federation trust status [--json]
+    federation trust rotate [--algorithm A] [--validity-days N] [--cert FILE --key FILE] [--wait]
+    federation trust status [-o table|wide|json|yaml]
 """
 
 from __future__ import annotations
 
-import json
+import time
 
-from federation import errors
+from federation import errors, output
 from federation.trust.certificates import ALGORITHMS
 
 DEFAULT_ALGORITHM = "ecdsa-p256"
@@ -51,13 +51,16 @@ def register(sub, add_hub_flags, client_factory) -> None:
     _add_key_flags(p)
     p.add_argument("--cert", default="", help="import this root certificate (PEM file) instead")
     p.add_argument("--key", default="", help="the imported root's private key (PEM file)")
+    p.add_argument("--wait", action="store_true",
+                   help="print progress until the first step is complete (every cluster and VM "
+                        "confirmed it), for at most --timeout seconds")
     add_hub_flags(p)
     p.set_defaults(func=cmd_rotate)
 
     p = commands.add_parser("status", help="roots, intermediates and the rotation step",
                             description="Roots, each cluster's intermediate with its expiry and "
                                         "confirmed rotation step, and who a rotation waits for.")
-    p.add_argument("--json", action="store_true", help="JSON output")
+    output.add_output_flags(p)
     add_hub_flags(p)
     p.set_defaults(func=cmd_status)
 
@@ -118,15 +121,54 @@ def cmd_rotate(args) -> int:
                                              key_pem=_read(args.key, "key"))
         else:
             rotation = client.start_rotation(args.algorithm, _check_days(args.validity_days))
-    print(f"root rotation {rotation['rotation_id']} started: {rotation['current_root']} → "
-          f"{rotation['new_root']} (step {rotation['step']} {rotation['step_name']})")
+        print(f"root rotation {rotation['rotation_id']} started: {rotation['current_root']} → "
+              f"{rotation['new_root']} (step {rotation['step']} {rotation['step_name']})", flush=True)
+        if args.wait:
+            wait_for_step(client, rotation["rotation_id"], rotation["step"], rotation["step_name"],
+                          args.timeout)
     return 0
+
+
+WAIT_INTERVAL = 0.5
+
+
+def wait_for_step(client, rotation_id: str, step: int, step_name: str, timeout: float) -> dict:
+    """Poll the Trust status until ``step`` of the rotation is complete (it moved on,
+    or nobody is left to confirm it), printing a line each time who it waits for
+    changes. Transient error naming who is still pending after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    label = f"step {step} ({step_name})"
+    last = None
+    while True:
+        rot = client.trust_status().get("rotation") or {}
+        moved = rot.get("rotation_id") != rotation_id or rot.get("step") != step
+        waiting = _waiting(rot) if not moved else ""
+        if moved or not waiting:
+            after = (f"; the rotation is at step {rot.get('step')} ({rot.get('step_name')})"
+                     if rot.get("rotation_id") == rotation_id and moved else "")
+            print(f"{label} complete{after}", flush=True)
+            return rot
+        if waiting != last:
+            print(f"{label}: waiting for {waiting}", flush=True)
+            last = waiting
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise errors.Transient(f"{label} not complete after {timeout:g}s: waiting for {waiting} "
+                                   "(`federation trust status` shows more)")
+        time.sleep(min(WAIT_INTERVAL, left))
+
+
+def _waiting(rot: dict) -> str:
+    parts = [f"clusters {', '.join(rot['pending_clusters'])}"] if rot.get("pending_clusters") else []
+    if rot.get("pending_agents"):
+        parts.append(f"agents {', '.join(rot['pending_agents'])}")
+    return "; ".join(parts)
 
 
 def cmd_status(args) -> int:
     with _client(args) as client:
         status = client.trust_status()
-    print(json.dumps(status, indent=2) if args.json else format_status(status))
+    print(output.render(output.chosen(args), status, lambda wide: format_status(status, wide)))
     return 0
 
 
@@ -139,30 +181,29 @@ def _time(iso: str | None) -> str:
     return iso[:16].replace("T", " ") if iso else "-"
 
 
-def format_status(status: dict) -> str:
+def format_status(status: dict, wide: bool = False) -> str:
     if not status.get("initialized"):
         return (f"no mesh root (trust domain {status.get('trust_domain', '-')}): "
                 "run `federation trust init` or `federation trust import`")
     rot = status["rotation"]
-    waiting = [f"clusters {', '.join(rot['pending_clusters'])}"] if rot["pending_clusters"] else []
-    if rot["pending_agents"]:
-        waiting.append(f"agents {', '.join(rot['pending_agents'])}")
+    waiting = _waiting(rot)
     lines = [f"trust domain {status['trust_domain']}  rotation step {rot['step']} "
              f"({rot['step_name']})" + (f"  id {rot['rotation_id']}" if rot["rotation_id"] else "")
-             + (f"  waiting for {'; '.join(waiting)}" if waiting else ""),
+             + (f"  waiting for {waiting}" if waiting else ""),
              "",
-             f"{'ROOT':<18} {'ROLE':<8} {'ALGORITHM':<11} {'NOT AFTER':<17} FINGERPRINT"]
-    for r in status["roots"]:
-        lines.append(f"{r['id']:<18} {r['role']:<8} {r['algorithm'] or '-':<11} "
-                     f"{_time(r['not_after']):<17} {r['fingerprint']}")
-    lines += ["", f"{'CLUSTER':<16} {'ISSUER ROOT':<18} {'NOT AFTER':<17} {'RENEW AT':<17} "
-                  f"{'CONFIRMED':<9} UP TO DATE"]
+             output.table(["ROOT", "ROLE", "ALGORITHM", "NOT AFTER", "FINGERPRINT"]
+                          + (["SUBJECT"] if wide else []),
+                          [[r["id"], r["role"], r["algorithm"], _time(r["not_after"]), r["fingerprint"]]
+                           + ([r["subject"]] if wide else []) for r in status["roots"]]),
+             ""]
     rows = list(status["intermediates"])
     if status.get("workload_intermediate"):
         rows.append({**status["workload_intermediate"], "cluster": "(hub workloads)",
                      "confirmed_step": None})
-    for i in rows:
-        confirmed = "-" if i["confirmed_step"] is None else str(i["confirmed_step"])
-        lines.append(f"{i['cluster']:<16} {i['issuer_root']:<18} {_time(i['not_after']):<17} "
-                     f"{_time(i['renew_at']):<17} {confirmed:<9} {'yes' if i['up_to_date'] else 'no'}")
+    lines.append(output.table(
+        ["CLUSTER", "ISSUER ROOT", "NOT AFTER", "RENEW AT", "CONFIRMED", "UP TO DATE"]
+        + (["FINGERPRINT"] if wide else []),
+        [[i["cluster"], i["issuer_root"], _time(i["not_after"]), _time(i["renew_at"]),
+          "-" if i["confirmed_step"] is None else str(i["confirmed_step"]),
+          "yes" if i["up_to_date"] else "no"] + ([i["fingerprint"]] if wide else []) for i in rows]))
     return "\n".join(lines)

@@ -72,3 +72,41 @@ def test_logs_are_structured_with_fields(fmt):
 def test_unknown_log_level_is_refused():
     with pytest.raises(ValueError, match="log level"):
         logging_setup.configure("loud", "kv", io.StringIO())
+
+
+def _undocumented(parser, path=()):
+    """Every subcommand and argument without help text, as (command path, what)."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            documented = {choice.dest for choice in action._choices_actions if choice.help}
+            for name, sub in action.choices.items():
+                if name not in documented:
+                    yield path, name
+                yield from _undocumented(sub, path + (name,))
+        elif not action.help:
+            yield path, "/".join(action.option_strings) or action.dest
+
+
+def test_every_subcommand_and_argument_has_help_text():
+    from federation.agent import cli as agent_cli
+
+    assert list(_undocumented(cli.build_parser())) == []
+    assert list(_undocumented(agent_cli.build_parser())) == []
+
+
+def test_top_level_help_opens_with_what_federation_does(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = capsys.readouterr().out
+    description = text.split("\n\n")[1]
+    assert " ".join(description.split()) == cli.DESCRIPTION
+    assert "``" not in text and "parsing and printing" not in text
+    assert "completion" in text and "FEDERATION_HUB" in text
+
+
+def test_render_help_says_what_cluster_means(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["render", "--help"])
+    assert "the member cluster's registered name" in " ".join(capsys.readouterr().out.split())

@@ -36,10 +36,12 @@ RATINGS = ServiceKey("default", "ratings")
 HTTP = PortSpec("http", 9080, "HTTP", 9080)
 GRPC = PortSpec("grpc", 9090, "GRPC", 9090)
 
+NAMESPACES = frozenset({"default", "istio-system"})  # what each cluster already has
 CLUSTERS = {
-    "cluster-a": ClusterInfo("cluster-a", "net-1", "us-east", ("10.0.0.1",)),
-    "cluster-b": ClusterInfo("cluster-b", "net-2", "us-west", ("10.0.1.5", "gw-b.example.com")),
-    "cluster-c": ClusterInfo("cluster-c", "net-1", "eu-west", ("10.0.2.1",)),
+    "cluster-a": ClusterInfo("cluster-a", "net-1", "us-east", ("10.0.0.1",), namespaces=NAMESPACES),
+    "cluster-b": ClusterInfo("cluster-b", "net-2", "us-west", ("10.0.1.5", "gw-b.example.com"),
+                             namespaces=NAMESPACES),
+    "cluster-c": ClusterInfo("cluster-c", "net-1", "eu-west", ("10.0.2.1",), namespaces=NAMESPACES),
 }
 
 

@@ -164,6 +164,14 @@ def test_namespace_created_only_where_the_target_lacks_it():
     assert_valid([namespace])
 
 
+def test_a_hub_namespace_the_target_now_runs_services_in_is_never_dropped():
+    # reviews is gone elsewhere, but cluster-c runs its own reviews in the namespace the hub made
+    clusters = {name: replace(info, namespaces=frozenset()) for name, info in CLUSTERS.items()}
+    snap = snapshot([service("cluster-c", endpoints=[("eu-west/eu-west-1a", 1)])], clusters=clusters)
+    assert render_service(snap, REVIEWS, [], "cluster-c") == []
+    assert [o["kind"] for o in render_namespaces(snap, "default", "cluster-c")] == ["Namespace"]
+
+
 def test_destination_rule_always_has_outlier_detection():
     objects = render_service(snapshot(reviews_services()), REVIEWS, [], "cluster-c")
     [rule] = by_kind(objects, "DestinationRule")

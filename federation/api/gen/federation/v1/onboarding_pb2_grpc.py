@@ -219,6 +219,11 @@ class VMAdminStub:
                 request_serializer=federation_dot_v1_dot_onboarding__pb2.RevokeTokenRequest.SerializeToString,
                 response_deserializer=federation_dot_v1_dot_onboarding__pb2.RevokeTokenResponse.FromString,
                 _registered_method=True)
+        self.ListTokens = channel.unary_unary(
+                '/federation.v1.VMAdmin/ListTokens',
+                request_serializer=federation_dot_v1_dot_onboarding__pb2.ListTokensRequest.SerializeToString,
+                response_deserializer=federation_dot_v1_dot_onboarding__pb2.ListTokensResponse.FromString,
+                _registered_method=True)
 
 
 class VMAdminServicer:
@@ -249,6 +254,13 @@ class VMAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTokens(self, request, context):
+        """Every stored bootstrap token, without its secret (the hub keeps only a hash).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VMAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -271,6 +283,11 @@ def add_VMAdminServicer_to_server(servicer, server):
                     servicer.RevokeToken,
                     request_deserializer=federation_dot_v1_dot_onboarding__pb2.RevokeTokenRequest.FromString,
                     response_serializer=federation_dot_v1_dot_onboarding__pb2.RevokeTokenResponse.SerializeToString,
+            ),
+            'ListTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokens,
+                    request_deserializer=federation_dot_v1_dot_onboarding__pb2.ListTokensRequest.FromString,
+                    response_serializer=federation_dot_v1_dot_onboarding__pb2.ListTokensResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -381,6 +398,33 @@ class VMAdmin:
             '/federation.v1.VMAdmin/RevokeToken',
             federation_dot_v1_dot_onboarding__pb2.RevokeTokenRequest.SerializeToString,
             federation_dot_v1_dot_onboarding__pb2.RevokeTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/federation.v1.VMAdmin/ListTokens',
+            federation_dot_v1_dot_onboarding__pb2.ListTokensRequest.SerializeToString,
+            federation_dot_v1_dot_onboarding__pb2.ListTokensResponse.FromString,
             options,
             channel_credentials,
             insecure,
