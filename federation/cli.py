@@ -81,6 +81,7 @@ def _settings_from(args):
         debounce_max=args.debounce_max, initial_sync_timeout=args.initial_sync_timeout,
         stale_ttl=args.stale_ttl,
         trust_domain=args.trust_domain, vm_grace=args.vm_grace, vm_cert_ttl=args.vm_cert_ttl,
+        rotation_soak=args.rotation_soak,
         onboarding_session_listen=args.onboarding_session_listen,
     )
 
@@ -295,6 +296,9 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stale-ttl", type=float, default=3600.0,
                    help="seconds an unreachable cluster's last-known endpoints are kept (default 3600)")
     p.add_argument("--trust-domain", default="cluster.local", help="SPIFFE trust domain (default cluster.local)")
+    p.add_argument("--rotation-soak", type=float, default=24 * 3600.0,
+                   help="seconds each root-rotation step is held once every member's istiod uses it: "
+                        "at least one workload-certificate lifetime (default 86400)")
     p.add_argument("--vm-grace", type=float, default=30.0,
                    help="seconds without heartbeats before a VM's entries are removed (default 30)")
 

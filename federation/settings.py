@@ -30,6 +30,9 @@ class HubSettings:
     watch_timeout: int = 300
     vm_grace: float = 30.0
     vm_cert_ttl: float = 24 * 3600.0  # VM workload certificate lifetime
+    # Seconds each root-rotation step is held once in use everywhere: one workload
+    # certificate lifetime (Istio's default workload TTL is 24 h).
+    rotation_soak: float = 24 * 3600.0
     onboarding_session_listen: str = ""  # mTLS port for Renew/Heartbeat; empty: onboarding port + 1
 
     def validate(self) -> None:

@@ -60,10 +60,10 @@ class TrustServicer(pb_grpc.TrustServicer):
         if self._keeper is None:
             return self._authority.status()
         try:
-            agents = self._keeper.agents()
+            self._keeper.agents()
         except Exception as exc:  # noqa: BLE001 - the source belongs to another feature
             raise Transient("the list of VM agents is unavailable; try again") from exc
-        return self._authority.status(clusters=self._keeper.cluster_names(), agents=agents)
+        return self._keeper.status()
 
     def _root(self, root_id: str) -> pb.Root:
         for root in self._authority.status()["roots"]:
@@ -129,7 +129,17 @@ def rotation_to_message(rotation: dict) -> pb.Rotation:
         rotation_id=rotation["rotation_id"], current_root=rotation["current_root"],
         new_root=rotation["new_root"], previous_root=rotation["previous_root"],
         bundle=rotation["bundle"], pending_clusters=rotation["pending_clusters"],
-        pending_agents=rotation.get("pending_agents", []))
+        pending_agents=rotation.get("pending_agents", []),
+        complete=bool(rotation.get("complete")),
+        soak_seconds=float(rotation.get("soak_seconds", 0.0)),
+        soak_left_seconds=float(rotation.get("soak_left_seconds", 0.0)),
+        clusters=[pb.ClusterGate(cluster=c["cluster"], confirmed=bool(c["confirmed"]),
+                                 waiting_for=c.get("waiting_for", ""),
+                                 published_roots=c.get("published_roots", []),
+                                 cacerts_written=bool(c.get("cacerts_written")))
+                  for c in rotation.get("clusters", [])],
+        waiting_for=rotation.get("waiting_for", []),
+        intermediate_check=rotation.get("intermediate_check", ""))
 
 
 def status_to_message(status: dict) -> pb.TrustStatus:

@@ -27,9 +27,10 @@ from federation import errors
 from federation.store.base import Compare, Put, Store
 from federation.trust import rotation, sealing
 from federation.trust.cacerts import CACerts
+from federation.trust.gating import INTERMEDIATE_CHECK
 from federation.trust.certificates import (
     CertifiedKey, as_datetime, certificate_pem, create_root, fingerprint, issue_intermediate,
-    load_root, needs_renewal, renewal_due_at,
+    load_certificate, load_root, needs_renewal, renewal_due_at,
 )
 from federation.trust.records import CARecord, TrustKeys, check_cluster_name, seal_record
 from federation.trust.rotation import RotationPlan, RotationProgress, Step
@@ -58,7 +59,7 @@ class TrustAuthority:
     def __init__(self, store: Store, kek: bytes, trust_domain: str = "cluster.local",
                  clock: Callable[[], float] = time.time, *, prefix: str = "trust/",
                  org: str = "mesh-federation", intermediate_algorithm: str = "ecdsa-p256",
-                 intermediate_validity_days: int = 365):
+                 intermediate_validity_days: int = 365, rotation_soak: float = 0.0):
         if not isinstance(kek, (bytes, bytearray)) or len(kek) != sealing.KEK_SIZE:
             raise errors.ConfigError(f"the key-encryption key must be {sealing.KEK_SIZE} bytes")
         self._store = store
@@ -69,6 +70,11 @@ class TrustAuthority:
         self.org = org
         self._algorithm = intermediate_algorithm
         self._validity_days = intermediate_validity_days
+        if not rotation_soak >= 0:
+            raise errors.ConfigError(f"the rotation soak must be >= 0 seconds, not {rotation_soak!r}")
+        # Seconds each rotation step is held after everyone confirmed it; the hub
+        # passes --rotation-soak (a workload-certificate lifetime, 24 h by default).
+        self.rotation_soak = float(rotation_soak)
 
     def __repr__(self) -> str:
         return f"TrustAuthority(trust_domain={self.trust_domain!r}, prefix={self.keys.prefix!r})"
@@ -126,6 +132,14 @@ class TrustAuthority:
         kvs, _ = self._store.range(self.keys.roots)
         return {kv.key[len(self.keys.roots):]: CARecord.from_bytes(kv.value, kv.key).cert_pem
                 for kv in kvs}
+
+    def bundle_fingerprints(self, plan: RotationPlan) -> dict[str, str]:
+        """Root id → SHA-256 fingerprint of every root ``plan``'s step trusts."""
+        pems = self._root_pems()
+        missing = [r for r in plan.bundle_root_ids() if r not in pems]
+        if missing:
+            raise errors.Conflict(f"root certificates missing: {', '.join(missing)}")
+        return {r: fingerprint(load_certificate(pems[r])) for r in plan.bundle_root_ids()}
 
     def trust_bundle(self) -> str:
         """PEM of every root to trust now (two during a rotation)."""
@@ -298,7 +312,8 @@ class TrustAuthority:
         """Take the next rotation step once ``clusters`` (default: every cluster holding
         an intermediate) and ``agents`` all confirmed the current one."""
         members = self.member_clusters() if clusters is None else list(clusters)
-        return rotation.advance(self._store, self.keys, members, agents, self._now())
+        return rotation.advance(self._store, self.keys, members, agents, self._now(),
+                                soak=self.rotation_soak)
 
     # --- observing -------------------------------------------------------------------
     def status(self, clusters: Iterable[str] | None = None, agents: Iterable[str] = ()) -> dict:
@@ -329,8 +344,16 @@ class TrustAuthority:
         workload = (self._describe_ca(CARecord.from_bytes(kv.value, kv.key), plan, now)
                     if kv else None)
         waited_for = [i["cluster"] for i in intermediates] if clusters is None else clusters
-        pending_c, pending_a = rotation.pending_for(self._store, self.keys, plan, waited_for,
-                                                    agents)
+        agents = sorted(set(agents))
+        pending_c, pending_a, soak_left = rotation.gate_state(
+            self._store, self.keys, plan, waited_for, agents, soak=self.rotation_soak,
+            now=self._now())
+        progress = RotationProgress(plan.step, False, pending_c, pending_a, soak_left)
+        waiting = [f"cluster {c} has not confirmed step {plan.step.label}" for c in pending_c]
+        waiting += [f"VM agent {a} has not confirmed step {plan.step.label}" for a in pending_a]
+        if soak_left > 0:
+            waiting.append(f"soak: {soak_left:.0f}s left of {self.rotation_soak:.0f}s"
+                           + (" (starts once everyone confirmed)" if progress.pending else ""))
         return {
             "trust_domain": self.trust_domain,
             "roots": roots,
@@ -341,7 +364,11 @@ class TrustAuthority:
                          "new_root": plan.new_root, "previous_root": plan.previous_root,
                          "bundle": list(plan.bundle_root_ids()),
                          "pending_clusters": list(pending_c),
-                         "pending_agents": list(pending_a)},
+                         "pending_agents": list(pending_a),
+                         "complete": progress.complete,
+                         "soak_seconds": self.rotation_soak, "soak_left_seconds": soak_left,
+                         "clusters": [], "waiting_for": waiting,
+                         "intermediate_check": INTERMEDIATE_CHECK if plan.step else ""},
         }
 
     @staticmethod

@@ -71,7 +71,13 @@ def rotation_from_message(msg: pb.Rotation) -> dict:
             "current_root": msg.current_root, "new_root": msg.new_root,
             "previous_root": msg.previous_root, "bundle": list(msg.bundle),
             "pending_clusters": list(msg.pending_clusters),
-            "pending_agents": list(msg.pending_agents)}
+            "pending_agents": list(msg.pending_agents), "complete": msg.complete,
+            "soak_seconds": msg.soak_seconds, "soak_left_seconds": msg.soak_left_seconds,
+            "clusters": [{"cluster": c.cluster, "confirmed": c.confirmed,
+                          "waiting_for": c.waiting_for,
+                          "published_roots": list(c.published_roots),
+                          "cacerts_written": c.cacerts_written} for c in msg.clusters],
+            "waiting_for": list(msg.waiting_for), "intermediate_check": msg.intermediate_check}
 
 
 def status_from_message(msg: pb.TrustStatus) -> dict:

@@ -8,12 +8,17 @@
    memory, where the hub's render thread picks them up without store I/O or
    crypto; when one changed, it asks the hub to re-render;
 2. forgets the intermediates of clusters that were removed;
-3. during a rotation, reads each cluster's live Secret back and confirms the
-   step once it holds what the step requires, then asks the authority to take
-   the next step once every cluster and every VM agent confirmed.
+3. during a rotation, confirms a cluster's step once its Secret holds what the
+   step requires and its istiod publishes exactly the step's roots (see
+   ``gating``), then asks the authority to take the next step once every
+   cluster and every VM agent confirmed and the soak time passed.
 
 All of it is recomputed from the store, so a restarted hub (or another
-replica) carries on at the stored step.
+replica) carries on at the stored step. A Secret is kept for every cluster with
+a stored record (not only the members running at the moment), and one the
+keeper has not built yet is built when the hub first asks for it: the first
+full desired set of a cluster always holds its ``cacerts``, so the pusher never
+prunes (or rewrites) an existing one for want of it.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from typing import Callable, Iterable
 
 from federation import errors, kubeapi
 from federation.catalog import Keys
-from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
 from federation.trust.authority import TrustAuthority
 from federation.trust.cacerts import SECRET_NAME, SECRET_NAMESPACE
+from federation.trust.gating import (
+    CONFIG_MAP, ROOTS_CONFIGMAP, ROOTS_NAMESPACE, ClusterGate, holds_cacerts, judge,
+)
 from federation.trust.metrics import ExpiryGauge
 from federation.trust.rotation import RotationPlan, Step
 
@@ -58,6 +65,10 @@ class TrustKeeper:
         self._secrets: dict[str, dict] = {}
         self._revisions: dict[str, tuple[int, int]] = {}  # (plan, intermediate) per Secret
         self._held: dict[str, tuple[str, int]] = {}  # cluster -> (rotation id, step) confirmed
+        # (rotation id, step, {cluster: gate}): what each cluster's istiod was last seen doing.
+        self._gates: tuple[str, int, dict[str, ClusterGate]] = ("", 0, {})
+        self._build_lock = threading.Lock()
+        self._soak_wait: float | None = None  # seconds until a soak ends, when that is all
         self._agent_source: AgentSource | None = None
         self._swept_at: float | None = None
         self._rotating = False
@@ -67,9 +78,33 @@ class TrustKeeper:
 
     # -- what the hub and the onboarding feature call --------------------------
     def cluster_objects(self, target: str) -> list[dict]:
-        """The objects for ``target`` (its cacerts Secret once a root exists); no I/O."""
+        """The objects for ``target`` (its cacerts Secret once a root exists); no I/O
+        but for a cluster the keeper has not built a Secret for yet."""
         secret = self._secrets.get(target)
+        if secret is None:
+            secret = self._build_now(target)
         return [secret] if secret is not None else []
+
+    def _build_now(self, target: str) -> dict | None:
+        """Build ``target``'s Secret at once (a cluster registered since the last pass):
+        its first full desired set must not lack it."""
+        with self._build_lock:
+            if target in self._secrets:
+                return self._secrets[target]
+            try:
+                plan, plan_revision = self.authority.plan_state()
+                if plan is None:
+                    return None
+                built = self._refresh([*self._secrets, target], plan_revision, full=False,
+                                      keep=True)
+            except errors.FederationError as exc:
+                log.warning("no cacerts for cluster yet", extra={"fields": {
+                    "cluster": target, "error": str(exc)}})
+                return None
+        if built:
+            # The caller may be a dry run, not the render: make sure it is pushed.
+            self._hub.refresh_cluster_objects()
+        return self._secrets.get(target)
 
     def set_agent_source(self, source: AgentSource | None) -> None:
         """``source()`` returns the names of the live VM agents a rotation step waits for."""
@@ -95,7 +130,8 @@ class TrustKeeper:
         try:
             plan, plan_revision = self.authority.plan_state()
             if plan is not None:
-                self._refresh(self._registered(), plan_revision, full=True)
+                with self._build_lock:
+                    self._refresh(self._registered(), plan_revision, full=True)
         except errors.FederationError as exc:
             log.warning("trust state not loaded before the first render", extra={"fields": {
                 "error": str(exc)}})
@@ -126,7 +162,10 @@ class TrustKeeper:
                 log.warning("trust pass failed; retrying", extra={"fields": {"error": str(exc)}})
             except Exception:  # noqa: BLE001 - a bug must not end the keeper silently
                 log.exception("trust pass crashed")
-            self._wake.wait(self.rotation_interval if self._rotating else self.interval)
+            wait = self.rotation_interval if self._rotating else self.interval
+            if self._soak_wait is not None:
+                wait = min(wait, max(self._soak_wait, 0.01))  # take the step once the soak ends
+            self._wake.wait(wait)
 
     # -- one pass ---------------------------------------------------------------
     def run_once(self) -> None:
@@ -137,7 +176,8 @@ class TrustKeeper:
         names = self.cluster_names()
         now = time.monotonic()
         sweep = self._swept_at is None or now - self._swept_at >= self.sweep_interval
-        changed = self._refresh(names, plan_revision, full=sweep)
+        with self._build_lock:
+            changed = self._refresh(names, plan_revision, full=sweep)
         if sweep:
             self._forget_departed()
             self.expiry.record(self.authority.seconds_to_expiry())
@@ -147,15 +187,23 @@ class TrustKeeper:
         if changed:
             self._hub.refresh_cluster_objects()
         self._rotating = False
+        self._soak_wait = None
         if plan.step != Step.NONE and not self._stop.is_set():
             self._drive(plan, plan_revision, names)
 
-    def _refresh(self, names: Iterable[str], plan_revision: int, *, full: bool) -> bool:
+    def _refresh(self, names: Iterable[str], plan_revision: int, *, full: bool,
+                 keep: bool = False) -> bool:
         """Rebuild the Secrets of new clusters, of all when the plan moved, and check
-        every intermediate for renewal when ``full``; True when a Secret changed."""
+        every intermediate for renewal when ``full``; True when a Secret changed.
+        The caller holds ``_build_lock``. A Secret is dropped only with its cluster's
+        record (``keep``: never): a member restarted for an updated record must find
+        its Secret in its first full desired set."""
         secrets = dict(self._secrets)
         revisions = dict(self._revisions)
         wanted = set(names)
+        if not keep:
+            wanted |= {name for name in set(secrets) - wanted
+                       if self._hub.store.get(Keys.cluster(name)) is not None}
         changed = False
         for name in sorted(wanted):
             if self._stop.is_set():
@@ -177,7 +225,7 @@ class TrustKeeper:
             if secrets.get(name) != secret:
                 secrets[name] = secret
                 changed = True
-        for name in set(secrets) - wanted:
+        for name in set() if keep else set(secrets) - wanted:
             del secrets[name]
             revisions.pop(name, None)
             self._held.pop(name, None)
@@ -206,31 +254,29 @@ class TrustKeeper:
     def _drive(self, plan: RotationPlan, plan_revision: int, names: list[str]) -> None:
         step = plan.step
         members = self._hub.members()
+        expected = self.authority.bundle_fingerprints(plan)
+        hub_roots = {plan.current_root, plan.new_root, plan.previous_root} - {""}
+        rotation_id, _, seen = self._gates
+        gates = dict(seen) if (rotation_id, self._gates[1]) == (plan.rotation_id, int(step)) else {}
         for name in names:
             if self._stop.is_set():
                 return
             if self._held.get(name) == (plan.rotation_id, int(step)):
                 continue
-            wanted = self._secrets.get(name)
-            member = members.get(name)
-            if wanted is None or member is None or self._revisions[name][0] != plan_revision:
-                continue
-            try:
-                live = member.kube.get(kubeapi.SECRET, SECRET_NAMESPACE, SECRET_NAME)
-            except errors.FederationError as exc:
-                log.debug("cacerts not readable", extra={"fields": {
-                    "cluster": name, "error": type(exc).__name__}})
-                continue
-            if _holds(live, wanted):
+            gate = self._observe(name, members.get(name), plan_revision, expected, hub_roots)
+            if gate.waiting_for and gate != gates.get(name):
+                log.info("rotation step not in use in cluster yet", extra={"fields": {
+                    "cluster": name, "step": step.label, "waiting_for": gate.waiting_for}})
+            gates[name] = gate
+            if gate.confirmed:
                 try:
                     self.authority.confirm(name, step)
                 except errors.Conflict:
                     return  # the plan moved on (or restarted) meanwhile: look again next pass
                 self._held[name] = (plan.rotation_id, int(step))
-                log.info("cluster holds the rotation step", extra={"fields": {
+                log.info("cluster runs the rotation step", extra={"fields": {
                     "cluster": name, "rotation": plan.rotation_id, "step": step.label}})
-        if not plan.in_progress or self._stop.is_set():
-            return
+        self._gates = (plan.rotation_id, int(step), gates)
         try:
             agents = self.agents()
         except Exception as exc:  # noqa: BLE001 - the source belongs to another feature
@@ -238,16 +284,58 @@ class TrustKeeper:
                 "error": type(exc).__name__}})
             return
         progress = self.authority.advance(clusters=names, agents=agents)
-        # Poll quickly only while pushes are awaited; agents confirm through the
-        # onboarding API, which wakes the keeper.
+        # Poll quickly only while clusters are awaited; agents confirm through the
+        # onboarding API, which wakes the keeper; a soak ends at a known time.
         self._rotating = bool(progress.pending_clusters)
+        if not progress.pending and progress.soak_left > 0 and progress.in_progress:
+            self._soak_wait = progress.soak_left
         if progress.advanced:
             self._wake.set()  # build and push the next step's Secrets at once
 
+    def _observe(self, name: str, member, plan_revision: int, expected: dict[str, str],
+                 hub_roots: set[str]) -> ClusterGate:
+        """Read ``name``'s cacerts and the roots its istiod publishes; judge the step."""
+        wanted = self._secrets.get(name)
+        known = self._revisions.get(name)
+        if wanted is None or known is None or known[0] != plan_revision:
+            return ClusterGate(name, waiting_for="the hub has not built this step's cacerts yet")
+        if member is None:
+            return ClusterGate(name, waiting_for="the cluster is not running on this hub")
+        try:
+            live = member.kube.get(kubeapi.SECRET, SECRET_NAMESPACE, SECRET_NAME)
+            configmap = (member.kube.get(CONFIG_MAP, ROOTS_NAMESPACE, ROOTS_CONFIGMAP)
+                         if holds_cacerts(live, wanted) else None)
+        except errors.PermissionDenied:
+            return ClusterGate(name, waiting_for=(
+                f"the hub may not read {SECRET_NAMESPACE}/{SECRET_NAME} or "
+                f"{ROOTS_NAMESPACE}/{ROOTS_CONFIGMAP} (apply deploy/member)"))
+        except errors.FederationError as exc:
+            return ClusterGate(name, waiting_for=f"cluster not readable ({type(exc).__name__})")
+        return judge(name, live_secret=live, wanted_secret=wanted, configmap=configmap,
+                     expected=expected, hub_roots=hub_roots)
 
-def _holds(live: dict | None, wanted: dict) -> bool:
-    """The cluster's Secret is ours and carries exactly the files the step requires."""
-    if not live:
-        return False
-    labels = (live.get("metadata") or {}).get("labels") or {}
-    return labels.get(MANAGED_BY_LABEL) == MANAGED_BY and live.get("data") == wanted["data"]
+    # -- status ----------------------------------------------------------------------
+    def status(self) -> dict:
+        """The authority's status for the clusters and agents this keeper waits for,
+        with what each cluster's istiod was last seen publishing."""
+        status = self.authority.status(clusters=self.cluster_names(), agents=self.agents())
+        rot = status["rotation"]
+        if not rot["rotation_id"] or rot["step"] == 0:
+            return status
+        rotation_id, step, gates = self._gates
+        current = rotation_id == rot["rotation_id"] and step == rot["step"]
+        pending = set(rot["pending_clusters"])
+        clusters = []
+        for name in self.cluster_names():
+            gate = gates.get(name) if current else None
+            if name not in pending:
+                gate = ClusterGate(name, True, "", gate.published_roots if gate else (), True)
+            elif gate is None or gate.confirmed:
+                gate = ClusterGate(name, waiting_for="not observed yet")
+            clusters.append(gate.to_dict())
+        rot["clusters"] = clusters
+        reasons = {c["cluster"]: c["waiting_for"] for c in clusters}
+        rot["waiting_for"] = [f"cluster {c}: {reasons.get(c) or 'not observed yet'}"
+                              for c in rot["pending_clusters"]] + [
+            line for line in rot["waiting_for"] if not line.startswith("cluster ")]
+        return status

@@ -6,7 +6,11 @@
     step 3 finalize       old root dropped: bundle and intermediates from the new root only
 
 A step is left only when every member cluster (and every listed VM agent) has
-confirmed it. The plan is one small JSON document written with compare-and-swap,
+confirmed it and then a soak time has passed: at least one workload-certificate
+lifetime, so no workload still holds a certificate the next step stops trusting.
+The soak runs from the last confirmation (confirmations carry their time in the
+store, so it survives a restart). Step 3 has no successor, but it is reported
+complete only when it too is confirmed everywhere and soaked. The plan is one small JSON document written with compare-and-swap,
 so of two hub replicas advancing at once exactly one wins; confirmations are
 separate keys so thousands of agents never contend on the plan. A restarted hub
 reads the plan and carries on at the stored step.
@@ -156,6 +160,7 @@ class RotationProgress:
     advanced: bool
     pending_clusters: tuple[str, ...] = ()
     pending_agents: tuple[str, ...] = ()
+    soak_left: float = 0.0  # seconds before the step may be left (once nobody is pending)
 
     @property
     def in_progress(self) -> bool:
@@ -164,6 +169,12 @@ class RotationProgress:
     @property
     def pending(self) -> bool:
         return bool(self.pending_clusters or self.pending_agents)
+
+    @property
+    def complete(self) -> bool:
+        """Nothing left to wait for: no rotation, or step 3 confirmed and soaked."""
+        return self.step == Step.NONE or (
+            self.step == Step.FINALIZE and not self.pending and self.soak_left <= 0)
 
 
 # --- store side ---------------------------------------------------------------
@@ -207,10 +218,18 @@ def record_confirmation(store: Store, keys: TrustKeys, kind: str, name: str,
     raise errors.Conflict("the rotation plan kept changing; confirmation not recorded")
 
 
-def _confirmed(store: Store, keys: TrustKeys, plan: RotationPlan, kind: str) -> set[str]:
+def _confirmed(store: Store, keys: TrustKeys, plan: RotationPlan, kind: str) -> dict[str, float]:
+    """Who confirmed the plan's step, with when (0 for a record without a time)."""
     prefix = f"{keys.confirmations(plan.rotation_id, plan.step)}{kind}/"
     kvs, _ = store.range(prefix)
-    return {kv.key[len(prefix):] for kv in kvs}
+    return {kv.key[len(prefix):]: _confirmed_at(kv.value) for kv in kvs}
+
+
+def _confirmed_at(value: bytes) -> float:
+    try:
+        return float(json.loads(value).get("at", 0.0))
+    except (ValueError, TypeError, AttributeError):
+        return 0.0
 
 
 def confirmed_steps(store: Store, keys: TrustKeys, plan: RotationPlan,
@@ -232,25 +251,45 @@ def confirmed_steps(store: Store, keys: TrustKeys, plan: RotationPlan,
 
 def pending_for(store: Store, keys: TrustKeys, plan: RotationPlan, clusters: Iterable[str],
                 agents: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    if not plan.in_progress:
-        return (), ()
-    clusters_left = set(clusters) - _confirmed(store, keys, plan, "clusters")
-    agents_left = set(agents) - _confirmed(store, keys, plan, "agents")
-    return tuple(sorted(clusters_left)), tuple(sorted(agents_left))
+    """Who has yet to confirm the plan's step (steps 1 to 3)."""
+    return gate_state(store, keys, plan, clusters, agents, soak=0.0, now=0.0)[:2]
+
+
+def gate_state(store: Store, keys: TrustKeys, plan: RotationPlan, clusters: Iterable[str],
+               agents: Iterable[str], *, soak: float, now: float
+               ) -> tuple[tuple[str, ...], tuple[str, ...], float]:
+    """(pending clusters, pending agents, soak seconds left) for the plan's step.
+
+    The soak runs from the latest confirmation of the waited-for clusters and
+    agents; it is reported as ``soak`` whole while anyone is pending."""
+    if not plan.rotation_id or plan.step == Step.NONE:
+        return (), (), 0.0
+    clusters, agents = set(clusters), set(agents)
+    by_cluster = _confirmed(store, keys, plan, "clusters")
+    by_agent = _confirmed(store, keys, plan, "agents")
+    clusters_left = tuple(sorted(clusters - set(by_cluster)))
+    agents_left = tuple(sorted(agents - set(by_agent)))
+    if clusters_left or agents_left:
+        return clusters_left, agents_left, max(0.0, soak)
+    times = [by_cluster[c] for c in clusters] + [by_agent[a] for a in agents]
+    settled = max(times, default=plan.updated_at)
+    return (), (), max(0.0, settled + soak - now) if soak > 0 else 0.0
 
 
 def advance(store: Store, keys: TrustKeys, clusters: Iterable[str], agents: Iterable[str],
-            now: float) -> RotationProgress:
-    """Move the plan one step when everyone confirmed the current one.
+            now: float, soak: float = 0.0) -> RotationProgress:
+    """Move the plan one step when everyone confirmed the current one at least
+    ``soak`` seconds ago.
 
-    Returns the (possibly new) step and who must still confirm it. A replica that
-    loses the compare-and-swap to another reports ``advanced=False``.
+    Returns the (possibly new) step, who must still confirm it and the soak left.
+    A replica that loses the compare-and-swap to another reports ``advanced=False``.
     """
     clusters, agents = sorted(set(clusters)), sorted(set(agents))
     plan, revision = require_plan(store, keys)
-    pending_c, pending_a = pending_for(store, keys, plan, clusters, agents)
-    if not plan.in_progress or pending_c or pending_a:
-        return RotationProgress(plan.step, False, pending_c, pending_a)
+    pending_c, pending_a, left = gate_state(store, keys, plan, clusters, agents,
+                                            soak=soak, now=now)
+    if not plan.in_progress or pending_c or pending_a or left > 0:
+        return RotationProgress(plan.step, False, pending_c, pending_a, left)
     following = plan.advanced(now)
     ops: list[Put | Delete] = [Put(keys.rotation, following.to_bytes())]
     if following.step == Step.FINALIZE:
@@ -258,15 +297,17 @@ def advance(store: Store, keys: TrustKeys, clusters: Iterable[str], agents: Iter
         ops.append(Delete(keys.root(following.previous_root)))
     if not store.txn([Compare(keys.rotation, revision)], ops):
         plan, _ = require_plan(store, keys)
-        pending_c, pending_a = pending_for(store, keys, plan, clusters, agents)
-        return RotationProgress(plan.step, False, pending_c, pending_a)
+        pending_c, pending_a, left = gate_state(store, keys, plan, clusters, agents,
+                                                soak=soak, now=now)
+        return RotationProgress(plan.step, False, pending_c, pending_a, left)
     log.info("root rotation advanced", extra={"fields": {
         "rotation": plan.rotation_id, "from_step": plan.step.label,
         "to_step": following.step.label}})
     if following.step == Step.FINALIZE:
         _drop_confirmations(store, keys, following.rotation_id, (Step.BUNDLE, Step.INTERMEDIATES))
-    pending_c, pending_a = pending_for(store, keys, following, clusters, agents)
-    return RotationProgress(following.step, True, pending_c, pending_a)
+    pending_c, pending_a, left = gate_state(store, keys, following, clusters, agents,
+                                            soak=soak, now=now)
+    return RotationProgress(following.step, True, pending_c, pending_a, left)
 
 
 def _drop_confirmations(store: Store, keys: TrustKeys, rotation_id: str,

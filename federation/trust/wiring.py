@@ -22,7 +22,8 @@ from federation.trust.metrics import METRIC
 
 def install(service) -> TrustKeeper:
     authority = TrustAuthority(service.store, service.kek,
-                               trust_domain=service.settings.trust_domain)
+                               trust_domain=service.settings.trust_domain,
+                               rotation_soak=service.settings.rotation_soak)
     keeper = TrustKeeper(service.hub, authority)
     keeper.prime()
     service.hub.trust = authority

@@ -153,7 +153,8 @@ def test_member_access_is_least_privilege():
     named = [r for r in role["rules"] if r.get("resourceNames")]
     unnamed = [r for r in role["rules"] if not r.get("resourceNames")]
     assert [(r["resources"], r["resourceNames"], sorted(r["verbs"])) for r in named] == \
-        [(["secrets"], ["cacerts"], ["get", "patch", "update"])]
+        [(["secrets"], ["cacerts"], ["get", "patch", "update"]),
+         (["configmaps"], ["istio-ca-root-cert"], ["get"])]  # the roots istiod publishes
     assert [(r["resources"], r["verbs"]) for r in unnamed] == [(["secrets"], ["create"])]
     for binding_kind, role_kind, role_name in [("ClusterRoleBinding", "ClusterRole", "mesh-federation-reader"),
                                                ("RoleBinding", "Role", "mesh-federation-cacerts")]:

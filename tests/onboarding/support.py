@@ -99,7 +99,8 @@ def start_hub(root: Path, **overrides) -> Hub:
                   tls_cert=str(workdir.cert), tls_key=str(workdir.key),
                   admin_token_file=str(workdir.token), kek_file=str(workdir.kek),
                   initial_sync_timeout=1.0, debounce_quiet=0.02, debounce_max=0.2, vm_grace=3.0,
-                  vm_enroll_failures=100)
+                  vm_enroll_failures=100,
+                  rotation_soak=0.0)  # rotation steps are not soaked here (tests/trust_integration is)
     values.update(overrides)
     service = HubService(OnboardingSettings(**values))
     if getattr(service, "trust", None) is not None:  # else onboarding makes the root itself

@@ -13,9 +13,10 @@ import pytest
 
 from federation.serving import prepare_workdir
 from federation.sim import SimFleet
+from federation.sim.workloads import istio_system_namespace
 from tests.trust.helpers import OpenSSL
 
-from .support import Readers, start_hub
+from .support import Readers, RootPublisher, start_hub
 
 FLEET_SIZE = 4  # three registered at once, one to register later
 
@@ -42,8 +43,19 @@ def wd(tmp_path):
 
 @pytest.fixture
 def fleet(tmp_path):
+    """Simulated members with ``istio-system`` (where istiod and its cacerts live)."""
     with SimFleet(FLEET_SIZE, tmp_path / "fleet") as running:
+        for cluster in running:
+            cluster.create(istio_system_namespace("network-1"))
         yield running
+
+
+@pytest.fixture(autouse=True)
+def roots(fleet):
+    """Every member's roots published as its istiod would (``roots.hold(name)`` stops it)."""
+    publisher = RootPublisher(fleet)
+    yield publisher
+    publisher.close()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from federation.settings import HubSettings
 from federation.sim import SimCluster, SimFleet
 from federation.trust import certificates as certs
 from federation.trust.cacerts import STEP_ANNOTATION
+from federation.trust.gating import ROOTS_CONFIGMAP
 from federation.trust.client import TrustClient
 
 FILES = ("ca-cert.pem", "ca-key.pem", "cert-chain.pem", "root-cert.pem")
@@ -44,10 +46,12 @@ def wait_for(condition: Callable[[], object], timeout: float = WAIT, what: str =
 # -- a hub --------------------------------------------------------------------------
 def hub_settings(wd: Workdir, store_url: str = "memory://", store_prefix: str = "/mesh-federation/",
                  **overrides) -> HubSettings:
+    settings = dict(initial_sync_timeout=2.0, cluster_timeout=5.0,
+                    rotation_soak=0.0)  # tests of the soak set their own
+    settings.update(overrides)
     return HubSettings(store_url=store_url, store_prefix=store_prefix, listen="127.0.0.1:0",
                        tls_cert=str(wd.cert), tls_key=str(wd.key),
-                       admin_token_file=str(wd.token), kek_file=str(wd.kek),
-                       initial_sync_timeout=2.0, cluster_timeout=5.0, **overrides)
+                       admin_token_file=str(wd.token), kek_file=str(wd.kek), **settings)
 
 
 @dataclass
@@ -139,8 +143,81 @@ class ClusterReader:
             labels=dict(secret.metadata.labels or {}),
             resource_version=secret.metadata.resource_version, raw_data=data)
 
+    def cacerts_identity(self) -> tuple[str, str]:
+        """(uid, resourceVersion) of the cacerts Secret: any write or re-creation changes it."""
+        secret = self._core.read_namespaced_secret("cacerts", "istio-system", _request_timeout=5)
+        return secret.metadata.uid, secret.metadata.resource_version
+
+    def published_roots(self) -> str | None:
+        """``root-cert.pem`` of ``istio-system/istio-ca-root-cert`` (None when absent)."""
+        try:
+            cm = self._core.read_namespaced_config_map(ROOTS_CONFIGMAP, "istio-system",
+                                                      _request_timeout=5)
+        except k8s.exceptions.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return (cm.data or {}).get("root-cert.pem")
+
+    def publish_roots(self, pem: str) -> None:
+        """Write ``istio-system/istio-ca-root-cert`` the way istiod does."""
+        body = k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=ROOTS_CONFIGMAP),
+                               data={"root-cert.pem": pem})
+        try:
+            self._core.replace_namespaced_config_map(ROOTS_CONFIGMAP, "istio-system", body,
+                                                     _request_timeout=5)
+        except k8s.exceptions.ApiException as exc:
+            if exc.status != 404:
+                raise
+            self._core.create_namespaced_config_map("istio-system", body, _request_timeout=5)
+
     def close(self) -> None:
         self._api.close()
+
+
+class RootPublisher:
+    """For simulated members, what istiod's namespace controller does with
+    ``ISTIO_MULTIROOT_MESH=true`` and ``cacerts`` mounted: it publishes the roots of
+    the cluster's cacerts in ``istio-system/istio-ca-root-cert`` (tests/real runs
+    real istiods). ``hold(name)`` freezes a cluster's published roots, as an istiod
+    that has not taken the new cacerts; ``release(name)`` lets it catch up."""
+
+    INTERVAL = 0.05
+
+    def __init__(self, fleet: SimFleet):
+        self._readers = Readers(fleet)
+        self._held: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="test-root-publisher", daemon=True)
+        self._thread.start()
+
+    def hold(self, name: str) -> None:
+        with self._lock:
+            self._held.add(name)
+
+    def release(self, name: str) -> None:
+        with self._lock:
+            self._held.discard(name)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.INTERVAL):
+            for name, reader in self._readers.items():
+                with self._lock:
+                    if name in self._held:
+                        continue
+                try:
+                    view = reader.cacerts()
+                    pem = view.files.get("root-cert.pem") if view else None
+                    if pem and reader.published_roots() != pem:
+                        reader.publish_roots(pem)
+                except (k8s.exceptions.ApiException, OSError, ValueError):
+                    continue  # the cluster is stopping, or was cut off by a test: try again
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+        self._readers.close()
 
 
 class Readers(dict):

@@ -94,8 +94,10 @@ def test_a_failing_agent_source_holds_the_rotation(rig, readers):
     keeper.set_agent_source(broken)
     authority.start_rotation()
     keeper.run_once()  # builds the step-1 Secret; the hub pushes it
-    readers.wait_cacerts(["cluster-1"], step=1)
-    keeper.run_once()  # reads it back and confirms; cannot know which agents to wait for
+    (view,) = readers.wait_cacerts(["cluster-1"], step=1).values()
+    wait_for(lambda: readers["cluster-1"].published_roots() == view.files["root-cert.pem"],
+             what="istiod's roots published")
+    keeper.run_once()  # sees the step in use and confirms; cannot know which agents to wait for
 
     status = authority.status(clusters=["cluster-1"])
     assert status["rotation"]["pending_clusters"] == []

@@ -103,7 +103,7 @@ class Intermediate(_message.Message):
     def __init__(self, cluster: _Optional[str] = ..., issuer_root: _Optional[str] = ..., fingerprint: _Optional[str] = ..., subject: _Optional[str] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., renew_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., up_to_date: _Optional[bool] = ..., confirmed_step: _Optional[int] = ...) -> None: ...
 
 class Rotation(_message.Message):
-    __slots__ = ("step", "step_name", "rotation_id", "current_root", "new_root", "previous_root", "bundle", "pending_clusters", "pending_agents")
+    __slots__ = ("step", "step_name", "rotation_id", "current_root", "new_root", "previous_root", "bundle", "pending_clusters", "pending_agents", "complete", "soak_seconds", "soak_left_seconds", "clusters", "waiting_for", "intermediate_check")
     STEP_FIELD_NUMBER: _ClassVar[int]
     STEP_NAME_FIELD_NUMBER: _ClassVar[int]
     ROTATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +113,12 @@ class Rotation(_message.Message):
     BUNDLE_FIELD_NUMBER: _ClassVar[int]
     PENDING_CLUSTERS_FIELD_NUMBER: _ClassVar[int]
     PENDING_AGENTS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    SOAK_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SOAK_LEFT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTERS_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
+    INTERMEDIATE_CHECK_FIELD_NUMBER: _ClassVar[int]
     step: int
     step_name: str
     rotation_id: str
@@ -122,7 +128,27 @@ class Rotation(_message.Message):
     bundle: _containers.RepeatedScalarFieldContainer[str]
     pending_clusters: _containers.RepeatedScalarFieldContainer[str]
     pending_agents: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, step: _Optional[int] = ..., step_name: _Optional[str] = ..., rotation_id: _Optional[str] = ..., current_root: _Optional[str] = ..., new_root: _Optional[str] = ..., previous_root: _Optional[str] = ..., bundle: _Optional[_Iterable[str]] = ..., pending_clusters: _Optional[_Iterable[str]] = ..., pending_agents: _Optional[_Iterable[str]] = ...) -> None: ...
+    complete: bool
+    soak_seconds: float
+    soak_left_seconds: float
+    clusters: _containers.RepeatedCompositeFieldContainer[ClusterGate]
+    waiting_for: _containers.RepeatedScalarFieldContainer[str]
+    intermediate_check: str
+    def __init__(self, step: _Optional[int] = ..., step_name: _Optional[str] = ..., rotation_id: _Optional[str] = ..., current_root: _Optional[str] = ..., new_root: _Optional[str] = ..., previous_root: _Optional[str] = ..., bundle: _Optional[_Iterable[str]] = ..., pending_clusters: _Optional[_Iterable[str]] = ..., pending_agents: _Optional[_Iterable[str]] = ..., complete: _Optional[bool] = ..., soak_seconds: _Optional[float] = ..., soak_left_seconds: _Optional[float] = ..., clusters: _Optional[_Iterable[_Union[ClusterGate, _Mapping]]] = ..., waiting_for: _Optional[_Iterable[str]] = ..., intermediate_check: _Optional[str] = ...) -> None: ...
+
+class ClusterGate(_message.Message):
+    __slots__ = ("cluster", "confirmed", "waiting_for", "published_roots", "cacerts_written")
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMED_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_ROOTS_FIELD_NUMBER: _ClassVar[int]
+    CACERTS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    cluster: str
+    confirmed: bool
+    waiting_for: str
+    published_roots: _containers.RepeatedScalarFieldContainer[str]
+    cacerts_written: bool
+    def __init__(self, cluster: _Optional[str] = ..., confirmed: _Optional[bool] = ..., waiting_for: _Optional[str] = ..., published_roots: _Optional[_Iterable[str]] = ..., cacerts_written: _Optional[bool] = ...) -> None: ...
 
 class TrustStatus(_message.Message):
     __slots__ = ("initialized", "trust_domain", "roots", "intermediates", "workload_intermediate", "rotation")

@@ -82,7 +82,8 @@ class TrustServicer:
     def StartRotation(self, request, context):
         """Starts a root rotation to a new root (created, or imported when cert_pem
         and key_pem are given). The hub then takes Istio's three steps, each one
-        once every cluster and VM confirmed the previous. ABORTED when a rotation
+        once every cluster's istiod publishes the previous step's roots, every VM
+        confirmed it, and the soak time passed. ABORTED when a rotation
         is already under way; NOT_FOUND when there is no root yet.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
