@@ -90,3 +90,22 @@ def ordered_metadata(meta: dict) -> dict:
     if "managedFields" in meta:
         out["managedFields"] = meta["managedFields"]
     return out
+
+
+# Fields the API server drops when empty (``omitempty`` in its typed objects); custom kinds keep
+# their own empty maps, but their metadata is typed too.
+_OMITTED_METADATA = ("labels", "annotations", "finalizers", "ownerReferences")
+_OMITTED_BY_KIND = {"ConfigMap": ("data", "binaryData"), "Secret": ("data",)}
+
+
+def omit_empty(rtype: ResourceType, obj: dict) -> None:
+    """Drop empty omitempty fields in place, as a write through the API server would."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        for key in _OMITTED_METADATA:
+            if key in meta and not meta[key]:
+                del meta[key]
+    if not rtype.custom and not rtype.group:
+        for key in _OMITTED_BY_KIND.get(rtype.kind, ()):
+            if key in obj and not obj[key]:
+                del obj[key]

@@ -313,11 +313,12 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
               query: dict) -> None:
         try:
             limit = int(query.get("limit") or 0)
-        except ValueError:
-            self.send_status(400, f"invalid limit {query.get('limit')!r}")
+            exact = int(query["resourceVersion"]) if query.get("resourceVersionMatch") == "Exact" else None
+        except (ValueError, KeyError):
+            self.send_status(400, "limit and resourceVersion (with resourceVersionMatch=Exact) must be integers")
             return
         entries, list_rv, token = self.server.api.store.list_entries(rtype, namespace, labels, fields, limit,
-                                                                     query.get("continue") or "")
+                                                                     query.get("continue") or "", exact)
         meta = {"resourceVersion": str(list_rv)}
         if token:
             meta["continue"] = token

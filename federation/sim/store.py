@@ -27,7 +27,7 @@ from typing import Any, Callable
 from federation.errors import AlreadyExists, Conflict, NotFound, PermissionDenied, ResourceExpired, ValidationError
 from federation.sim import ownership, patching
 from federation.sim.admission import STRICT, Admission, invalid
-from federation.sim.entries import Entry, Event, EventLog, details_of, not_found, ordered_metadata
+from federation.sim.entries import Entry, Event, EventLog, details_of, not_found, omit_empty, ordered_metadata
 from federation.sim.resources import Catalog, ResourceType
 from federation.sim.schemas import SchemaSet, type_mismatch
 from federation.sim.selectors import FieldSelector, LabelSelector
@@ -147,11 +147,19 @@ class ObjectStore:
 
     def list_entries(self, rtype: ResourceType, namespace: str | None = None,
                      labels: LabelSelector | None = None, fields: FieldSelector | None = None,
-                     limit: int = 0, continue_token: str = "") -> tuple[list[Entry], int, str]:
-        """Matching entries sorted by (namespace, name), the list's resourceVersion and a continue token."""
+                     limit: int = 0, continue_token: str = "",
+                     exact: int | None = None) -> tuple[list[Entry], int, str]:
+        """Matching entries sorted by (namespace, name), the list's resourceVersion and a continue token;
+        ``exact`` lists the state at that resourceVersion (``resourceVersionMatch=Exact``)."""
         start: tuple[str, str] | None = None
         with self._cond:
             list_rv = self._rv
+            if exact is not None:
+                if exact > self._rv:
+                    raise ResourceExpired(f"Too large resource version: {exact}, current: {self._rv}")
+                if exact < self._logs[rtype].compacted:
+                    raise ResourceExpired("The resourceVersion for the provided list is too old.")
+                list_rv = exact
             if continue_token:
                 list_rv, start = self._decode_continue(rtype, continue_token)
             objects = self._objects[rtype]
@@ -261,6 +269,7 @@ class ObjectStore:
                 self._check_namespace(rtype, key[0], key[1])
             applied_paths = ownership.leaf_paths(new, include_status=scope != MAIN)  # before defaulting
             warnings = self.admission.admit(rtype, new, None, validation)
+            omit_empty(rtype, new)
             now = self._clock()
             if operation == "Apply":
                 managers = [ownership.Manager(manager, "Apply", rtype.api_version, now, applied_paths)]
@@ -476,6 +485,7 @@ class ObjectStore:
                 meta[key] = previous["metadata"][key]
         meta["resourceVersion"] = previous["metadata"]["resourceVersion"]
         warnings = self.admission.admit(rtype, new, previous, validation)
+        omit_empty(rtype, new)
         now = self._clock()
         if managers is None:
             managers = ownership.record_update(previous, new, ownership.read_managers(previous), manager, now,

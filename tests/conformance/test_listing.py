@@ -25,6 +25,20 @@ def test_list_carries_a_resource_version_at_least_every_item_and_write(client, n
     assert int(call(client, "GET", cm_path(ns)).ok()["metadata"]["resourceVersion"]) >= rv_of(changed)
 
 
+def test_list_at_an_exact_resource_version_shows_the_state_then(client, ns):
+    call(client, "POST", cm_path(ns), config_map("a", ns, v="1")).ok()
+    then = call(client, "GET", cm_path(ns)).ok()["metadata"]["resourceVersion"]
+    call(client, "POST", cm_path(ns), {**config_map("b", ns), "metadata": {"name": "b", "labels": {}}}).ok()
+    call(client, "PATCH", cm_path(ns, "a"), {"data": {"v": "2"}}, content_type="application/merge-patch+json").ok()
+    past = call(client, "GET", cm_path(ns), resourceVersion=then, resourceVersionMatch="Exact").ok()
+    assert past["metadata"]["resourceVersion"] == then
+    assert [(i["metadata"]["name"], i["data"]) for i in past["items"]] == [("a", {"v": "1"})]
+    now = call(client, "GET", cm_path(ns)).ok()
+    # Empty maps of typed fields are not stored: "b" has no data, no labels.
+    assert [(i["metadata"]["name"], i.get("data")) for i in now["items"]] == [("a", {"v": "2"}), ("b", None)]
+    assert "labels" not in now["items"][1]["metadata"]
+
+
 def test_unchanged_put_keeps_the_resource_version(client, ns):
     obj = call(client, "POST", cm_path(ns), config_map("same", ns, x="1")).ok()
     again = call(client, "PUT", cm_path(ns, "same"), obj).ok()
