@@ -68,6 +68,7 @@ class Hub:
         self.trust = trust
         self._lock = threading.RLock()
         self._members: dict[str, Member] = {}
+        self.refused: dict[str, str] = {}  # stored clusters whose kubeconfig is not accepted
         self._policies: dict[str, FailoverPolicy] = {}
         self._desired = DesiredState()
         self._stop = threading.Event()
@@ -133,7 +134,15 @@ class Hub:
         with self._lock:
             if record.name in self._members or self._stop.is_set():
                 return
-            kube = KubeClient(record.name, record.kubeconfig, timeout=self.settings.cluster_timeout)
+            try:  # a record stored under other --allow-kubeconfig-option flags
+                kube = KubeClient(record.name, record.kubeconfig, timeout=self.settings.cluster_timeout,
+                                  allow=self.settings.kubeconfig_options)
+            except errors.ConfigError as exc:
+                self.refused[record.name] = str(exc)
+                log.error("stored cluster not loaded", extra={"fields": {
+                    "cluster": record.name, "error": str(exc)}})
+                return
+            self.refused.pop(record.name, None)
             watcher = ClusterWatcher(
                 record.name, kube, self._source_settings(record),
                 emit=lambda cs, n=record.name: self._on_changes(n, cs),
@@ -169,6 +178,7 @@ class Hub:
 
     def _stop_member(self, name: str) -> None:
         with self._lock:
+            self.refused.pop(name, None)
             member = self._members.pop(name, None)
         if member is None:
             return
@@ -377,7 +387,13 @@ class Hub:
 
     def cleanup_cluster(self, record: ClusterRecord) -> int:
         """Delete every object the hub owns in a cluster that leaves; best effort."""
-        kube = KubeClient(record.name, record.kubeconfig, timeout=self.settings.cluster_timeout)
+        try:
+            kube = KubeClient(record.name, record.kubeconfig, timeout=self.settings.cluster_timeout,
+                              allow=self.settings.kubeconfig_options)
+        except errors.ConfigError as exc:  # never loaded: the hub may not use that kubeconfig
+            log.warning("cleanup of removed cluster skipped", extra={"fields": {
+                "cluster": record.name, "error": str(exc)}})
+            return 0
         try:
             return delete_all_owned(kube)
         except errors.FederationError as exc:

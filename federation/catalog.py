@@ -37,6 +37,10 @@ class ClusterRecord:
     server: str = ""
     network: str = ""
     region: str = ""
+    # What makes the API server unique: its kube-system Namespace's UID and the
+    # SHA-256 of its CA bundle ("" in records stored before they were kept).
+    uid: str = ""
+    ca_sha256: str = ""
 
     def __repr__(self) -> str:  # never print credentials
         return f"ClusterRecord(name={self.name!r}, server={self.server!r}, network={self.network!r})"
@@ -48,6 +52,7 @@ def dump_cluster_record(record: ClusterRecord, kek: bytes) -> bytes:
     return json.dumps({
         "name": record.name, "server": record.server, "network": record.network,
         "region": record.region, "kubeconfig": base64.b64encode(sealed).decode(),
+        "uid": record.uid, "caSha256": record.ca_sha256,
     }).encode()
 
 
@@ -59,4 +64,5 @@ def load_cluster_record(value: bytes, kek: bytes) -> ClusterRecord:
     except (KeyError, ValueError, TypeError) as exc:
         raise errors.StoreError(f"stored cluster record unreadable: {exc.__class__.__name__}") from exc
     return ClusterRecord(name=name, kubeconfig=kubeconfig, server=data.get("server", ""),
-                         network=data.get("network", ""), region=data.get("region", ""))
+                         network=data.get("network", ""), region=data.get("region", ""),
+                         uid=data.get("uid", ""), ca_sha256=data.get("caSha256", ""))

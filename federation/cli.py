@@ -83,6 +83,7 @@ def _settings_from(args):
         trust_domain=args.trust_domain, vm_grace=args.vm_grace, vm_cert_ttl=args.vm_cert_ttl,
         rotation_soak=args.rotation_soak,
         onboarding_session_listen=args.onboarding_session_listen,
+        kubeconfig_options=tuple(args.allow_kubeconfig_option or ()),
     )
 
 
@@ -301,6 +302,10 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
                         "at least one workload-certificate lifetime (default 86400)")
     p.add_argument("--vm-grace", type=float, default=30.0,
                    help="seconds without heartbeats before a VM's entries are removed (default 30)")
+    p.add_argument("--allow-kubeconfig-option", action="append", metavar="OPTION[,OPTION]",
+                   help="accept this unsafe member kubeconfig option (exec, auth-provider, tokenFile, "
+                        "client-certificate, client-key, certificate-authority, "
+                        "insecure-skip-tls-verify, proxy-url, http); refused by default")
 
 
 def build_parser() -> argparse.ArgumentParser:

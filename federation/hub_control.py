@@ -15,7 +15,8 @@ import yaml
 from federation import __version__, errors
 from federation.api import control
 from federation.app import Hub, push_status_record
-from federation.catalog import ClusterRecord, Keys, dump_cluster_record, load_cluster_record
+from federation.catalog import ClusterRecord, Keys, load_cluster_record
+from federation.cluster_identity import read_identity, register_once
 from federation.kubeapi import KubeClient, parse_kubeconfig
 from federation.model.policy import parse_policy
 from federation.render import conflicts, render_gateways, render_service
@@ -67,20 +68,26 @@ class HubControl(control.Control):
     def add_cluster(self, name, kubeconfig, network="", region=""):
         _check_name(name)
         source = f"kubeconfig for cluster {name!r}"
-        parse_kubeconfig(kubeconfig, source)
-        kube = KubeClient(name, kubeconfig, timeout=self.hub.settings.cluster_timeout)
+        allow = self.hub.settings.kubeconfig_options
+        data = parse_kubeconfig(kubeconfig, source, allow)
+        if self.hub.store.get(Keys.cluster(name)) is not None:  # before calling anyone
+            raise errors.AlreadyExists(f"cluster {name!r} is already registered")
+        kube = KubeClient(name, data, timeout=self.hub.settings.cluster_timeout, allow=allow)
         try:
             kube.request("GET", "/version")
+            identity = read_identity(kube, data)
+        except errors.PermissionDenied:
+            raise
         except errors.AuthError as exc:
             raise errors.AuthError(f"cluster {name!r} at {kube.server} refused the kubeconfig's credentials") from exc
         finally:
             kube.close()
         record = ClusterRecord(name=name, kubeconfig=kubeconfig, server=kube.server,
-                               network=network, region=region)
-        if not self.hub.store.compare_and_swap(Keys.cluster(name),
-                                               dump_cluster_record(record, self.hub.kek), 0):
-            raise errors.AlreadyExists(f"cluster {name!r} is already registered")
-        log.info("cluster registered", extra={"fields": {"cluster": name, "server": kube.server}})
+                               network=network, region=region, uid=identity.uid,
+                               ca_sha256=identity.ca_sha256)
+        register_once(self.hub.store, self.hub.kek, record)
+        log.info("cluster registered", extra={"fields": {"cluster": name, "server": kube.server,
+                                                         "uid": identity.uid}})
         return control.ClusterRecord(name=name, network=network, region=region,
                                      server=kube.server, state="registered")
 
@@ -98,7 +105,8 @@ class HubControl(control.Control):
             out.append(control.ClusterRecord(
                 name=record.name, network=(info.network if info else record.network),
                 region=(info.region if info else record.region), server=record.server,
-                state=member.state if member else "pending",
+                state=member.state if member else (
+                    "refused" if record.name in self.hub.refused else "pending"),
                 gateways=info.gateways if info else ()))
         return out
 
@@ -148,6 +156,8 @@ class HubControl(control.Control):
                 last_push=push["lastPush"], objects=push["objects"],
                 error="; ".join(push["errors"]), stale=bool(info and info.stale),
                 conflicts=tuple(conflicts(snapshot, name, self.hub.settings.domain)) + tuple(push["conflicts"])))
+        for name, reason in sorted(self.hub.refused.items()):  # stored, but not loaded
+            statuses.append(control.ClusterStatus(name=name, state="refused", error=reason))
         backend = "etcd" if type(self.hub.store).__name__.lower().startswith("etcd") else "memory"
         return control.HubStatus(version=__version__, store_backend=backend,
                                  clusters=tuple(statuses),

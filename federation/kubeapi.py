@@ -7,7 +7,10 @@ type; the kubeconfig's credentials never appear in a message.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import ssl
 import threading
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -15,10 +18,12 @@ from typing import Any, Iterator
 import urllib3
 import yaml
 from kubernetes import client as kclient
+from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import KubeConfigLoader
 
 from federation import errors
+from federation.kubeconfig_policy import check_kubeconfig
 
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
@@ -49,8 +54,9 @@ class ResourceType:
         return base
 
 
-def parse_kubeconfig(text: str, source: str = "kubeconfig") -> dict:
-    """Parse and sanity-check a kubeconfig; ConfigError names what is wrong."""
+def parse_kubeconfig(text: str, source: str = "kubeconfig", allow=()) -> dict:
+    """Parse and check a kubeconfig, refusing the options the hub does not
+    ``allow`` (see ``kubeconfig_policy``); ConfigError names what is wrong."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -62,10 +68,38 @@ def parse_kubeconfig(text: str, source: str = "kubeconfig") -> dict:
             raise errors.ConfigError(f"{source}: missing or empty '{section}'")
     if not data.get("current-context") and len(data["contexts"]) != 1:
         raise errors.ConfigError(f"{source}: no current-context set")
+    check_kubeconfig(data, source, allow)
     return data
 
 
-def _configuration(kubeconfig: dict, source: str) -> kclient.Configuration:
+def selected_cluster(kubeconfig: dict, source: str = "kubeconfig") -> dict:
+    """The ``cluster`` mapping the current context points at."""
+    context_name = kubeconfig.get("current-context") or kubeconfig["contexts"][0].get("name")
+    context = next((c.get("context") or {} for c in kubeconfig["contexts"]
+                    if isinstance(c, dict) and c.get("name") == context_name), None)
+    if not isinstance(context, dict):
+        raise errors.ConfigError(f"{source}: context {context_name!r} not found")
+    cluster = next((c.get("cluster") for c in kubeconfig["clusters"]
+                    if isinstance(c, dict) and c.get("name") == context.get("cluster")), None)
+    if not isinstance(cluster, dict):
+        raise errors.ConfigError(f"{source}: cluster {context.get('cluster')!r} of context "
+                                 f"{context_name!r} not found")
+    return cluster
+
+
+def ca_fingerprint(kubeconfig: dict, source: str = "kubeconfig") -> str:
+    """SHA-256 (hex) of the selected cluster's CA bundle, "" when it has none."""
+    data = selected_cluster(kubeconfig, source).get("certificate-authority-data") or ""
+    try:
+        pem = base64.b64decode(data, validate=True) if data else b""
+    except ValueError as exc:
+        raise errors.ConfigError(f"{source}: certificate-authority-data is not base64") from exc
+    return hashlib.sha256(pem.strip()).hexdigest() if pem else ""
+
+
+def _configuration(kubeconfig: dict, source: str, allow=()) -> kclient.Configuration:
+    # Checked here too, so no caller can reach the loader with a refused option.
+    check_kubeconfig(kubeconfig, source, allow)
     config = kclient.Configuration()
     context = kubeconfig.get("current-context") or kubeconfig["contexts"][0].get("name")
     try:
@@ -85,13 +119,15 @@ def _scrub(message: str) -> str:
 class KubeClient:
     """A member cluster's API server over HTTPS with the kubeconfig's auth."""
 
-    def __init__(self, cluster: str, kubeconfig: dict | str, timeout: float = 10.0):
+    def __init__(self, cluster: str, kubeconfig: dict | str, timeout: float = 10.0,
+                 allow=()):
+        """``allow``: the kubeconfig options the hub accepts beyond the safe ones."""
         source = f"kubeconfig of cluster {cluster!r}"
         if isinstance(kubeconfig, str):
-            kubeconfig = parse_kubeconfig(kubeconfig, source)
+            kubeconfig = parse_kubeconfig(kubeconfig, source, allow)
         self.cluster = cluster
         self.timeout = timeout
-        self._config = _configuration(kubeconfig, source)
+        self._config = _configuration(kubeconfig, source, allow)
         self._api = kclient.ApiClient(self._config)
         self._lock = threading.Lock()
 
@@ -120,7 +156,15 @@ class KubeClient:
         try:
             return self._api.call_api(method, url, header_params=headers, body=payload,
                                       _request_timeout=timeout)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, OSError, ApiException) as exc:
+            # The client turns TLS failures into ApiException(status=0).
+            if isinstance(exc, ApiException) and exc.status:
+                raise
+            if _verify_failed(exc):
+                raise errors.ClusterUnreachable(
+                    f"cluster {self.cluster!r} at {self.server}: certificate verify failed: the "
+                    "kubeconfig's certificate-authority-data does not verify the API server"
+                ) from exc
             raise errors.ClusterUnreachable(
                 f"cluster {self.cluster!r} at {self.server} unreachable: {exc.__class__.__name__}"
             ) from exc
@@ -182,6 +226,20 @@ class KubeClient:
             response.response.release_conn()
             raise status_error(self.cluster, "WATCH", rtype.path(), response.status, data)
         return WatchStream(self.cluster, response.response)
+
+
+def _verify_failed(exc: BaseException) -> bool:
+    """Whether the TLS handshake failed on the server's certificate (urllib3 wraps
+    the ssl error, sometimes twice)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        text = str(exc.reason) if isinstance(exc, ApiException) else str(exc)
+        if isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
+            return True
+        reason = getattr(exc, "reason", None)
+        exc = (reason if isinstance(reason, BaseException) else None) or exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 class WatchStream:

@@ -276,6 +276,9 @@ def _render_kubeconfig(configuration: k8s.Configuration, context: str, namespace
         cluster["certificate-authority-data"] = ca_data
     if not configuration.verify_ssl:
         cluster["insecure-skip-tls-verify"] = True  # carried over from the operator's kubeconfig
+        log.warning("the context skips TLS verification: the hub refuses this kubeconfig unless "
+                    "started with --allow-kubeconfig-option insecure-skip-tls-verify",
+                    extra={"fields": {"context": context}})
     if getattr(configuration, "tls_server_name", None):
         cluster["tls-server-name"] = configuration.tls_server_name
     user = f"{service_account}@{context}"

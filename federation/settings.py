@@ -34,9 +34,14 @@ class HubSettings:
     # certificate lifetime (Istio's default workload TTL is 24 h).
     rotation_soak: float = 24 * 3600.0
     onboarding_session_listen: str = ""  # mTLS port for Renew/Heartbeat; empty: onboarding port + 1
+    # kubeconfig options accepted beyond the safe ones (see kubeconfig_policy): exec, tokenFile, ...
+    kubeconfig_options: tuple[str, ...] = ()
 
     def validate(self) -> None:
         from federation import errors
+        from federation.kubeconfig_policy import parse_options
+
+        self.kubeconfig_options = parse_options(self.kubeconfig_options)
 
         if self.export_mode not in EXPORT_MODES:
             raise errors.ConfigError(

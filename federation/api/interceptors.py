@@ -2,7 +2,11 @@
 
 Each service name maps to an ``Authenticator``; a service with no entry is
 refused (fail closed), and ``PUBLIC`` lets anyone in (health checks, which
-Kubernetes probes call without credentials). Federation errors become status
+Kubernetes probes call without credentials). Failed authentications are
+charged to the caller's address: after a burst of them the address is refused
+(RESOURCE_EXHAUSTED) without its credentials being looked at, until its bucket
+refills, so guessing admin tokens goes no faster than the refill rate.
+Federation errors become status
 codes (``codes.status_for``); anything else becomes INTERNAL "internal error"
 with its traceback logged, so internals never reach a caller.
 """
@@ -24,6 +28,7 @@ import grpc
 
 from federation import errors
 from federation.api.codes import status_for
+from federation.api.limiting import FailureLimiter, peer_address
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +132,10 @@ class ServingInterceptor(grpc.ServerInterceptor):
     """Authenticates by service (``policies``: full service name → Authenticator)
     and translates errors, for unary and streaming handlers alike."""
 
-    def __init__(self, policies: Mapping[str, Authenticator]):
+    def __init__(self, policies: Mapping[str, Authenticator],
+                 failures: FailureLimiter | None = None):
         self._policies = policies
+        self._failures = failures  # None: no limit (only public services behind it)
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
@@ -146,13 +153,27 @@ class ServingInterceptor(grpc.ServerInterceptor):
         try:
             if authenticator is None:
                 raise errors.PermissionDenied(f"no access policy for {method}")
-            fields["caller"] = authenticator.authenticate(context.invocation_metadata())
+            fields["caller"] = self._authenticate(authenticator, context)
             result = behavior(request, context, *args, **kwargs)
         except BaseException as exc:
             _abort(context, exc, fields)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("rpc", extra={"fields": {**fields, "ms": round((time.monotonic() - started) * 1e3, 1)}})
         return result
+
+
+    def _authenticate(self, authenticator: Authenticator, context) -> str:
+        if self._failures is None or authenticator is PUBLIC:
+            return authenticator.authenticate(context.invocation_metadata())
+        peer = peer_address(context.peer())
+        self._failures.check(peer)
+        try:
+            return authenticator.authenticate(context.invocation_metadata())
+        except errors.PermissionDenied:
+            raise  # authenticated: not a guess
+        except errors.AuthError:
+            self._failures.failed(peer)
+            raise
 
 
 def _wrap_handler(handler: grpc.RpcMethodHandler, around: Callable, method: str) -> grpc.RpcMethodHandler:

@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from federation.api import admin
 from federation.api.control import Control
 from federation.api.gen.federation.v1 import admin_pb2_grpc
+from federation.api.limiting import FailureLimiter
 from federation.api.interceptors import PUBLIC, Authenticator, BearerTokens, ServingInterceptor
 from federation.api.tls import ServerTLS
 from federation.errors import ConfigError, FederationError
@@ -64,6 +65,8 @@ class ApiServer:
         )
         self.health = health.HealthServicer()  # replaced on each start: a shut-down one stays shut
         self._policies: dict[str, Authenticator] = {HEALTH_SERVICE: PUBLIC, REFLECTION_SERVICE: self.admin_auth}
+        # Failed authentications per caller address: 10 in a burst, then one per 6 s.
+        self.auth_failures = FailureLimiter(burst=10, refill_seconds=6.0, what="failed authentications")
         self._registrations: list[tuple[Callable, object]] = []
         self._server: grpc.Server | None = None
         self._health_server: grpc.Server | None = None
@@ -111,7 +114,7 @@ class ApiServer:
         self._executor = ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="api")
         server = grpc.server(
             self._executor,
-            interceptors=[ServingInterceptor(dict(self._policies))],
+            interceptors=[ServingInterceptor(dict(self._policies), failures=self.auth_failures)],
             options=options,
             maximum_concurrent_rpcs=self._max_concurrent_rpcs,
         )

@@ -1,70 +1,51 @@
-"""Slowing down guessing: a token bucket of allowed failures per peer address.
+"""Slowing down token guessing without letting one noisy VM block the others.
 
-Each failed enrollment from an address takes one token from that address's
-bucket; buckets refill at one token per ``refill_seconds`` up to ``burst``.
-While a bucket is empty, every enrollment from the address is refused at once
-(RESOURCE_EXHAUSTED), before any store access or cryptography. Successful
-enrollments cost nothing, so a fleet enrolling from one NAT address is not
-slowed by its own successes. At most ``max_peers`` buckets are kept: full ones
-carry no information and are dropped first.
+Two kinds of buckets (``FailureLimiter``): one per peer address, charged by
+enrollments with a token the hub never issued (guessing, typos), and one per
+token, keyed by its id (the first digits of its SHA-256, as ``vm token list``
+shows it), charged by every other failure (a spent, expired or revoked token,
+a bad CSR). An empty token bucket refuses that token from anywhere. An empty
+address bucket refuses, from that address, only tokens the hub does not know
+— one store read, no cryptography — so a guesser (or a broken agent) behind a
+NAT address does not block the valid enrollments of the VMs beside it.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from typing import Callable
 
-from federation import errors
-from federation.onboarding.refusals import refusal
+from federation.api.limiting import FailureLimiter
+from federation.onboarding.records import TOKEN_ID_LENGTH, token_digest
+from federation.onboarding.refusals import reason_of
+
+# Refusals that say the token is not one the hub issued: charged to the address.
+_GUESSES = frozenset({"token_unknown", "token_malformed"})
+
+__all__ = ["EnrollmentLimiter", "FailureLimiter", "token_bucket"]
 
 
-class FailureLimiter:
-    def __init__(self, burst: int = 5, refill_seconds: float = 10.0, max_peers: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic):
-        if burst < 1 or refill_seconds <= 0 or max_peers < 1:
-            raise errors.ConfigError("failure limiter: burst >= 1, refill > 0, max_peers >= 1")
-        self.burst = burst
-        self.refill_seconds = refill_seconds
-        self._max_peers = max_peers
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # peer -> (tokens, at)
+def token_bucket(token: str) -> str:
+    """The bucket key of a presented token (never the token itself)."""
+    text = token if isinstance(token, str) else ""
+    return f"token {token_digest(text)[:TOKEN_ID_LENGTH]}"
 
-    def check(self, peer: str) -> None:
-        """LimitExceeded (reason ``rate_limited``) while ``peer``'s bucket is empty."""
-        with self._lock:
-            tokens = self._level_locked(peer)
-        if tokens < 1:
-            wait = (1 - tokens) * self.refill_seconds
-            raise refusal(errors.LimitExceeded,
-                          f"too many failed enrollments from {peer}; retry in {wait:.0f}s",
-                          "rate_limited")
 
-    def failed(self, peer: str) -> None:
-        with self._lock:
-            tokens = self._level_locked(peer)
-            self._buckets[peer] = (max(tokens - 1, 0.0), self._clock())
-            self._buckets.move_to_end(peer)
-            self._trim_locked()
+class EnrollmentLimiter:
+    def __init__(self, by_address: FailureLimiter, by_token: FailureLimiter,
+                 known: Callable[[str], bool]):
+        self.by_address = by_address
+        self.by_token = by_token
+        self._known = known
 
-    def tokens(self, peer: str) -> float:
-        with self._lock:
-            return self._level_locked(peer)
+    def check(self, peer: str, token: str) -> None:
+        """LimitExceeded (reason ``rate_limited``) when this token, or unknown tokens
+        from this address, failed too often."""
+        self.by_token.check(token_bucket(token))
+        if self.by_address.tokens(peer) < 1 and not self._known(token):
+            self.by_address.check(peer)
 
-    def _level_locked(self, peer: str) -> float:
-        found = self._buckets.get(peer)
-        if found is None:
-            return float(self.burst)
-        tokens, at = found
-        return min(float(self.burst), tokens + (self._clock() - at) / self.refill_seconds)
-
-    def _trim_locked(self) -> None:
-        if len(self._buckets) <= self._max_peers:
-            return
-        for peer in [p for p in self._buckets if self._level_locked(p) >= self.burst]:
-            del self._buckets[peer]
-        while len(self._buckets) > self._max_peers:
-            self._buckets.popitem(last=False)
-
+    def failed(self, peer: str, token: str, exc: BaseException) -> None:
+        if reason_of(exc) in _GUESSES:
+            self.by_address.failed(peer)
+        else:
+            self.by_token.failed(token_bucket(token))

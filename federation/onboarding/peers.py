@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from federation import errors
+from federation.api.limiting import peer_address  # noqa: F401 - the onboarding servicers' import
 from federation.onboarding.refusals import refusal
 
 _PEM_KEY = "x509_pem_cert"
@@ -46,22 +48,19 @@ class PeerCertificate:
     serial: str  # lower-case hex
     spiffe_id: str
     not_after: float
-
-
-def peer_address(peer: str) -> str:
-    """The address part of a gRPC peer string (``ipv4:10.0.0.7:5123`` → ``10.0.0.7``,
-    ``ipv6:[::1]:5123`` → ``::1``)."""
-    kind, _, rest = peer.partition(":")
-    if kind == "ipv6":
-        host = rest.rpartition(":")[0] if "]" in rest else rest
-        return host.strip("[]") or peer
-    if kind == "ipv4":
-        return rest.rpartition(":")[0] or peer
-    return peer  # unix sockets and unknown forms: the whole string is the identity
+    fingerprint: str = ""  # SHA-256 (hex) of the DER certificate
+    certificate: x509.Certificate | None = None  # to check who signed it
 
 
 def serial_hex(serial: int) -> str:
     return format(serial, "x")
+
+
+def certificate_fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 (hex) of the certificate's DER bytes: what enroll and renew record."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
 
 
 def peer_certificate(auth_context: dict, method: str) -> PeerCertificate:
@@ -87,6 +86,6 @@ def peer_certificate(auth_context: dict, method: str) -> PeerCertificate:
         raise refusal(errors.AuthError, "the client certificate carries no single SPIFFE identity",
                       "no_spiffe_identity")
     peer = PeerCertificate(serial_hex(cert.serial_number), spiffe[0],
-                           cert.not_valid_after_utc.timestamp())
+                           cert.not_valid_after_utc.timestamp(), certificate_fingerprint(cert), cert)
     _parsed.put(pems[0], peer)
     return peer

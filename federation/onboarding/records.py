@@ -90,7 +90,9 @@ class TokenRecord:
 @dataclass(frozen=True)
 class VMRecord:
     """One enrolled VM. ``serial`` is its current certificate's, ``previous_serial``
-    the one it renewed from (accepted until that certificate expires)."""
+    the one it renewed from (accepted until that certificate expires); the
+    fingerprints are those certificates' SHA-256 ("" in records stored before
+    they were kept)."""
 
     name: str
     group_namespace: str
@@ -108,6 +110,8 @@ class VMRecord:
     previous_not_after: float = 0.0
     revoked: bool = False
     revoked_at: float = 0.0
+    fingerprint: str = ""
+    previous_fingerprint: str = ""
 
     @property
     def group(self) -> str:
@@ -122,9 +126,16 @@ class VMRecord:
         return bool(self.previous_serial) and serial == self.previous_serial \
             and now < self.previous_not_after
 
-    def renewed(self, serial: str, not_after: float, root_id: str) -> "VMRecord":
+    def fingerprint_of(self, serial: str) -> str:
+        """The recorded fingerprint of the certificate with ``serial`` ("" if none)."""
+        return self.fingerprint if serial == self.serial else self.previous_fingerprint
+
+    def renewed(self, serial: str, not_after: float, root_id: str,
+                fingerprint: str = "") -> "VMRecord":
         return replace(self, serial=serial, not_after=not_after, root_id=root_id,
-                       previous_serial=self.serial, previous_not_after=self.not_after)
+                       fingerprint=fingerprint, previous_serial=self.serial,
+                       previous_not_after=self.not_after,
+                       previous_fingerprint=self.fingerprint)
 
     def to_bytes(self) -> bytes:
         return _dump(self)

@@ -13,9 +13,13 @@ revive a VM revoked in between: the VM comes back without a new token.
 
 Authentication of Renew and Heartbeat is by the certificate gRPC verified
 during the handshake: its serial must be the current (or, until it expires,
-the previous) serial of a registration that is not revoked, and its SPIFFE id
-that registration's identity. Each call therefore acts on the caller's own
-registration only.
+the previous) serial of a registration that is not revoked, its SPIFFE id
+that registration's identity, and it must be the very certificate the hub
+issued (its SHA-256, recorded at enroll and renew; for older records without
+one, a certificate signed by the hub's VM issuer). The handshake alone proves
+little: the session port trusts the mesh roots, and every member cluster's
+intermediate, whose key sits in that cluster's ``cacerts``, chains to them.
+Each call therefore acts on the caller's own registration only.
 """
 
 from __future__ import annotations
@@ -32,11 +36,12 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 
 from federation import errors
 from federation.catalog import Keys
 from federation.onboarding.groups import KIND as GROUP_KIND, WorkloadGroup, parse_workload_group
-from federation.onboarding.peers import PeerCertificate, serial_hex
+from federation.onboarding.peers import PeerCertificate, certificate_fingerprint, serial_hex
 from federation.onboarding.records import (
     ALIVE, RECORDS, Liveness, TokenRecord, VMRecord, alive_key, record_key, serial_key,
 )
@@ -64,6 +69,10 @@ class Enrollment:
 
 def group_key(namespace: str, name: str) -> str:
     return Keys.policy(GROUP_KIND, namespace, name)
+
+
+def issued_fingerprint(certificate: WorkloadCertificate) -> str:
+    return certificate_fingerprint(x509.load_pem_x509_certificate(certificate.cert_pem.encode()))
 
 
 def issuing_root_id(certificate: WorkloadCertificate) -> str:
@@ -145,7 +154,8 @@ class Registrar:
                 address=address, hostname=hostname, spiffe_id=certificate.spiffe_id,
                 service_account=group.service_account, serial=serial,
                 not_after=certificate.not_after.timestamp(),
-                root_id=issuing_root_id(certificate), enrolled_at=now, token_id=token.token_id)
+                root_id=issuing_root_id(certificate), enrolled_at=now, token_id=token.token_id,
+                fingerprint=issued_fingerprint(certificate))
             lease = self._store.grant_lease(self.lease_ttl)
             ok = self._store.txn(
                 [Compare(record_key(name), 0), Compare(serial_key(serial), 0),
@@ -178,7 +188,24 @@ class Registrar:
         if peer.spiffe_id != record.spiffe_id:
             raise refusal(errors.PermissionDenied, f"certificate identity {peer.spiffe_id} is not "
                           f"VM {record.name}'s ({record.spiffe_id})", "identity_mismatch")
+        expected = record.fingerprint_of(peer.serial)
+        if expected and peer.fingerprint != expected or not expected and not self._hub_issued(peer):
+            raise refusal(errors.PermissionDenied, f"certificate serial {peer.serial} is not the "
+                          f"certificate the hub issued to VM {record.name}", "certificate_not_issued")
         return record, kv.mod_revision
+
+    def _hub_issued(self, peer: PeerCertificate) -> bool:
+        """Whether the hub's VM issuer signed the peer's certificate (records kept
+        before fingerprints were)."""
+        issuer_pem = self._authority.workload_issuer_pem()
+        if not issuer_pem or peer.certificate is None:
+            return False
+        try:
+            peer.certificate.verify_directly_issued_by(
+                x509.load_pem_x509_certificate(issuer_pem.encode()))
+        except (ValueError, TypeError, InvalidSignature):
+            return False
+        return True
 
     def _name_for(self, serial: str) -> str:
         with self._lock:
@@ -275,7 +302,7 @@ class Registrar:
         certificate = self._authority.sign_workload_csr(csr_pem, namespace, account, self.cert_ttl)
         serial = serial_hex(certificate.serial)
         renewed = record.renewed(serial, certificate.not_after.timestamp(),
-                                 issuing_root_id(certificate))
+                                 issuing_root_id(certificate), issued_fingerprint(certificate))
         ops: list = [Put(record_key(record.name), renewed.to_bytes()),
                      Put(serial_key(serial), record.name.encode())]
         if record.previous_serial:

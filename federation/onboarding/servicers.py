@@ -16,7 +16,7 @@ from federation import errors
 from federation.api.gen.federation.v1 import onboarding_pb2 as pb
 from federation.api.gen.federation.v1 import onboarding_pb2_grpc as pb_grpc
 from federation.onboarding.bootstrap import build_bootstrap
-from federation.onboarding.limiting import FailureLimiter
+from federation.onboarding.limiting import EnrollmentLimiter
 from federation.onboarding.peers import peer_address, peer_certificate
 from federation.onboarding.refusals import reason_of
 from federation.onboarding.registering import Enrollment, Registrar
@@ -61,7 +61,7 @@ class Refusals:
 
 
 class OnboardingServicer(pb_grpc.OnboardingServicer):
-    def __init__(self, registrar: Registrar, follower: TrustFollower, limiter: FailureLimiter,
+    def __init__(self, registrar: Registrar, follower: TrustFollower, limiter: EnrollmentLimiter,
                  refusals: Refusals, *, clusters: Callable[[], dict], heartbeat_interval: int,
                  session_port: Callable[[], int], keeper=None):
         self._registrar = registrar
@@ -78,12 +78,12 @@ class OnboardingServicer(pb_grpc.OnboardingServicer):
     def Enroll(self, request: pb.EnrollRequest, context) -> pb.EnrollResponse:
         peer = peer_address(context.peer())
         try:
-            self._limiter.check(peer)
+            self._limiter.check(peer, request.token)
             enrollment = self._registrar.enroll(request.token, request.csr_pem,
                                                 request.address, request.hostname)
         except errors.FederationError as exc:
             if not isinstance(exc, _NOT_CHARGED):
-                self._limiter.failed(peer)
+                self._limiter.failed(peer, request.token, exc)
             self._refusals.record("Enroll", exc, peer)
             raise
         return self._enrolled(enrollment)

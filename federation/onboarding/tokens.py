@@ -72,6 +72,14 @@ class BootstrapTokens:
         """The token's record if it could be used now (nothing is consumed)."""
         return self._usable(self._store.get(self._key(token)))
 
+    def known(self, token: str) -> bool:
+        """Whether the hub issued ``token`` (in whatever state): one store read."""
+        try:
+            key = self._key(token)
+        except errors.AuthError:
+            return False
+        return self._store.get(key) is not None
+
     def consume(self, token: str) -> TokenRecord:
         """Use the token once; returns its record as it was before. TokenRefused
         (AuthError with a reason) saying why otherwise; nothing is written when it is refused."""

@@ -24,7 +24,7 @@ from federation import errors
 from federation.api.gen.federation.v1 import onboarding_pb2_grpc as pb_grpc
 from federation.api.tls import ServerTLS
 from federation.onboarding.groups import KIND as GROUP_KIND, parse_workload_group
-from federation.onboarding.limiting import FailureLimiter
+from federation.onboarding.limiting import EnrollmentLimiter, FailureLimiter
 from federation.onboarding.registering import Registrar
 from federation.onboarding.servicers import (
     VMADMIN_SERVICE, OnboardingServicer, Refusals, VMAdminServicer,
@@ -67,9 +67,11 @@ class Onboarding:
         hub = service.hub
         # hub.registry is replaced when the hub starts: look it up at each submit.
         self.tracker = LivenessTracker(service.store, lambda changes: hub.registry.submit(changes))
-        self.limiter = FailureLimiter(
-            burst=int(_setting(settings, "vm_enroll_failures")),
-            refill_seconds=float(_setting(settings, "vm_enroll_refill_seconds")))
+        burst = int(_setting(settings, "vm_enroll_failures"))
+        refill = float(_setting(settings, "vm_enroll_refill_seconds"))
+        self.limiter = EnrollmentLimiter(FailureLimiter(burst=burst, refill_seconds=refill),
+                                         FailureLimiter(burst=burst, refill_seconds=refill),
+                                         known=self.tokens.known)
         self.server: OnboardingServer | None = None
         self.follower: TrustFollower | None = None
         if settings.onboarding_listen:

@@ -232,6 +232,11 @@ class TrustAuthority:
         return removed
 
     # --- workload certificates --------------------------------------------------
+    def workload_issuer_pem(self) -> str:
+        """The certificate (PEM) of the hub's issuer of VM certificates; "" before it exists."""
+        kv = self._store.get(self.keys.workload_issuer)
+        return CARecord.from_bytes(kv.value, kv.key).cert_pem if kv else ""
+
     def sign_workload_csr(self, csr_pem: bytes | str, namespace: str, service_account: str,
                           ttl: dt.timedelta | float = DEFAULT_TTL) -> WorkloadCertificate:
         """Sign a VM's CSR for the granted identity; CSRRejected saying why otherwise."""

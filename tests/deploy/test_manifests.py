@@ -138,8 +138,11 @@ def test_member_access_is_least_privilege():
     rules = one(objects, "ClusterRole", "mesh-federation-reader")["rules"]
     read = {"get", "list", "watch"}
     write = read | {"create", "update", "patch", "delete"}
-    granted = {(group, resource): set(rule["verbs"]) for rule in rules
+    granted = {(group, resource): set(rule["verbs"]) for rule in rules if not rule.get("resourceNames")
                for group in rule["apiGroups"] for resource in rule["resources"]}
+    # one named grant: the cluster's identity (kube-system's UID), nothing broader
+    assert [(r["apiGroups"], r["resources"], r["resourceNames"], r["verbs"])
+            for r in rules if r.get("resourceNames")] == [([""], ["namespaces"], ["kube-system"], ["get"])]
     assert granted == {
         ("", "services"): read, ("", "nodes"): read, ("", "namespaces"): read,
         ("discovery.k8s.io", "endpointslices"): read,

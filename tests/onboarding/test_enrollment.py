@@ -22,7 +22,7 @@ from federation.api.gen.federation.v1 import onboarding_pb2 as pb
 from federation.api.gen.federation.v1 import onboarding_pb2_grpc as pb_grpc
 from federation.api.tls import issue_client_cert, make_self_signed_ca
 from federation.model.ids import ServiceKey
-from federation.onboarding.records import alive_key
+from federation.onboarding.records import alive_key, token_digest
 
 from .support import group_doc, wait_until
 
@@ -154,18 +154,41 @@ def _expired(hub, token: str) -> bool:
         return "expired" in str(exc)
 
 
-def test_failed_enrollments_from_one_address_are_slowed_down(make_hub):
+def test_guessing_from_one_address_is_slowed_down_but_valid_tokens_still_enroll(make_hub):
     hub = make_hub(vm_enroll_failures=3, vm_enroll_refill_seconds=60)
     hub.apply(group_doc())
     good = hub.token()
-    for _ in range(3):
-        result = call(hub.enroll_address, hub.ca_pem, "Enroll", enroll_request("forged" * 8))
+    for i in range(3):
+        result = call(hub.enroll_address, hub.ca_pem, "Enroll", enroll_request(f"forged{i}" * 8))
         assert result.code() == grpc.StatusCode.UNAUTHENTICATED
     before = hub.state()
-    result = call(hub.enroll_address, hub.ca_pem, "Enroll", enroll_request(good))
+    result = call(hub.enroll_address, hub.ca_pem, "Enroll", enroll_request("forged-next" * 4))
     assert result.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "too many failed enrollments from 127.0.0.1" in result.details()
-    assert hub.state() == before, "the valid token must not be consumed while slowed down"
+    assert hub.state() == before
+    assert hub.refusals()["rate_limited"] == 1
+    # A VM behind the same (NAT) address with a token the hub issued is not blocked.
+    result = call(hub.enroll_address, hub.ca_pem, "Enroll", enroll_request(good))
+    assert isinstance(result, pb.EnrollResponse), result
+    assert hub.refusals()["rate_limited"] == 1
+
+
+def test_a_token_failing_again_and_again_is_slowed_down_alone(make_hub):
+    hub = make_hub(vm_enroll_failures=2, vm_enroll_refill_seconds=60)
+    hub.apply(group_doc())
+    spent, other = hub.token(), hub.token()
+    assert isinstance(call(hub.enroll_address, hub.ca_pem, "Enroll", enroll_request(spent)),
+                      pb.EnrollResponse)
+    for _ in range(2):  # a broken agent retrying with its spent token
+        result = call(hub.enroll_address, hub.ca_pem, "Enroll", enroll_request(spent))
+        assert result.code() == grpc.StatusCode.UNAUTHENTICATED and "already used" in result.details()
+    result = call(hub.enroll_address, hub.ca_pem, "Enroll", enroll_request(spent))
+    assert result.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert f"too many failed enrollments from token {token_digest(spent)[:16]}" in result.details()
+    assert spent not in result.details()
+    # the address is not charged: another token from it enrolls
+    assert isinstance(call(hub.enroll_address, hub.ca_pem, "Enroll", enroll_request(other)),
+                      pb.EnrollResponse)
     assert hub.refusals()["rate_limited"] == 1
 
 

@@ -49,3 +49,29 @@ def test_the_number_of_tracked_peers_is_bounded():
 ])
 def test_peer_addresses_drop_the_port(peer, address):
     assert peer_address(peer) == address
+
+
+def test_enrollment_buckets_charge_guesses_to_the_address_and_the_rest_to_the_token():
+    from federation.onboarding.limiting import EnrollmentLimiter, token_bucket
+    from federation.onboarding.refusals import refusal
+
+    clock = Clock()
+    issued = {"mfvm_good", "mfvm_spent"}
+    limiter = EnrollmentLimiter(FailureLimiter(burst=2, refill_seconds=10, clock=clock),
+                                FailureLimiter(burst=2, refill_seconds=10, clock=clock),
+                                known=issued.__contains__)
+    guess = refusal(errors.AuthError, "unknown", "token_unknown")
+    used = refusal(errors.AuthError, "used", "token_used")
+    for i in range(2):
+        limiter.check("10.0.0.1", f"mfvm_guess{i}")
+        limiter.failed("10.0.0.1", f"mfvm_guess{i}", guess)
+    with pytest.raises(errors.LimitExceeded, match="from 10.0.0.1"):
+        limiter.check("10.0.0.1", "mfvm_guess9")
+    limiter.check("10.0.0.1", "mfvm_good")  # an issued token still passes from that address
+    for _ in range(2):
+        limiter.failed("10.0.0.1", "mfvm_spent", used)
+    with pytest.raises(errors.LimitExceeded, match=token_bucket("mfvm_spent")):
+        limiter.check("10.0.0.9", "mfvm_spent")  # that token, from anywhere
+    limiter.check("10.0.0.9", "mfvm_good")
+    assert "mfvm_spent" not in token_bucket("mfvm_spent")
+    assert limiter.by_address.tokens("10.0.0.9") == 2
