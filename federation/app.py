@@ -76,7 +76,8 @@ class Hub:
         self._started_at = 0.0
         self._complete = False
         self.summaries = SummaryWriter(store)
-        self.registry = Registry(self._publish, settings.debounce_quiet, settings.debounce_max)
+        self.registry = Registry(self._publish, settings.debounce_quiet, settings.debounce_max,
+                                 weight_max=settings.debounce_weight_max)
         self._extra_cluster_objects = []  # callables (target) -> list[dict], e.g. cacerts
         self._resource_kinds: dict = {"FailoverPolicy": _Kind(parse_policy)}
         self._resource_watchers: dict = {}
@@ -90,7 +91,8 @@ class Hub:
         self._started_at = time.monotonic()
         initial = self.summaries.load()
         self.registry = Registry(self._publish, self.settings.debounce_quiet,
-                                 self.settings.debounce_max, initial=initial)
+                                 self.settings.debounce_max, initial=initial,
+                                 weight_max=self.settings.debounce_weight_max)
         self._load_policies()
         self.membership.start()
         records, revision = self.store.range(Keys.CLUSTERS)

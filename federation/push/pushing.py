@@ -53,6 +53,7 @@ MAX_ERRORS = 5
 IDLE_WAIT_SECONDS = 60.0
 
 StatusCallback = Callable[[PushStatus], None]
+# (cluster, earliest observed_at of the batch, time it was applied): both time.monotonic()
 AppliedCallback = Callable[[str, float, float], None]
 
 
@@ -271,12 +272,13 @@ class ClusterPusher:
         if self._stopping.is_set():
             return
         self._pass_error = None
+        applied_at = time.monotonic()  # the watchers' clock, as observed_at; before status work
         self._last_push = time.time()
         self._publish(completed=True)
         observed, self._batch_observed = self._batch_observed, None
         if observed is not None and self._on_applied is not None:
             try:
-                self._on_applied(self.cluster, observed, time.time())
+                self._on_applied(self.cluster, observed, applied_at)
             except Exception:  # noqa: BLE001 - a metrics hook must not stop pushing
                 log.exception("on_applied callback failed", extra={"fields": {"cluster": self.cluster}})
 
