@@ -20,6 +20,8 @@ class Keys:
     SUMMARY_SERVICES = "summaries/services/"
     SUMMARY_CLUSTERS = "summaries/clusters/"
     STATUS = "status/"
+    REMOVING = "removing/"  # clusters whose cleanup has not completed
+    HUB_ID = "hub/identity"  # this installation's hub identity, set once
 
     @staticmethod
     def cluster(name: str) -> str:
