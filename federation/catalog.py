@@ -20,12 +20,15 @@ class Keys:
     SUMMARY_SERVICES = "summaries/services/"
     SUMMARY_CLUSTERS = "summaries/clusters/"
     STATUS = "status/"
-    REMOVING = "removing/"  # clusters whose cleanup has not completed
-    HUB_ID = "hub/identity"  # this installation's hub identity, set once
+    CLUSTER_IDS = "cluster-ids/"  # a cluster's kube-system UID -> the name it is registered as
 
     @staticmethod
     def cluster(name: str) -> str:
         return f"{Keys.CLUSTERS}{name}"
+
+    @staticmethod
+    def cluster_id(uid: str) -> str:
+        return f"{Keys.CLUSTER_IDS}{uid}"
 
     @staticmethod
     def policy(kind: str, namespace: str, name: str) -> str:

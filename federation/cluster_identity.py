@@ -24,12 +24,7 @@ from federation.catalog import ClusterRecord, Keys, dump_cluster_record, load_cl
 from federation.kubeapi import NAMESPACE, KubeClient, ca_fingerprint
 from federation.store.base import Compare, Put, Store
 
-CLUSTER_IDS = "cluster-ids/"
 _CLAIM_ATTEMPTS = 4
-
-
-def identity_key(uid: str) -> str:
-    return f"{CLUSTER_IDS}{uid}"
 
 
 @dataclass(frozen=True)
@@ -87,7 +82,7 @@ def register_once(store: Store, kek: bytes, record: ClusterRecord) -> None:
             raise errors.AlreadyExists(f"cluster {record.name!r} is already registered")
         if same_cluster(other, identity):
             raise _duplicate(record, other.name)
-    cluster_key, id_key = Keys.cluster(record.name), identity_key(record.uid)
+    cluster_key, id_key = Keys.cluster(record.name), Keys.cluster_id(record.uid)
     value = dump_cluster_record(record, kek)
     claim_revision = 0
     for _ in range(_CLAIM_ATTEMPTS):

@@ -31,9 +31,8 @@ class AdminServicer(pb_grpc.AdminServicer):
 
     def RemoveCluster(self, request: pb.RemoveClusterRequest, context) -> pb.RemoveClusterResponse:
         _require(name=request.name)
-        result = self._control.remove_cluster(request.name, force=request.force)
-        return pb.RemoveClusterResponse(state=result.state, deleted=result.deleted, error=result.error,
-                                        left_behind=list(result.left_behind))
+        self._control.remove_cluster(request.name)
+        return pb.RemoveClusterResponse()
 
     def ListServices(self, request, context) -> pb.ListServicesResponse:
         rows = self._control.list_services()

@@ -4,7 +4,9 @@
   certificate, no client certificate; agents call Enroll here with a token;
 - the session port: the same server certificate, and a client certificate that
   chains to the mesh trust bundle is required (the roots follow rotations, see
-  ``trust_following``); agents call Renew and Heartbeat here.
+  ``trust_following``); agents call Renew and Heartbeat here. The handshake is
+  not the authentication: every member's intermediate chains to those roots
+  too, so the ``Registrar`` accepts only the very certificate it issued.
 
 Two ports because gRPC's Python server can either require a client certificate
 or not ask for one at all — "ask, but accept none" is not offered — and a VM

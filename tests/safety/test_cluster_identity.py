@@ -13,7 +13,6 @@ import pytest
 
 from federation import errors
 from federation.catalog import ClusterRecord, Keys, dump_cluster_record, load_cluster_record
-from federation.cluster_identity import identity_key
 from federation.serving import prepare_workdir
 from federation.trust.sealing import load_kek
 from tests.pipeline.conftest import wait_for
@@ -31,7 +30,7 @@ def test_a_registration_records_the_api_servers_identity(hub):
     assert record.uid == kube_system_uid(hub, "cluster-2")
     assert record.server == hub.sim("cluster-2").url
     assert record.ca_sha256 == hashlib.sha256(ca.strip()).hexdigest()
-    assert hub.store.get(identity_key(record.uid)).value == b"cluster-2"
+    assert hub.store.get(Keys.cluster_id(record.uid)).value == b"cluster-2"
 
 
 def test_the_same_cluster_under_another_name_is_refused_naming_its_registration(hub):
@@ -100,9 +99,9 @@ def test_old_records_without_identity_load_and_still_block_a_duplicate(env):
 def test_a_stale_identity_claim_is_taken_over(env):
     env.start_hub()
     uid = kube_system_uid(env, "cluster-2")
-    env.store.put(identity_key(uid), b"long-gone")  # its cluster record was deleted long ago
+    env.store.put(Keys.cluster_id(uid), b"long-gone")  # its cluster record was deleted long ago
     env.service.control.add_cluster("cluster-2", env.fleet.kubeconfig_path("cluster-2").read_text())
-    assert env.store.get(identity_key(uid)).value == b"cluster-2"
+    assert env.store.get(Keys.cluster_id(uid)).value == b"cluster-2"
 
 
 def env_kek(env) -> bytes:
