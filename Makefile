@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench e2e e2e-kind protos setup etcd shellcheck clean peers
+.PHONY: demo test bench e2e e2e-kind protos setup etcd shellcheck clean peers faults
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ bench: setup
 
 e2e: setup
 	bash e2e/local.sh
+
+# Fault injection (hub killed, etcd down, members failing, replicas lost): a table of
+# figures; exit status 1 on any lost object or unrecovered scenario.
+faults: setup
+	$(PY) -m tests.faults
 
 e2e-kind:
 	bash e2e/kind.sh

@@ -3,12 +3,17 @@
 Threads: one registry thread owns snapshots and rendering; each member cluster has
 its own watcher and pusher threads; one store-watch thread follows cluster and
 policy records, so every replica reacts to the same stored state.
+
+The hub's identity (``hub_id``) is created once per installation and kept in
+the store; its pushers stamp it on every object and touch only objects that
+carry it. Pushers write only while the replica proves its lease (fencing).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import socket
 import threading
 import time
@@ -22,12 +27,13 @@ from federation.model import ChangeSet, ClusterChange, ServiceChange, Snapshot
 from federation.model.ids import ServiceKey
 from federation.model.policy import FailoverPolicy, parse_policy
 from federation.model.snapshot import Delta
-from federation.push.inventory import delete_all_owned
+from federation.push.digest import describe
 from federation.push.pushing import ClusterPusher
+from federation.removing import Removals
 from federation.registry import Registry
 from federation.render import render_gateways, render_service
 from federation.settings import HubSettings
-from federation.sharding import Membership
+from federation.sharding import Membership, owner
 from federation.sources.cluster_watching import ClusterWatcher
 from federation.store import Store
 from federation.store.following import follow
@@ -75,24 +81,28 @@ class Hub:
         self._threads: list[threading.Thread] = []
         self._started_at = 0.0
         self._complete = False
-        self.summaries = SummaryWriter(store)
-        self.registry = Registry(self._publish, settings.debounce_quiet, settings.debounce_max,
-                                 weight_max=settings.debounce_weight_max)
+        self.hub_id = ""  # read or created by start()
+        self.registry = Registry(self._publish, settings.debounce_quiet, settings.debounce_max)
         self._extra_cluster_objects = []  # callables (target) -> list[dict], e.g. cacerts
         self._resource_kinds: dict = {"FailoverPolicy": _Kind(parse_policy)}
         self._resource_watchers: dict = {}
         self.replica_id = replica_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self._push_counts: dict[str, tuple[int, int, int]] = {}
         self._shared_status: dict[str, dict] = {}
-        self.membership = Membership(store, self.replica_id, on_change=self._on_replicas)
+        self.membership = Membership(store, self.replica_id, ttl=settings.lease_ttl,
+                                     on_change=self._on_replicas)
+        self.summaries = SummaryWriter(store, guard=self.membership.guard)
+        self.removals = Removals(store, kek, lambda: self.hub_id, self._own_client,
+                                 retry_max=settings.removal_retry_max)
+        self._shared_cache: dict[str, dict] = {}  # shared statuses as last read
 
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> None:
         self._started_at = time.monotonic()
+        self.hub_id = load_hub_id(self.store)
         initial = self.summaries.load()
         self.registry = Registry(self._publish, self.settings.debounce_quiet,
-                                 self.settings.debounce_max, initial=initial,
-                                 weight_max=self.settings.debounce_weight_max)
+                                 self.settings.debounce_max, initial=initial)
         self._load_policies()
         self.membership.start()
         records, revision = self.store.range(Keys.CLUSTERS)
@@ -160,13 +170,20 @@ class Hub:
 
     def _start_pusher(self, member: Member) -> None:
         member.pusher = ClusterPusher(member.record.name, member.kube, on_applied=self._on_applied,
-                                      on_status=self._on_push_status, tracer=self.telemetry.tracer)
+                                      on_status=self._on_push_status, tracer=self.telemetry.tracer,
+                                      hub_id=self.hub_id, watch_owned=True,
+                                      fence=self.membership.holds_lease,
+                                      watch_timeout=self.settings.watch_timeout,
+                                      watch_kube=self._own_client(member.record, self.settings.cluster_timeout))
         member.full_pushed = False
         member.pusher.start()
         self.registry.request(full=True)
 
     def _on_replicas(self, replicas: frozenset[str]) -> None:
-        """Start pushers for clusters this replica now owns, stop the others'."""
+        """Start pushers for clusters this replica now owns, stop the others'.
+        Stopping waits on the network, so it happens outside the hub lock: a
+        handover never stalls rendering."""
+        leaving = []
         with self._lock:
             for name, member in self._members.items():
                 owned = self.membership.owns(name)
@@ -175,22 +192,29 @@ class Hub:
                     self._start_pusher(member)
                 elif not owned and member.pusher is not None:
                     log.info("handing over cluster", extra={"fields": {"cluster": name}})
-                    member.pusher.stop(5.0)
+                    member.pusher.request_stop()  # writes nothing more from now on
+                    leaving.append(member.pusher)
                     member.pusher = None
+        for pusher in leaving:
+            pusher.stop(5.0)
 
-    def _stop_member(self, name: str) -> None:
+    def _stop_member(self, name: str) -> list[str]:
+        """Stop a member; returns what its pusher (if here) knew it owned there."""
         with self._lock:
             self.refused.pop(name, None)
             member = self._members.pop(name, None)
         if member is None:
-            return
+            return []
         member.watcher.stop()
+        owned: list[str] = []
         if member.pusher is not None:
             member.pusher.stop(5.0)
+            owned = [describe(ref) for ref in member.pusher.owned_refs()]
         member.kube.close()
         self.registry.submit(ChangeSet((ClusterChange(name, None),)))
         self.registry.request(lambda snap, n=name: self._forget_target(n))
         log.info("member cluster stopped", extra={"fields": {"cluster": name}})
+        return owned
 
     def _forget_target(self, name: str) -> None:
         self._desired.drop(name)
@@ -240,10 +264,17 @@ class Hub:
             self.registry.request(full=True)
 
     def _housekeep(self) -> None:
+        rounds = 0
         while not self._stop.wait(0.2):
             if not self._complete:
                 self._gate_initial_sync()
             self._expire_stale()
+            rounds += 1
+            if rounds % 5 == 0:  # about every second
+                try:
+                    self.removals.retry_due(self.membership.owns, self._stop.is_set)
+                except errors.FederationError as exc:
+                    log.warning("removal retry failed", extra={"fields": {"error": str(exc)}})
 
     def _gate_initial_sync(self) -> None:
         """Pruning waits for every member's first sync, or the initial sync timeout."""
@@ -383,27 +414,26 @@ class Hub:
         if on_change is not None:
             self._resource_watchers[kind] = on_change
 
-    def remove_member_now(self, name: str) -> None:
-        """Stop a member at once (its record is already deleted from the store)."""
-        self._stop_member(name)
+    def remove_member_now(self, name: str) -> list[str]:
+        """Stop a member at once (its record is already moved out of ``clusters/``);
+        returns the objects its pusher knew it owned, if it ran here."""
+        return self._stop_member(name)
 
-    def cleanup_cluster(self, record: ClusterRecord) -> int:
-        """Delete every object the hub owns in a cluster that leaves; best effort."""
-        try:
-            kube = KubeClient(record.name, record.kubeconfig, timeout=self.settings.cluster_timeout,
-                              allow=self.settings.kubeconfig_options)
-        except errors.ConfigError as exc:  # never loaded: the hub may not use that kubeconfig
-            log.warning("cleanup of removed cluster skipped", extra={"fields": {
-                "cluster": record.name, "error": str(exc)}})
-            return 0
-        try:
-            return delete_all_owned(kube)
-        except errors.FederationError as exc:
-            log.warning("cleanup of removed cluster incomplete", extra={"fields": {
-                "cluster": record.name, "error": str(exc)}})
-            return 0
-        finally:
-            kube.close()
+    def owned_summary(self, name: str) -> list[str]:
+        """What this hub owns in a cluster, as far as it knows: the pusher's own
+        view when it runs here, else the count its owner last shared."""
+        member = self.members().get(name)
+        if member is not None and member.pusher is not None:
+            return [describe(ref) for ref in member.pusher.owned_refs()]
+        shared = self.shared_status(name)
+        if shared and shared.get("objects"):
+            return [f"{shared['objects']} object(s) (as last reported by replica {shared.get('replica')})"]
+        return []
+
+    def _own_client(self, record: ClusterRecord, timeout: float = 5.0) -> KubeClient:
+        """A client of its own for a cluster (cleanups, the pushers' watches)."""
+        return KubeClient(record.name, record.kubeconfig, timeout=min(self.settings.cluster_timeout, timeout),
+                          allow=self.settings.kubeconfig_options)
 
     def refresh_cluster_objects(self) -> None:
         """Re-render after an extension's objects changed; only differences are pushed."""
@@ -435,9 +465,21 @@ class Hub:
         self.summaries.put(Keys.STATUS + status.cluster, json.dumps(shared).encode())
 
     def shared_status(self, cluster: str) -> dict | None:
-        """The push status of a cluster as its owner (maybe another replica) stored it."""
-        kv = self.store.get(Keys.STATUS + cluster)
-        return json.loads(kv.value) if kv else None
+        """The push status of a cluster as its owner (maybe another replica) stored
+        it; while the store does not answer, as last read (``"unread"`` set)."""
+        try:
+            kv = self.store.get(Keys.STATUS + cluster)
+        except errors.StoreError as exc:
+            cached = self._shared_cache.get(cluster)
+            return {**cached, "unread": str(exc)} if cached else None
+        value = json.loads(kv.value) if kv else None
+        if value is not None:
+            self._shared_cache[cluster] = value
+        return value
+
+    def owner_of(self, cluster: str) -> str | None:
+        """The live replica that pushes into ``cluster``."""
+        return owner(cluster, self.membership.replicas)
 
     # -- views for the API ----------------------------------------------------
     @property
@@ -478,7 +520,21 @@ class _Kind:
 def push_status_record(status, replica: str) -> dict:
     return {"replica": replica, "synced": status.synced, "lastPush": status.last_push,
             "objects": status.objects, "errors": list(status.errors)[-3:],
-            "conflicts": list(status.conflicts)}
+            "conflicts": list(status.conflicts), "fights": list(status.fights)}
+
+
+def load_hub_id(store: Store) -> str:
+    """This installation's hub identity: read from the store, or created there
+    once (the first replica to start wins; every other one reads its value)."""
+    for _ in range(3):  # bounded: only a concurrent first start repeats it
+        kv = store.get(Keys.HUB_ID)
+        if kv is not None:
+            return kv.value.decode()
+        candidate = f"hub-{secrets.token_hex(6)}"
+        if store.compare_and_swap(Keys.HUB_ID, candidate.encode(), 0):
+            log.info("hub identity created", extra={"fields": {"hub": candidate}})
+            return candidate
+    raise errors.StoreError("hub identity neither readable nor creatable in the store")
 
 
 def _removed_since(snapshot: Snapshot, cluster: str, present: set) -> ChangeSet:

@@ -78,8 +78,7 @@ def _settings_from(args):
         metrics_listen=args.metrics_listen, health_listen=args.health_listen, tls_cert=args.tls_cert, tls_key=args.tls_key,
         admin_token_file=args.admin_token_file, kek_file=args.kek_file,
         export_mode=args.export_mode, debounce_quiet=args.debounce_quiet,
-        debounce_max=args.debounce_max, debounce_weight_max=args.debounce_weight_max,
-        initial_sync_timeout=args.initial_sync_timeout,
+        debounce_max=args.debounce_max, initial_sync_timeout=args.initial_sync_timeout,
         stale_ttl=args.stale_ttl,
         trust_domain=args.trust_domain, vm_grace=args.vm_grace, vm_cert_ttl=args.vm_cert_ttl,
         rotation_soak=args.rotation_soak,
@@ -167,9 +166,19 @@ def cmd_cluster_list(args) -> int:
 
 
 def cmd_cluster_remove(args) -> int:
-    _client(args).remove_cluster(args.name)
-    print(f"cluster {args.name} removed")
-    return 0
+    result = _client(args).remove_cluster(args.name, force=args.force)
+    if result.state == "removed":
+        print(f"cluster {args.name} removed ({result.deleted} object(s) deleted in it)")
+        return 0
+    if result.state == "forced":
+        print(f"cluster {args.name} forgotten without cleanup ({result.error or 'not answering'}); "
+              f"left behind in it:")
+        for item in result.left_behind:
+            print(f"  {item}")
+        return 0
+    print(f"cluster {args.name} removing: it does not answer ({result.error}); the hub retries the "
+          f"cleanup until it does (`federation cluster remove {args.name} --force` gives up)")
+    return 2
 
 
 def cmd_cluster_kubeconfig(args) -> int:
@@ -291,13 +300,8 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
                    help="key-encryption key file for secrets at rest (or FEDERATION_KEK)")
     p.add_argument("--export-mode", default="all", choices=["all", "namespace-label", "service-export"],
                    help="which Services are federated (default all)")
-    p.add_argument("--debounce-quiet", type=float, default=0.1,
-                   help="a change after this quiet period is pushed at once; bursts are pushed "
-                        "at most this often (seconds, default 0.1)")
+    p.add_argument("--debounce-quiet", type=float, default=0.1, help="quiet period in seconds (default 0.1)")
     p.add_argument("--debounce-max", type=float, default=1.0, help="max coalescing delay in seconds (default 1)")
-    p.add_argument("--debounce-weight-max", type=float, default=0.2,
-                   help="weight-only changes (ready counts, none reaching zero) are pushed at most "
-                        "this often; availability changes go ahead of them (seconds, default 0.2)")
     p.add_argument("--initial-sync-timeout", type=float, default=30.0,
                    help="seconds to wait for every cluster's first sync before pruning (default 30)")
     p.add_argument("--stale-ttl", type=float, default=3600.0,
@@ -354,8 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_output_flags(p)
     _add_hub_flags(p)
     p.set_defaults(func=cmd_cluster_list)
-    p = cluster.add_parser("remove", help="remove a member cluster and the objects the hub wrote into it")
+    p = cluster.add_parser("remove", help="remove a member cluster and the objects the hub wrote into it "
+                                          "(exit status 2 while it does not answer and cleanup is retried)")
     p.add_argument("name", help="the registered cluster name")
+    p.add_argument("--force", action="store_true",
+                   help="give up on a cluster that does not answer: forget it and name what is left behind")
     _add_hub_flags(p)
     p.set_defaults(func=cmd_cluster_remove)
     p = cluster.add_parser("kubeconfig", help="make a least-privilege kubeconfig for the hub (like "

@@ -62,6 +62,11 @@ class LeaseLost(StoreError):
     """A lease expired or was revoked; keys bound to it are gone."""
 
 
+class Fenced(StoreError, Transient):
+    """This replica cannot prove it still holds its lease, so it must not write
+    (another replica may own the work by now); it may once the lease is proven."""
+
+
 class RevisionCompacted(StoreError):
     """A watch asked for history older than the store's compaction revision."""
 

@@ -110,16 +110,22 @@ class HubControl(control.Control):
                 gateways=info.gateways if info else ()))
         return out
 
-    def remove_cluster(self, name):
+    def remove_cluster(self, name, force=False):
+        """Stop serving a cluster and delete what this hub wrote there. One that
+        does not answer stays "removing" (retried with back-off) unless ``force``,
+        which gives up and names what is left behind."""
         _check_name(name)
-        kv = self.hub.store.get(Keys.cluster(name))
-        if kv is None:
-            raise errors.NotFound(f"cluster {name!r} is not registered")
-        record = load_cluster_record(kv.value, self.hub.kek)
-        self.hub.store.delete(Keys.cluster(name))
-        self.hub.remove_member_now(name)
-        removed = self.hub.cleanup_cluster(record)
-        log.info("cluster removed", extra={"fields": {"cluster": name, "objects_deleted": removed}})
+        removals = self.hub.removals
+        if removals.get(name) is None:
+            removals.begin(name, self.hub.owned_summary(name))  # NotFound when unknown
+            self.hub.remove_member_now(name)
+        outcome = removals.attempt(name)
+        if outcome.state == "removing" and force:
+            outcome = removals.force(name)
+        log.info("cluster removal", extra={"fields": {
+            "cluster": name, "state": outcome.state, "objects_deleted": outcome.deleted}})
+        return control.RemovalResult(name=name, state=outcome.state, deleted=outcome.deleted,
+                                     error=outcome.error, left_behind=outcome.left_behind)
 
     # -- views ----------------------------------------------------------------
     def list_services(self):
@@ -139,28 +145,65 @@ class HubControl(control.Control):
             rows.append(control.ServiceRow(key.namespace, key.name, tuple(clusters)))
         return rows
 
+    def _push_view(self, name, member) -> tuple[dict, str, str]:
+        """(push status record, owning replica, state override) of one cluster:
+        this replica's pusher, or what the owner shared, judged against the live
+        replicas so that a gone owner shows as "owner lost"."""
+        if member.pusher is not None:
+            status = member.pusher.status()
+            push = push_status_record(status, self.hub.replica_id)
+            if status.fenced:
+                push["errors"] = ["fenced: this replica cannot prove it holds its lease; "
+                                  "not writing"] + push["errors"]
+            return push, self.hub.replica_id, ""
+        expected = self.hub.owner_of(name) or ""
+        shared = self.hub.shared_status(name)
+        if shared is None:
+            return ({"synced": False, "objects": 0, "errors": [
+                f"no status from the owning replica {expected} yet"], "conflicts": [], "fights": [],
+                "lastPush": None}, expected, "")
+        push = {"fights": [], **shared, "errors": list(shared.get("errors") or ())}
+        state = ""
+        if shared.get("replica") != expected:
+            push["synced"] = False
+            push["errors"].insert(0, f"owner lost: replica {shared.get('replica')} is gone; "
+                                     f"{expected} has not taken over yet")
+            state = "owner lost"
+        if shared.get("unread"):
+            push["errors"].insert(0, "store unavailable: status as last read")
+        return push, expected, state
+
     def status(self):
         snapshot = self.hub.snapshot
         statuses = []
         for name, member in sorted(self.hub.members().items()):
-            if member.pusher is not None:
-                push = push_status_record(member.pusher.status(), self.hub.replica_id)
-            else:  # pushed by another replica: its stored status
-                push = self.hub.shared_status(name) or {"synced": False, "objects": 0, "errors": [
-                    "no status from the owning replica yet"], "conflicts": [], "lastPush": None}
+            push, owner, state = self._push_view(name, member)
             info = snapshot.clusters.get(name)
             statuses.append(control.ClusterStatus(
                 name=name, network=info.network if info else member.record.network,
                 region=info.region if info else member.record.region,
-                state=member.state, synced=bool(push["synced"] and member.state == "synced"),
+                state=state or member.state,
+                synced=bool(push["synced"] and member.state == "synced" and not state),
                 last_push=push["lastPush"], objects=push["objects"],
                 error="; ".join(push["errors"]), stale=bool(info and info.stale),
-                conflicts=tuple(conflicts(snapshot, name, self.hub.settings.domain)) + tuple(push["conflicts"])))
+                conflicts=tuple(conflicts(snapshot, name, self.hub.settings.domain)) + tuple(push["conflicts"]),
+                fights=tuple(push.get("fights") or ()), owner=owner))
+        health = self.hub.membership.store_health()
+        try:
+            removals = self.hub.removals.pending()
+        except errors.StoreError as exc:
+            removals = []
+            health = health if health != "ok" else f"unavailable: {str(exc)[:200]}"
+        for removal in removals:
+            statuses.append(control.ClusterStatus(
+                name=removal.name, state="removing", objects=len(removal.left),
+                error=(f"cleanup not done after {removal.attempts} attempt(s): {removal.error or 'pending'}; "
+                       f"retrying with back-off (cluster remove {removal.name} --force gives up)")))
         for name, reason in sorted(self.hub.refused.items()):  # stored, but not loaded
             statuses.append(control.ClusterStatus(name=name, state="refused", error=reason))
         backend = "etcd" if type(self.hub.store).__name__.lower().startswith("etcd") else "memory"
         return control.HubStatus(version=__version__, store_backend=backend,
-                                 clusters=tuple(statuses),
+                                 clusters=tuple(statuses), store_health=health, hub_id=self.hub.hub_id,
                                  federated_services=len(snapshot.services),
                                  snapshot_version=snapshot.version)
 

@@ -2,7 +2,9 @@
 taking over a cluster) starts from what was known instead of from nothing.
 
 Written by a background thread that coalesces by key: the registry thread never
-waits on the store.
+waits on the store. With a ``guard`` (the replica's membership key, see
+``sharding``) every write is conditioned on it: a replica whose lease is gone
+writes nothing, and keeps its writes until it has joined again.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from typing import Callable
 
 from federation import errors
 from federation.catalog import Keys
@@ -18,7 +21,7 @@ from federation.model.codec import (
     cluster_info_from_dict, cluster_info_to_dict, service_from_dict, service_to_dict,
 )
 from federation.model.snapshot import Delta
-from federation.store import Store
+from federation.store import Compare, Delete, Put, Store
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +30,13 @@ def _service_key(cluster: str, key) -> str:
     return f"{Keys.SUMMARY_SERVICES}{cluster}/{key.namespace}/{key.name}"
 
 
+TXN_OPS = 100  # below etcd's default limit of 128 operations per transaction
+
+
 class SummaryWriter:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, guard: Callable[[], Compare | None] | None = None):
         self._store = store
+        self._guard = guard
         self._pending: dict[str, bytes | None] = {}
         self._cond = threading.Condition()
         self._stop = False
@@ -105,12 +112,7 @@ class SummaryWriter:
                     return
                 batch, self._pending = self._pending, {}
             try:
-                for key, value in batch.items():
-                    if value is None:
-                        self._store.delete(key)
-                    else:
-                        self._store.put(key, value)
-                    self.writes += 1
+                self._write(batch)
             except errors.FederationError as exc:
                 log.warning("storing summaries failed; will retry", extra={"fields": {
                     "error": str(exc), "keys": len(batch)}})
@@ -122,3 +124,26 @@ class SummaryWriter:
                     self._cond.wait(1.0)
             with self._cond:
                 self._cond.notify_all()
+
+    def _write(self, batch: dict[str, bytes | None]) -> None:
+        """Store ``batch``; entries written are taken out of it, so a failure
+        leaves in it exactly what is still to write."""
+        guard = self._guard() if self._guard is not None else None
+        if guard is None:
+            for key in list(batch):
+                value = batch[key]
+                if value is None:
+                    self._store.delete(key)
+                else:
+                    self._store.put(key, value)
+                del batch[key]
+                self.writes += 1
+            return
+        while batch:
+            keys = list(batch)[:TXN_OPS]
+            ops = [Delete(key) if batch[key] is None else Put(key, batch[key]) for key in keys]
+            if not self._store.txn([guard], ops):
+                raise errors.LeaseLost("membership lease lost: shared state not written")
+            for key in keys:
+                del batch[key]
+            self.writes += len(keys)

@@ -31,8 +31,9 @@ class AdminServicer(pb_grpc.AdminServicer):
 
     def RemoveCluster(self, request: pb.RemoveClusterRequest, context) -> pb.RemoveClusterResponse:
         _require(name=request.name)
-        self._control.remove_cluster(request.name)
-        return pb.RemoveClusterResponse()
+        result = self._control.remove_cluster(request.name, force=request.force)
+        return pb.RemoveClusterResponse(state=result.state, deleted=result.deleted, error=result.error,
+                                        left_behind=list(result.left_behind))
 
     def ListServices(self, request, context) -> pb.ListServicesResponse:
         rows = self._control.list_services()

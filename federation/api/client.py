@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from federation import errors
 from federation.api import converting
 from federation.api.codes import error_for
-from federation.api.control import ClusterRecord, HubStatus, ServiceRow
+from federation.api.control import ClusterRecord, HubStatus, RemovalResult, ServiceRow
 from federation.api.gen.federation.v1 import admin_pb2 as pb
 from federation.api.gen.federation.v1 import admin_pb2_grpc as pb_grpc
 from federation.api.tls import read_pem
@@ -85,8 +85,10 @@ class AdminClient:
         resp = self._call("ListClusters", pb.ListClustersRequest())
         return [converting.cluster_from_message(c) for c in resp.clusters]
 
-    def remove_cluster(self, name: str) -> None:
-        self._call("RemoveCluster", pb.RemoveClusterRequest(name=name))
+    def remove_cluster(self, name: str, force: bool = False) -> RemovalResult:
+        resp = self._call("RemoveCluster", pb.RemoveClusterRequest(name=name, force=force))
+        return RemovalResult(name=name, state=resp.state, deleted=resp.deleted, error=resp.error,
+                             left_behind=tuple(resp.left_behind))
 
     def list_services(self) -> list[ServiceRow]:
         resp = self._call("ListServices", pb.ListServicesRequest())

@@ -79,9 +79,12 @@ class ClusterStatus:
     error: str = ""
     stale: bool = False
     conflicts: tuple[str, ...] = ()  # objects owned by someone else
+    fights: tuple[str, ...] = ()  # owned objects others changed or deleted lately, repaired
+    owner: str = ""  # the hub replica that pushes into this cluster
 
     def __post_init__(self):
         _freeze(self, "conflicts")
+        _freeze(self, "fights")
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,26 @@ class HubStatus:
     clusters: tuple[ClusterStatus, ...] = ()
     federated_services: int = 0
     snapshot_version: int = 0
+    store_health: str = "ok"  # or why the store does not answer
+    hub_id: str = ""  # the installation's identity, on every object it writes
 
     def __post_init__(self):
         _freeze(self, "clusters")
+
+
+@dataclass(frozen=True)
+class RemovalResult:
+    """How a cluster removal ended: ``removed`` (cleaned up), ``removing`` (the
+    cluster does not answer; cleanup is retried) or ``forced`` (given up)."""
+
+    name: str
+    state: str
+    deleted: int = 0  # objects deleted by this call
+    error: str = ""  # why the cleanup is not done
+    left_behind: tuple[str, ...] = ()  # objects that may remain in the cluster
+
+    def __post_init__(self):
+        _freeze(self, "left_behind")
 
 
 @runtime_checkable
@@ -107,8 +127,9 @@ class Control(Protocol):
     def list_clusters(self) -> Sequence[ClusterRecord]:
         """Registered clusters, ordered by name."""
 
-    def remove_cluster(self, name: str) -> None:
-        """Forget a cluster; ``NotFound`` when it is not registered."""
+    def remove_cluster(self, name: str, force: bool = False) -> RemovalResult:
+        """Forget a cluster and clean up what the hub wrote there; ``NotFound``
+        when it is neither registered nor being removed."""
 
     def list_services(self) -> Sequence[ServiceRow]:
         """Federated services, ordered by namespace and name."""

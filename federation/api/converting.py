@@ -51,6 +51,8 @@ def status_to_message(status: HubStatus) -> pb.HubStatus:
         clusters=[_cluster_status_to_message(c) for c in status.clusters],
         federated_services=status.federated_services,
         snapshot_version=status.snapshot_version,
+        store_health=status.store_health,
+        hub_id=status.hub_id,
     )
 
 
@@ -61,13 +63,16 @@ def status_from_message(msg: pb.HubStatus) -> HubStatus:
         clusters=tuple(_cluster_status_from_message(c) for c in msg.clusters),
         federated_services=msg.federated_services,
         snapshot_version=msg.snapshot_version,
+        store_health=msg.store_health,
+        hub_id=msg.hub_id,
     )
 
 
 def _cluster_status_to_message(status: ClusterStatus) -> pb.ClusterStatus:
     msg = pb.ClusterStatus(name=status.name, network=status.network, region=status.region,
                            state=status.state, synced=status.synced, objects=status.objects,
-                           error=status.error, stale=status.stale, conflicts=list(status.conflicts))
+                           error=status.error, stale=status.stale, conflicts=list(status.conflicts),
+                           fights=list(status.fights), owner=status.owner)
     if status.last_push is not None:
         msg.last_push.CopyFrom(_timestamp(status.last_push))
     return msg
@@ -79,7 +84,8 @@ def _cluster_status_from_message(msg: pb.ClusterStatus) -> ClusterStatus:
         last_push = msg.last_push.seconds + msg.last_push.nanos / 1e9
     return ClusterStatus(name=msg.name, network=msg.network, region=msg.region, state=msg.state,
                          synced=msg.synced, last_push=last_push, objects=msg.objects,
-                         error=msg.error, stale=msg.stale, conflicts=tuple(msg.conflicts))
+                         error=msg.error, stale=msg.stale, conflicts=tuple(msg.conflicts),
+                         fights=tuple(msg.fights), owner=msg.owner)
 
 
 def _timestamp(unix_seconds: float) -> Timestamp:

@@ -1,9 +1,18 @@
 """Object identity, ownership and content digests of what the hub writes.
 
-Every written object carries ``federation.mesh/hash``: the sha256 of its
-canonical JSON without that annotation. Comparing it with the desired digest
-tells whether a write is needed without reading or diffing the live object.
+Every written object carries ``app.kubernetes.io/managed-by: mesh-federation``,
+the hub's identity ``federation.mesh/hub: <id>`` (set once per installation) and
+``federation.mesh/hash``: the sha256 of its canonical JSON without that
+annotation. The pusher stamps all three, so render stays unaware of them.
+Comparing the hash with the desired digest tells whether a write is needed
+without reading the live object; ``content_matches`` also compares what the
+hub set, so an edit that kept the annotation is still seen.
+
+Ownership (``owner_of``): an object is this hub's when both labels say so.
+One with the managed-by label but no hub label was written before hub
+identities existed ("legacy"); one labelled by another hub is never ours.
 """
+
 
 from __future__ import annotations
 
@@ -16,7 +25,10 @@ from federation import errors
 from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
 
 HASH_ANNOTATION = "federation.mesh/hash"
+HUB_LABEL = "federation.mesh/hub"
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+DEFAULT_HUB_ID = "standalone"  # pushers built outside a hub (tests, tools)
+LEGACY = ""  # owner_of: managed by mesh-federation, no hub identity
 
 # (apiVersion, kind, namespace, name); namespace is "" for cluster-scoped kinds.
 Ref = Tuple[str, str, str, str]
@@ -37,9 +49,22 @@ def describe(ref: Ref) -> str:
     return f"{kind} {where} ({api_version})"
 
 
-def is_owned(obj: Mapping) -> bool:
+def owner_of(obj: Mapping) -> str | None:
+    """The hub id an object is labelled with, ``LEGACY`` when it is managed by
+    mesh-federation without one, None when it is not managed by it at all."""
     labels = (obj.get("metadata") or {}).get("labels") or {}
-    return labels.get(MANAGED_BY_LABEL) == MANAGED_BY
+    if labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
+        return None
+    hub = labels.get(HUB_LABEL)
+    return hub if isinstance(hub, str) else LEGACY
+
+
+def is_owned(obj: Mapping, hub_id: str = DEFAULT_HUB_ID) -> bool:
+    return owner_of(obj) == hub_id
+
+
+def hub_selector(hub_id: str) -> str:
+    return f"{MANAGED_SELECTOR},{HUB_LABEL}={hub_id}"
 
 
 def live_digest(obj: Mapping) -> str | None:
@@ -66,7 +91,7 @@ def content_digest(obj: Mapping) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def owned_digest(ref: Ref, obj: Mapping) -> str:
+def owned_digest(ref: Ref, obj: Mapping, hub_id: str = DEFAULT_HUB_ID) -> str:
     """The digest ``obj`` has once labelled as owned: what its hash annotation will say.
 
     Nothing is copied but the top level and the metadata, and ``obj`` is never
@@ -77,37 +102,68 @@ def owned_digest(ref: Ref, obj: Mapping) -> str:
     if ref_of(obj) != tuple(ref):
         raise errors.ValidationError(
             f"{describe(ref)}: object identifies as {describe(ref_of(obj))}")
-    return content_digest(_labelled(obj))
+    return content_digest(_labelled(obj, hub_id))
 
 
-def stamped_body(obj: Mapping, digest: str) -> dict:
+def stamped_body(obj: Mapping, digest: str, hub_id: str = DEFAULT_HUB_ID) -> dict:
     """``obj`` labelled as owned and annotated with ``digest``, ready to apply.
 
     Only the top level and the metadata are new dicts; everything under them is
     shared with ``obj`` and must not be changed by the caller.
     """
-    body = _labelled(obj)
+    body = _labelled(obj, hub_id)
     meta = body["metadata"]
     meta["annotations"] = {**(meta.get("annotations") or {}), HASH_ANNOTATION: digest}
     return body
 
 
-def stamped(ref: Ref, obj: Mapping) -> tuple[dict, str]:
+def stamped(ref: Ref, obj: Mapping, hub_id: str = DEFAULT_HUB_ID) -> tuple[dict, str]:
     """``obj`` labelled as owned and annotated with its digest, and that digest.
 
     The caller's dict is never changed (rendered objects may be shared between
     clusters); nested parts of the result are shared with it, not copied.
     """
-    digest = owned_digest(ref, obj)
-    return stamped_body(obj, digest), digest
+    digest = owned_digest(ref, obj, hub_id)
+    return stamped_body(obj, digest, hub_id), digest
 
 
-def _labelled(obj: Mapping) -> dict:
+def _labelled(obj: Mapping, hub_id: str) -> dict:
     body = dict(obj)
     meta = dict(body["metadata"])
-    meta["labels"] = {**(meta.get("labels") or {}), MANAGED_BY_LABEL: MANAGED_BY}
+    meta["labels"] = {**(meta.get("labels") or {}), MANAGED_BY_LABEL: MANAGED_BY, HUB_LABEL: hub_id}
     body["metadata"] = meta
     return body
+
+
+def _projected(live, wanted):
+    """``live`` cut down to the shape of ``wanted``: mappings keep only the keys
+    ``wanted`` has, lists of equal length are cut element by element, anything
+    else is taken whole. Fields the server adds (defaults, uid, status) drop out."""
+    if isinstance(wanted, Mapping) and isinstance(live, Mapping):
+        return {key: _projected(live[key], value) for key, value in wanted.items() if key in live}
+    if isinstance(wanted, list) and isinstance(live, list) and len(wanted) == len(live):
+        return [_projected(item, want) for item, want in zip(live, wanted)]
+    return live
+
+
+def content_matches(live: Mapping, body: Mapping, digest: str) -> bool:
+    """Whether ``live`` still holds everything of ``body`` (the stamped desired
+    object, whose digest is ``digest``): its hash annotation and every field
+    the hub set, compared by digest."""
+    if live_digest(live) != digest:
+        return False
+    return content_digest(_projected(live, body)) == digest
+
+
+def last_editor(obj: Mapping, field_manager: str) -> str:
+    """The most recent field manager of ``obj`` other than ``field_manager``
+    (from managedFields), or "" when there is none."""
+    entries = [entry for entry in (obj.get("metadata") or {}).get("managedFields") or ()
+               if isinstance(entry, Mapping) and entry.get("manager") not in (None, field_manager)]
+    if not entries:
+        return ""
+    latest = max(entries, key=lambda entry: str(entry.get("time") or ""))
+    return str(latest.get("manager"))[:80]
 
 
 def safe_message(ref: Ref, exc: BaseException) -> str:

@@ -16,7 +16,7 @@ import tenacity
 from federation import errors
 from federation.kubeapi import KubeClient
 from federation.model.ids import MANAGED_BY
-from federation.push.digest import Ref
+from federation.push.digest import DEFAULT_HUB_ID, Ref
 from federation.push.inventory import delete_all_owned
 from federation.push.pushing import (
     AppliedCallback, ClusterPusher, RetryPolicy, StatusCallback,
@@ -37,13 +37,16 @@ class PushFleet:
                  field_manager: str = MANAGED_BY,
                  retry: RetryPolicy | None = None,
                  resync_interval: float | None = 600.0,
-                 stop_timeout: float = 15.0):
+                 stop_timeout: float = 15.0, hub_id: str = DEFAULT_HUB_ID,
+                 watch_owned: bool = False):
         self._on_status = on_status
         self._on_applied = on_applied
         self._field_manager = field_manager
         self._retry = retry or RetryPolicy()
         self._resync_interval = resync_interval
         self._stop_timeout = stop_timeout
+        self._hub_id = hub_id
+        self._watch_owned = watch_owned
         self._lock = threading.Lock()
         self._pushers: dict[str, ClusterPusher] = {}
         self._kubes: dict[str, KubeClient] = {}
@@ -56,7 +59,8 @@ class PushFleet:
             pusher = ClusterPusher(
                 cluster, kube, on_status=self._on_status, on_applied=self._on_applied,
                 field_manager=self._field_manager, retry=self._retry,
-                resync_interval=self._resync_interval)
+                resync_interval=self._resync_interval, hub_id=self._hub_id,
+                watch_owned=self._watch_owned)
             self._pushers[cluster] = pusher
             self._kubes[cluster] = kube
         pusher.start()
@@ -117,7 +121,7 @@ class PushFleet:
             stop=tenacity.stop_after_delay(deadline),
             reraise=True,
         )
-        deleted = retrying(delete_all_owned, kube)
+        deleted = retrying(delete_all_owned, kube, self._hub_id)
         log.info("cluster cleaned up", extra={"fields": {"cluster": cluster, "deleted": deleted}})
         return deleted
 

@@ -1,10 +1,17 @@
 """What the hub owns in a member cluster: listing it, and deleting it safely.
 
-Only objects labelled ``app.kubernetes.io/managed-by=mesh-federation`` are ever
-listed as owned, and a delete carries the listed object's uid as a precondition,
-so an object someone else re-created under the same name is never removed.
-The pusher's inventory also names the objects of the written kinds that are not
-owned (foreign), so that only those names need a look before a write.
+Only objects labelled ``app.kubernetes.io/managed-by=mesh-federation`` and
+``federation.mesh/hub=<this hub's id>`` are listed as owned, and a delete
+carries the listed object's uid as a precondition, so an object someone else
+re-created under the same name is never removed. The pusher's inventory also
+names the objects of the written kinds that are not owned (foreign), so that
+only those names need a look before a write, and the other hubs seen.
+
+Adoption rule for objects written before hub identities existed (managed-by
+label, no hub label): a hub adopts them (lists them as its own, so it updates,
+repairs and prunes them) only when nothing else claims the cluster, that is
+when no object of any other hub identity is present in it. Once another hub's
+object is seen there, such objects are foreign: reported, never written.
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from typing import Callable
 
 from federation import errors, kubeapi
 from federation.kubeapi import KubeClient, ResourceType
-from federation.push.digest import MANAGED_SELECTOR, Ref, describe, is_owned, live_digest
+from federation.push.digest import (
+    DEFAULT_HUB_ID, LEGACY, MANAGED_SELECTOR, Ref, describe, live_digest, owner_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +32,18 @@ log = logging.getLogger(__name__)
 # Secrets are listed in istio-system only: that is where cacerts lives, and it
 # keeps the hub's read access to Secrets narrow.
 OWNED_KINDS: tuple[tuple[ResourceType, str | None], ...] = (
+    (kubeapi.NAMESPACE, None),  # where the target lacks a federated service's namespace
+    (kubeapi.SERVICE, None),  # stub Services of services the target does not run
     (kubeapi.WORKLOAD_ENTRY, None),
-    (kubeapi.SERVICE_ENTRY, None),
+    (kubeapi.SERVICE_ENTRY, None),  # no longer written: listed so that old ones are pruned
     (kubeapi.DESTINATION_RULE, None),
     (kubeapi.ISTIO_GATEWAY, None),
-    (kubeapi.K8S_GATEWAY, None),
+    (kubeapi.K8S_GATEWAY, None),  # no longer written: listed so that old ones are pruned
     (kubeapi.SECRET, "istio-system"),
 )
+# Kinds listed by name too: RBAC grants the hub list/watch of one Secret only
+# (resourceNames), which the API server allows only with this field selector.
+FIELD_SELECTORS: dict[ResourceType, str] = {kubeapi.SECRET: "metadata.name=cacerts"}
 # Kinds listed whole (not by label) by ``take_inventory``, so that every name in
 # use is known. Not Secrets: that would read other parties' key material.
 LISTED_WHOLE: frozenset[ResourceType] = frozenset(
@@ -38,15 +52,27 @@ LISTED_WHOLE: frozenset[ResourceType] = frozenset(
 
 @dataclass(frozen=True)
 class LiveObject:
-    """An owned object as last seen or written: enough to compare and to delete."""
+    """An owned object as last seen or written: enough to compare and to delete.
+    ``digest`` is None when its content is known to differ from what was written."""
 
     rtype: ResourceType
     uid: str | None
     digest: str | None
+    version: str = ""  # resourceVersion, to tell an old watch event from news
 
     @classmethod
     def of(cls, rtype: ResourceType, obj: dict) -> "LiveObject":
-        return cls(rtype, (obj.get("metadata") or {}).get("uid"), live_digest(obj))
+        meta = obj.get("metadata") or {}
+        return cls(rtype, meta.get("uid"), live_digest(obj), str(meta.get("resourceVersion") or ""))
+
+
+def newer(version: str, than: str) -> bool:
+    """Whether resourceVersion ``version`` is later than ``than``. They are
+    opaque strings; integers (what etcd-backed servers use) are compared as such,
+    anything else counts as newer."""
+    if version.isdigit() and than.isdigit():
+        return int(version) > int(than)
+    return version != than
 
 
 def live_ref(rtype: ResourceType, obj: dict) -> Ref:
@@ -58,55 +84,67 @@ def live_ref(rtype: ResourceType, obj: dict) -> Ref:
 
 @dataclass
 class Inventory:
-    """The written kinds in a cluster: owned objects, and the names of the
-    foreign ones among the kinds in ``LISTED_WHOLE``."""
+    """The written kinds in a cluster: owned objects (``raw`` holds their
+    listed content, for a content check), the names of the foreign ones
+    (among the kinds in ``LISTED_WHOLE``, and every other hub's or unadopted
+    legacy object), and the objects of other hubs seen (name -> hub id)."""
 
     owned: dict[Ref, LiveObject] = field(default_factory=dict)
     foreign: set[Ref] = field(default_factory=set)
+    raw: dict[Ref, dict] = field(default_factory=dict)
+    other_hubs: dict[Ref, str] = field(default_factory=dict)
+    legacy: int = 0  # objects without a hub id: adopted, or foreign when another hub is here
 
 
-def take_inventory(kube: KubeClient,
-                   cancelled: Callable[[], bool] | None = None) -> Inventory | None:
-    """One list per written kind (whole for ``LISTED_WHOLE``, else by the owned
-    label), or None when ``cancelled()`` turned true between calls. A kind whose
-    API is not served (its CRD absent) holds nothing; other failures propagate."""
+def take_inventory(kube: KubeClient, cancelled: Callable[[], bool] | None = None,
+                   hub_id: str = DEFAULT_HUB_ID, keep_raw: bool = False) -> Inventory | None:
+    """One list per written kind (whole for ``LISTED_WHOLE``, else by the
+    managed-by label), or None when ``cancelled()`` turned true between calls. A
+    kind whose API is not served (its CRD absent) holds nothing; other failures
+    propagate. Legacy objects are adopted as the module docstring says."""
     inventory = Inventory()
+    legacy: list[tuple[Ref, ResourceType, dict]] = []
     for rtype, namespace in OWNED_KINDS:
         if cancelled is not None and cancelled():
             return None
         whole = rtype in LISTED_WHOLE
         try:
             listing = kube.list(rtype, namespace=namespace,
-                                label_selector=None if whole else MANAGED_SELECTOR)
+                                label_selector=None if whole else MANAGED_SELECTOR,
+                                field_selector=FIELD_SELECTORS.get(rtype))
         except errors.NotFound:
             continue
         for item in listing.get("items") or ():
             # Checked here: deletes rest on this, not on the server's filter.
-            if is_owned(item):
-                inventory.owned[live_ref(rtype, item)] = LiveObject.of(rtype, item)
-            elif whole:
-                inventory.foreign.add(live_ref(rtype, item))
+            ref, owner = live_ref(rtype, item), owner_of(item)
+            if owner == hub_id:
+                inventory.owned[ref] = LiveObject.of(rtype, item)
+                if keep_raw:
+                    inventory.raw[ref] = item
+            elif owner == LEGACY:
+                legacy.append((ref, rtype, item))
+            else:
+                inventory.foreign.add(ref)
+                if owner is not None:
+                    inventory.other_hubs[ref] = owner
+    inventory.legacy = len(legacy)
+    for ref, rtype, item in legacy:
+        if inventory.other_hubs:
+            inventory.foreign.add(ref)
+        else:
+            inventory.owned[ref] = LiveObject.of(rtype, item)
+            if keep_raw:
+                inventory.raw[ref] = item
     return inventory
 
 
-def read_inventory(kube: KubeClient,
-                   cancelled: Callable[[], bool] | None = None) -> dict[Ref, LiveObject] | None:
-    """Every owned object of the written kinds, or None when ``cancelled()``
-    turned true between calls. A kind whose API is not served (its CRD absent)
-    holds nothing of ours; any other failure propagates."""
-    owned: dict[Ref, LiveObject] = {}
-    for rtype, namespace in OWNED_KINDS:
-        if cancelled is not None and cancelled():
-            return None
-        try:
-            listing = kube.list(rtype, namespace=namespace, label_selector=MANAGED_SELECTOR)
-        except errors.NotFound:
-            continue
-        for item in listing.get("items") or ():
-            # Checked again here: deletes rest on this, not on the server's filter.
-            if is_owned(item):
-                owned[live_ref(rtype, item)] = LiveObject.of(rtype, item)
-    return owned
+def read_inventory(kube: KubeClient, cancelled: Callable[[], bool] | None = None,
+                   hub_id: str = DEFAULT_HUB_ID) -> dict[Ref, LiveObject] | None:
+    """Every owned object of the written kinds (legacy ones adopted by the
+    same rule as ``take_inventory``), or None when ``cancelled()`` turned true
+    between calls."""
+    inventory = take_inventory(kube, cancelled, hub_id)
+    return None if inventory is None else inventory.owned
 
 
 def delete_owned(kube: KubeClient, ref: Ref, live: LiveObject) -> bool:
@@ -127,10 +165,10 @@ def delete_owned(kube: KubeClient, ref: Ref, live: LiveObject) -> bool:
     return True
 
 
-def delete_all_owned(kube: KubeClient) -> int:
+def delete_all_owned(kube: KubeClient, hub_id: str = DEFAULT_HUB_ID) -> int:
     """Delete every owned object in the cluster; returns how many were deleted."""
     deleted = 0
-    inventory = read_inventory(kube) or {}
+    inventory = read_inventory(kube, hub_id=hub_id) or {}
     for ref, live in sorted(inventory.items(), key=lambda item: item[0]):
         if delete_owned(kube, ref, live):
             deleted += 1

@@ -8,19 +8,56 @@ it touches (``mark``); a full hand-over or an inventory re-judges everything
 once (``mark_all``). So a push pass and its status cost O(changed objects),
 not O(objects in the cluster). No I/O here; one thread (the pusher's worker)
 owns it.
+
+Watched changes of owned objects (``observe``) are judged by content: an
+object whose hash annotation or hub-set fields differ from the desired one is
+written again. Repeated fights over one object back off exponentially
+(``Fight``) and are reported with the other field manager's name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain, islice
 from typing import Iterator, Mapping
 
 from federation import errors
 from federation.kubeapi import ResourceType, resource_type_of
 from federation.model.ids import MANAGED_BY
-from federation.push.digest import Ref, describe, owned_digest
-from federation.push.inventory import LISTED_WHOLE, Inventory, LiveObject
+from federation.push.digest import (
+    DEFAULT_HUB_ID, LEGACY, Ref, content_matches, describe, last_editor, owned_digest, owner_of,
+    stamped_body,
+)
+from federation.push.inventory import LISTED_WHOLE, Inventory, LiveObject, newer
+
+# Back-off of repeated repairs of one object: the first is at once, then
+# FIGHT_BASE * 2**(n-2) seconds up to FIGHT_MAX; a quiet FIGHT_RESET forgets it.
+FIGHT_BASE = 1.0
+FIGHT_MAX = 60.0
+FIGHT_RESET = 120.0
+
+
+@dataclass(frozen=True)
+class Fight:
+    """Someone else changed or deleted an owned object ``count`` times, the last
+    at ``last`` (monotonic); ``editor`` is their field manager ("" when unknown)."""
+
+    count: int
+    last: float
+    editor: str
+    deleted: bool
+
+    @property
+    def hold(self) -> float:
+        """Seconds after ``last`` before the next repair."""
+        return 0.0 if self.count <= 1 else min(FIGHT_MAX, FIGHT_BASE * 2 ** (self.count - 2))
+
+    def describe(self, ref: Ref, now: float) -> str:
+        what = "deleted" if self.deleted else "changed"
+        who = f" by {self.editor}" if self.editor else ""
+        text = f"{describe(ref)} {what}{who}; repaired {self.count} time(s)"
+        wait = self.last + self.hold - now
+        return text + (f", next repair in {wait:.1f}s" if wait > 0 else "")
 
 
 @dataclass(frozen=True)
@@ -34,10 +71,10 @@ class Wanted:
     error: str | None = None
 
     @classmethod
-    def of(cls, ref: Ref, obj: Mapping) -> "Wanted":
+    def of(cls, ref: Ref, obj: Mapping, hub_id: str = DEFAULT_HUB_ID) -> "Wanted":
         try:
             rtype = resource_type_of(dict(obj))
-            digest = owned_digest(ref, obj)
+            digest = owned_digest(ref, obj, hub_id)
         except errors.ValidationError as exc:
             return cls(None, None, "", str(exc))
         return cls(rtype, obj, digest)
@@ -46,7 +83,15 @@ class Wanted:
 class Ledger:
     """One cluster's desired and owned objects and the work between them."""
 
-    def __init__(self) -> None:
+    def __init__(self, hub_id: str = DEFAULT_HUB_ID, field_manager: str = MANAGED_BY) -> None:
+        self.hub_id = hub_id
+        self.field_manager = field_manager
+        # Listed or watched content of owned objects not desired yet: checked
+        # once they are, then dropped (only until the first full desired set).
+        self._unverified: dict[Ref, dict] = {}
+        # Objects of other hubs seen here (name -> hub id): foreign, and reported.
+        self.other_hubs: dict[Ref, str] = {}
+        self.fights: dict[Ref, Fight] = {}
         self.desired: dict[Ref, Wanted] = {}
         self.live: dict[Ref, LiveObject] = {}
         # Names of objects of the kinds listed whole that exist and are not ours.
@@ -69,7 +114,10 @@ class Ledger:
 
     # -- hand-overs and inventories --------------------------------------------
     def replace_desired(self, full: Mapping[Ref, Mapping]) -> None:
-        self.desired = {ref: Wanted.of(tuple(ref), obj) for ref, obj in full.items()}
+        self.desired = {ref: Wanted.of(tuple(ref), obj, self.hub_id) for ref, obj in full.items()}
+        for ref, raw in self._unverified.items():
+            self._verify(ref, raw)
+        self._unverified.clear()
         self.prune_ready = True
         self._removed.clear()
         for table in (self._rejected, self._conflicts):
@@ -87,14 +135,21 @@ class Ledger:
             if self._conflicts.pop(ref, None) is not None:
                 self._conflict_text = None
         else:
-            self.desired[ref] = Wanted.of(tuple(ref), obj)
+            self.desired[ref] = Wanted.of(tuple(ref), obj, self.hub_id)
             self._removed.discard(ref)
+            raw = self._unverified.pop(ref, None)
+            if raw is not None:
+                self._verify(ref, raw)
         self._dirty[ref] = None
 
     def take_inventory(self, inventory: Inventory) -> None:
         """Start over from a fresh listing: every rejection and conflict is retried."""
         self.live = inventory.owned
         self.foreign = inventory.foreign
+        self.other_hubs = dict(inventory.other_hubs)
+        self._unverified = {}
+        for ref, raw in inventory.raw.items():
+            self._check_content(ref, raw)
         self.inventoried = True
         self._rejected.clear()
         self._conflicts.clear()
@@ -156,6 +211,87 @@ class Ledger:
         return (self.inventoried and ref in self.live and ref not in self._delete_failed
                 and (self.prune_ready or ref in self._removed))
 
+    # -- content checks and watched changes ------------------------------------
+    def _check_content(self, ref: Ref, raw: dict) -> bool:
+        """Check ``raw`` now if desired, else once it is; True when it is
+        known to differ from the desired object."""
+        if ref in self.desired:
+            return self._verify(ref, raw)
+        if not self.prune_ready:
+            self._unverified[ref] = raw
+        return False
+
+    def _verify(self, ref: Ref, raw: dict) -> bool:
+        want, live = self.desired.get(ref), self.live.get(ref)
+        if want is None or want.error is not None or live is None or live.digest is None:
+            return False
+        if content_matches(raw, stamped_body(want.source, want.digest, self.hub_id), want.digest):
+            return False
+        self.live[ref] = replace(live, digest=None)  # edited: write it again
+        self._dirty[ref] = None
+        return True
+
+    def observe(self, ref: Ref, rtype: ResourceType, deleted: bool, obj: dict, now: float) -> bool:
+        """A watched change of an object of the written kinds; True when it
+        undid what the hub wrote (a repair is due, maybe after a back-off)."""
+        owner = owner_of(obj)
+        ours = owner == self.hub_id or (owner == LEGACY and ref in self.live)
+        current = self.live.get(ref)
+        version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        if current is not None and current.version and version and not newer(version, current.version):
+            return False  # older than what was last written or seen
+        if not ours:
+            self._conflict_text = None  # other hubs' objects are part of it
+            if deleted:
+                self.foreign.discard(ref)
+                self.other_hubs.pop(ref, None)
+            elif owner is not None and owner != LEGACY:
+                self.foreign.add(ref)
+                self.other_hubs[ref] = owner
+                if current is not None:  # relabelled to another hub: no longer ours
+                    self.live.pop(ref, None)
+                    self._judge(ref)
+            return False
+        want = self.desired.get(ref)
+        matched = current is not None and want is not None and current.digest == want.digest
+        if deleted:
+            if current is None:
+                return False
+            self.live.pop(ref, None)
+            self._judge(ref)
+            return self._fought(ref, matched, "", now, deleted=True)
+        self.foreign.discard(ref)
+        self.other_hubs.pop(ref, None)
+        self.live[ref] = LiveObject.of(rtype, obj)
+        drifted = self._check_content(ref, obj)
+        self._judge(ref)
+        return drifted and self._fought(ref, matched, last_editor(obj, self.field_manager), now)
+
+    def _fought(self, ref: Ref, matched: bool, editor: str, now: float, deleted: bool = False) -> bool:
+        if not matched or ref not in self.desired:
+            return False  # not a change of what the hub had in place
+        previous = self.fights.get(ref)
+        count = 1 if previous is None or now - previous.last > FIGHT_RESET else previous.count + 1
+        self.fights[ref] = Fight(count, now, editor, deleted)
+        return True
+
+    def held(self, ref: Ref, now: float) -> bool:
+        """Whether the repair of ``ref`` waits for its fight's back-off."""
+        fight = self.fights.get(ref)
+        return fight is not None and now < fight.last + fight.hold
+
+    def next_release(self, now: float) -> float | None:
+        """Seconds until the earliest held repair may run, None when none waits."""
+        waits = [max(0.0, fight.last + fight.hold - now) for ref, fight in self.fights.items()
+                 if ref in self.to_apply]
+        return min(waits) if waits else None
+
+    def fight_report(self, now: float, limit: int) -> tuple[str, ...]:
+        for ref in [ref for ref, fight in self.fights.items() if now - fight.last > FIGHT_RESET]:
+            del self.fights[ref]
+        return tuple(fight.describe(ref, now) for ref, fight in
+                     islice(sorted(self.fights.items(), key=lambda item: -item[1].last), limit))
+
     # -- outcomes of writes ------------------------------------------------------
     def must_look(self, ref: Ref, rtype: ResourceType) -> bool:
         """Whether an object of this name may exist and not be ours, so it must
@@ -181,11 +317,14 @@ class Ledger:
         self._rejected[ref] = (digest, message)
         self._judge(ref)
 
-    def record_conflict(self, ref: Ref, digest: str, exists: bool = True) -> None:
+    def record_conflict(self, ref: Ref, digest: str, exists: bool = True,
+                        owner: str | None = None) -> None:
         self._conflicts[ref] = digest
         self._conflict_text = None
         if exists:
             self.foreign.add(ref)
+        if owner:  # another hub's
+            self.other_hubs[ref] = owner
         self._judge(ref)
 
     def record_deleted(self, ref: Ref) -> None:
@@ -216,9 +355,19 @@ class Ledger:
 
     def conflicts(self) -> tuple[str, ...]:
         if self._conflict_text is None:
-            self._conflict_text = tuple(sorted(
-                f"{describe(ref)} exists and is not managed by {MANAGED_BY}" for ref in self._conflicts))
-        return self._conflict_text
+            self._conflict_text = tuple(sorted(self._conflict_line(ref) for ref in self._conflicts))
+        hubs: dict[str, int] = {}
+        for hub in self.other_hubs.values():
+            hubs[hub] = hubs.get(hub, 0) + 1
+        return self._conflict_text + tuple(
+            f"{n} object(s) of another hub ({hub}) in this cluster; left alone"
+            for hub, n in sorted(hubs.items()))
+
+    def _conflict_line(self, ref: Ref) -> str:
+        other = self.other_hubs.get(ref)
+        if other is not None:
+            return f"{describe(ref)} exists and belongs to another hub ({other})"
+        return f"{describe(ref)} exists and is not managed by {MANAGED_BY}"
 
     def rejection(self, ref: Ref) -> str | None:
         rejected = self._rejected.get(ref)

@@ -16,9 +16,15 @@ on the network. The worker:
    and, once a full desired set has arrived, every owned orphan. Nothing is
    pruned before that cluster's first full sync after a start.
 
-A pass visits only the objects handed over or listed since the last one, plus
-those whose write is still outstanding (see ``Ledger``), so its cost follows
-the size of the change, not of the cluster. Handed-over objects are kept by
+With ``watch_owned`` the objects of the written kinds are also watched
+(``OwnedWatch``): a deleted or edited owned object is written again on the next
+pass, within about a second, without a render; repeated fights back off (see
+``Ledger``). With ``fence`` the worker writes only while ``fence()`` is true
+(the replica proves it holds its lease): each write checks it first.
+
+A pass visits only the objects handed over, listed or watched since the last
+one, plus those whose write is still outstanding (see ``Ledger``), so its cost
+follows the size of the change, not of the cluster. Handed-over objects are kept by
 reference, not copied: the caller must not change them afterwards.
 
 Transient failures end the pass and it is retried with capped exponential
@@ -41,10 +47,14 @@ import tenacity
 from federation import errors
 from federation.kubeapi import KubeClient
 from federation.model.ids import MANAGED_BY
-from federation.push.digest import Ref, describe, is_owned, safe_message, stamped_body
-from federation.push.inventory import LiveObject, delete_owned, take_inventory
+from federation.kubeapi import ResourceType
+from federation.push.digest import (
+    DEFAULT_HUB_ID, LEGACY, Ref, describe, owner_of, safe_message, stamped_body,
+)
+from federation.push.inventory import LiveObject, delete_owned, live_ref, take_inventory
 from federation.push.ledger import Ledger, Wanted
 from federation.push.status import PushStatus
+from federation.push.watching import OwnedWatch
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +81,11 @@ class RetryPolicy:
                 + tenacity.wait_random(0, self.jitter))
 
 
+def _namespaces_first(ref: Ref) -> int:
+    """Sort key: Namespaces before other kinds (sorting is stable otherwise)."""
+    return 0 if ref[1] == "Namespace" else 1
+
+
 class ClusterPusher:
     """Makes one member cluster's owned objects equal the desired set."""
 
@@ -80,8 +95,17 @@ class ClusterPusher:
                  field_manager: str = MANAGED_BY,
                  retry: RetryPolicy | None = None,
                  resync_interval: float | None = 600.0,
-                 tracer=None):
+                 tracer=None, hub_id: str = DEFAULT_HUB_ID, watch_owned: bool = False,
+                 fence: Callable[[], bool] | None = None, watch_timeout: int = 300,
+                 watch_kube: KubeClient | None = None):
         self.cluster = cluster
+        self.hub_id = hub_id
+        self._fence = fence
+        # Long-held watch streams get their own client (``watch_kube``, closed by
+        # the pusher when it stops), so they never crowd the writes' connections.
+        self._watch_kube = watch_kube
+        self._watch = (OwnedWatch(watch_kube or kube, self._on_watched, watch_timeout)
+                       if watch_owned else None)
         self._tracer = tracer  # OpenTelemetry tracer: one span per push pass
         self._kube = kube
         self._on_status = on_status
@@ -99,13 +123,16 @@ class ClusterPusher:
         self._intake: dict[Ref, dict | None] = {}
         self._intake_observed: float | None = None
         self._resync_requested = False
+        self._observed: dict[Ref, tuple[ResourceType, bool, dict, float]] = {}
         # Hand-overs counted, so a status read right after one is never "synced"
         # before a pass has completed with it.
         self._handed_seq = 0
         self._taken_seq = 0
         self._done_seq = 0
         # Owned by the worker thread.
-        self._ledger = Ledger()
+        self._ledger = Ledger(hub_id, field_manager)
+        self._repairs = 0
+        self._fenced = False
         self._inventory_at = 0.0
         self._pass_error: str | None = None
         self._failed = False
@@ -140,6 +167,12 @@ class ClusterPusher:
             self._resync_requested = True
         self._wake.set()
 
+    def _on_watched(self, rtype: ResourceType, deleted: bool, obj: dict) -> None:
+        """A watched change (reflector thread): only recorded, latest per object wins."""
+        with self._lock:
+            self._observed[live_ref(rtype, obj)] = (rtype, deleted, obj, time.monotonic())
+        self._wake.set()
+
     def _note_observed(self, observed_at: float | None) -> None:
         if observed_at is not None and (self._intake_observed is None
                                         or observed_at < self._intake_observed):
@@ -160,6 +193,16 @@ class ClusterPusher:
         if not waiting and self._done_seq == self._handed_seq:
             return self._status
         return replace(self._status, pending=self._status.pending + waiting, synced=False)
+
+    def owned_refs(self) -> list[Ref]:
+        """The owned objects as last listed, watched or written. Exact once the
+        worker has stopped; while it runs, a moment's view."""
+        for _ in range(3):  # the worker may change the dict while it is copied
+            try:
+                return sorted(self._ledger.live)
+            except RuntimeError:
+                continue
+        return []
 
     def wait_status(self, predicate: Callable[[PushStatus], bool],
                     timeout: float) -> PushStatus | None:
@@ -182,21 +225,32 @@ class ClusterPusher:
         self._thread = threading.Thread(target=self._run, name=f"push-{self.cluster}", daemon=True)
         self._wake.set()  # the first pass takes the inventory
         self._thread.start()
+        if self._watch is not None:
+            self._watch.start()
 
     def request_stop(self) -> None:
         """Ask the worker to stop without waiting for it."""
         self._stopping.set()
         self._wake.set()
+        if self._watch is not None:
+            self._watch.request_stop()
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Stop the worker; True when it ended within ``timeout``. A call to the
-        API server in flight ends within the client's own timeout."""
+        """Stop the worker (and its watch); True when they ended within
+        ``timeout``. A call to the API server in flight ends within the client's
+        own timeout."""
+        deadline = time.monotonic() + timeout
         self.request_stop()
+        stopped = True
+        if self._watch is not None:
+            stopped = self._watch.stop(timeout)
+        if self._watch_kube is not None and stopped:
+            self._watch_kube.close()
         thread = self._thread
         if thread is None:
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
+            return stopped
+        thread.join(max(0.0, deadline - time.monotonic()))
+        return stopped and not thread.is_alive()
 
     # -- worker --------------------------------------------------------------
     def _run(self) -> None:
@@ -206,7 +260,8 @@ class ClusterPusher:
                 break
             if woke:
                 self._wake.clear()
-            elif not (self._failed or self._resync_due()):
+            elif not (self._failed or self._resync_due()
+                      or self._ledger.next_release(time.monotonic()) is not None):
                 continue
             self._run_pass()
         log.debug("pusher stopped", extra={"fields": {"cluster": self.cluster}})
@@ -214,10 +269,15 @@ class ClusterPusher:
     def _idle_timeout(self) -> float:
         if self._failed:
             return self._retry.max_delay
+        now = time.monotonic()
+        wait = IDLE_WAIT_SECONDS
+        release = self._ledger.next_release(now)
+        if release is not None:
+            wait = min(wait, max(0.01, release))
         if self._resync_interval is None or not self._ledger.inventoried:
-            return IDLE_WAIT_SECONDS
-        due_in = self._inventory_at + self._resync_interval - time.monotonic()
-        return min(IDLE_WAIT_SECONDS, max(0.01, due_in))
+            return wait
+        due_in = self._inventory_at + self._resync_interval - now
+        return min(wait, max(0.01, due_in))
 
     def _resync_due(self) -> bool:
         return (self._resync_interval is not None and self._ledger.inventoried
@@ -253,10 +313,12 @@ class ClusterPusher:
         self._failing_ref = None
         try:
             self._take_intake()
+            observed = self._take_observed()
             requested = self._take_resync_request()
             if requested or not self._ledger.inventoried or self._resync_due():
                 if not self._take_inventory():
                     return  # stopping
+            self._note_changes(observed)
             self._write_changes()
         except Exception as exc:
             if not isinstance(exc, errors.FederationError):
@@ -299,9 +361,33 @@ class ClusterPusher:
         for ref, obj in changes.items():
             self._ledger.change_desired(ref, obj)
 
+    def _take_observed(self) -> dict:
+        with self._lock:
+            observed, self._observed = self._observed, {}
+        return observed
+
+    def _note_changes(self, observed: dict) -> None:
+        """Judge watched changes; older ones than what the ledger knows drop out there."""
+        for ref, (rtype, deleted, obj, seen_at) in observed.items():
+            if self._ledger.observe(ref, rtype, deleted, obj, seen_at):
+                fight = self._ledger.fights[ref]
+                log.warning("owned object changed by someone else; repairing", extra={"fields": {
+                    "cluster": self.cluster, "object": describe(ref), "editor": fight.editor or "unknown",
+                    "deleted": fight.deleted, "times": fight.count}})
+
+    def _check_fence(self) -> None:
+        if self._fence is not None and not self._fence():
+            if not self._fenced:
+                log.warning("cannot prove this replica holds its lease; not writing",
+                            extra={"fields": {"cluster": self.cluster}})
+            self._fenced = True
+            raise errors.Fenced(f"cluster {self.cluster!r}: this replica cannot prove it holds "
+                                "its membership lease; not writing")
+        self._fenced = False
+
     def _take_inventory(self) -> bool:
         try:
-            inventory = take_inventory(self._kube, self._stopping.is_set)
+            inventory = take_inventory(self._kube, self._stopping.is_set, self.hub_id, keep_raw=True)
         except errors.FederationError:
             self._failures += 1
             raise
@@ -316,14 +402,20 @@ class ClusterPusher:
     def _write_changes(self) -> None:
         ledger = self._ledger
         ledger.settle()
+        now = time.monotonic()
         # Applies before deletes: new configuration is in place before old goes.
-        for ref in list(ledger.to_apply):
+        # Namespaces are created before and deleted after what lives in them.
+        for ref in sorted(ledger.to_apply, key=_namespaces_first):
             if self._stopping.is_set():
                 return
+            if ledger.held(ref, now):
+                continue  # a fight's back-off: repaired when it ends
+            self._check_fence()
             self._apply(ref, ledger.desired[ref])
-        for ref in list(ledger.to_delete):
+        for ref in sorted(ledger.to_delete, key=_namespaces_first, reverse=True):
             if self._stopping.is_set():
                 return
+            self._check_fence()
             self._delete(ref)
 
     def _apply(self, ref: Ref, want: Wanted) -> None:
@@ -337,8 +429,8 @@ class ClusterPusher:
                 # Listed as someone else's (or of a kind not listed whole): look
                 # before writing so that such an object is never taken over.
                 current = self._kube.get(rtype, namespace or None, name)
-                if current is not None and not is_owned(current):
-                    self._conflict(ref, want, fields)
+                if current is not None and not self._ours(current):
+                    self._conflict(ref, want, fields, owner=owner_of(current))
                     return
                 if current is not None:
                     ledger.record_live(ref, LiveObject.of(rtype, current))
@@ -347,7 +439,7 @@ class ClusterPusher:
                     ours = True
                 else:
                     ledger.record_absent(ref)
-            body = stamped_body(want.source, want.digest)
+            body = stamped_body(want.source, want.digest, self.hub_id)
             try:
                 # Not forced unless known as ours: a name not in the inventory is
                 # written without a look, and an object someone made under it
@@ -360,8 +452,9 @@ class ClusterPusher:
                     raise
                 self._failures += 1
                 current = self._kube.get(rtype, namespace or None, name)
-                if current is None or not is_owned(current):
-                    self._conflict(ref, want, fields, exists=current is not None)
+                if current is None or not self._ours(current):
+                    self._conflict(ref, want, fields, exists=current is not None,
+                                   owner=None if current is None else owner_of(current))
                     return
                 # Ours (made by another replica, or edited by hand): take it back.
                 result = self._kube.apply(rtype, body, self._field_manager, force=True)
@@ -375,13 +468,24 @@ class ClusterPusher:
             ledger.record_rejected(ref, want.digest, message)
             log.warning("object rejected", extra={"fields": {**fields, "error": message}})
             return
-        ledger.record_applied(ref, LiveObject(rtype, (result.get("metadata") or {}).get("uid"), want.digest))
+        meta = result.get("metadata") or {}
+        ledger.record_applied(ref, LiveObject(rtype, meta.get("uid"), want.digest,
+                                              str(meta.get("resourceVersion") or "")))
         self._applies += 1
+        if ref in ledger.fights:
+            self._repairs += 1
         log.debug("object applied", extra={"fields": fields})
 
-    def _conflict(self, ref: Ref, want: Wanted, fields: dict, exists: bool = True) -> None:
-        self._ledger.record_conflict(ref, want.digest, exists)
-        log.warning("object exists and is not owned; left alone", extra={"fields": fields})
+    def _ours(self, obj: dict) -> bool:
+        """This hub's, or a legacy object this hub has adopted (see ``inventory``)."""
+        owner = owner_of(obj)
+        return owner == self.hub_id or (owner == LEGACY and not self._ledger.other_hubs)
+
+    def _conflict(self, ref: Ref, want: Wanted, fields: dict, exists: bool = True,
+                  owner: str | None = None) -> None:
+        self._ledger.record_conflict(ref, want.digest, exists, owner)
+        log.warning("object exists and is not owned; left alone",
+                    extra={"fields": {**fields, "owner": owner or "none"}})
 
     def _delete(self, ref: Ref) -> None:
         ledger = self._ledger
@@ -410,6 +514,7 @@ class ClusterPusher:
         outstanding = ledger.outstanding
         problems = ((self._pass_error,) if self._pass_error else ()) + ledger.problems(MAX_ERRORS)
         conflicts = ledger.conflicts()
+        fights = ledger.fight_report(time.monotonic(), MAX_ERRORS)
         status = PushStatus(
             cluster=self.cluster,
             synced=(ledger.inventoried and ledger.prune_ready and outstanding == 0
@@ -424,6 +529,9 @@ class ClusterPusher:
             failures=self._failures,
             inventoried=ledger.inventoried,
             prune_ready=ledger.prune_ready,
+            fights=fights,
+            repairs=self._repairs,
+            fenced=self._fenced,
         )
         with self._changed:
             if completed:

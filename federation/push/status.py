@@ -18,7 +18,10 @@ class PushStatus:
     messages at most, never object content. ``conflicts``: desired objects
     left alone because someone else owns an object of that name. The counters
     only grow: ``applies`` and ``deletes`` are writes done, ``failures`` calls
-    to the API server that failed.
+    to the API server that failed. ``fights``: owned objects someone else
+    changed or deleted lately, with their field manager and the repairs done;
+    ``repairs`` counts those writes. ``fenced``: the last write was refused
+    because this replica could not prove it holds its lease.
     """
 
     cluster: str
@@ -33,3 +36,6 @@ class PushStatus:
     failures: int = 0
     inventoried: bool = False
     prune_ready: bool = False
+    fights: tuple[str, ...] = ()
+    repairs: int = 0
+    fenced: bool = False

@@ -162,6 +162,8 @@ def _waiting(rot: dict) -> str:
     parts = [f"clusters {', '.join(rot['pending_clusters'])}"] if rot.get("pending_clusters") else []
     if rot.get("pending_agents"):
         parts.append(f"agents {', '.join(rot['pending_agents'])}")
+    if not parts and rot.get("soak_left_seconds", 0) > 0:
+        parts.append("the soak")  # no number: a line only when who it waits for changes
     return "; ".join(parts)
 
 
@@ -190,6 +192,9 @@ def format_status(status: dict, wide: bool = False) -> str:
     lines = [f"trust domain {status['trust_domain']}  rotation step {rot['step']} "
              f"({rot['step_name']})" + (f"  id {rot['rotation_id']}" if rot["rotation_id"] else "")
              + (f"  waiting for {waiting}" if waiting else ""),
+             *[f"  {line}" for line in rot.get("waiting_for", [])],
+             *([f"  intermediate check: {rot['intermediate_check']}"]
+               if wide and rot.get("intermediate_check") else []),
              "",
              output.table(["ROOT", "ROLE", "ALGORITHM", "NOT AFTER", "FINGERPRINT"]
                           + (["SUBJECT"] if wide else []),

@@ -69,6 +69,7 @@ class TrustKeeper:
         self._gates: tuple[str, int, dict[str, ClusterGate]] = ("", 0, {})
         self._build_lock = threading.Lock()
         self._soak_wait: float | None = None  # seconds until a soak ends, when that is all
+        self._has_root: bool | None = None  # as last seen in the store; None: not looked yet
         self._agent_source: AgentSource | None = None
         self._swept_at: float | None = None
         self._rotating = False
@@ -88,6 +89,8 @@ class TrustKeeper:
     def _build_now(self, target: str) -> dict | None:
         """Build ``target``'s Secret at once (a cluster registered since the last pass):
         its first full desired set must not lack it."""
+        if self._has_root is False:
+            return None  # no root yet (a pass sees it within ``interval`` once there is one)
         with self._build_lock:
             if target in self._secrets:
                 return self._secrets[target]
@@ -129,6 +132,7 @@ class TrustKeeper:
         so a restarted hub never prunes a cluster's cacerts for want of it."""
         try:
             plan, plan_revision = self.authority.plan_state()
+            self._has_root = plan is not None
             if plan is not None:
                 with self._build_lock:
                     self._refresh(self._registered(), plan_revision, full=True)
@@ -170,6 +174,7 @@ class TrustKeeper:
     # -- one pass ---------------------------------------------------------------
     def run_once(self) -> None:
         plan, plan_revision = self.authority.plan_state()
+        self._has_root = plan is not None
         if plan is None:
             self._rotating = False
             return

@@ -10,6 +10,7 @@ import yaml
 
 from federation import errors
 from federation.api.client import AdminClient
+from federation.api import control
 from federation.api.control import ClusterEndpoints, ClusterRecord, ClusterStatus, HubStatus, ServiceRow
 from federation.api.server import ApiServer
 from federation.api.tls import CertificateAuthority, KeyPair, ServerTLS, issue_server_cert, make_self_signed_ca
@@ -50,10 +51,11 @@ class FakeHub:
         self._enter("list_clusters")
         return [self.clusters[n] for n in sorted(self.clusters)]
 
-    def remove_cluster(self, name):
+    def remove_cluster(self, name, force=False):
         self._enter("remove_cluster")
         if self.clusters.pop(name, None) is None:
             raise errors.NotFound(f"cluster {name} is not registered")
+        return control.RemovalResult(name=name, state="removed")
 
     def list_services(self):
         self._enter("list_services")

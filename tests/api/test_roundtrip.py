@@ -36,7 +36,7 @@ def test_list_and_remove_clusters(client):
     client.register_cluster("west", KUBECONFIG, network="net-west")
     client.register_cluster("east", KUBECONFIG)
     assert [c.name for c in client.list_clusters()] == ["east", "west"]
-    client.remove_cluster("west")
+    assert client.remove_cluster("west").state == "removed"
     assert [c.name for c in client.list_clusters()] == ["east"]
 
 

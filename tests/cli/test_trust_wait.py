@@ -13,7 +13,8 @@ import pytest
 
 from federation.serving import prepare_workdir
 from federation.sim import SimFleet
-from tests.trust_integration.support import start_hub, wait_for
+from federation.sim.workloads import istio_system_namespace
+from tests.trust_integration.support import RootPublisher, start_hub, wait_for
 
 GATE = "vm-gate"  # a VM agent the test confirms by hand, holding step 1 until then
 
@@ -21,18 +22,24 @@ GATE = "vm-gate"  # a VM agent the test confirms by hand, holding step 1 until t
 @pytest.fixture
 def hub(tmp_path):
     with SimFleet(2, tmp_path / "fleet") as fleet:
-        running = start_hub(prepare_workdir(tmp_path / "hub", hosts=["127.0.0.1", "localhost"]))
+        for cluster in fleet:  # where cacerts goes; the publisher stands in for istiod
+            cluster.create(istio_system_namespace("network-1"))
+        roots = RootPublisher(fleet)
         try:
-            running.service.trust_keeper.set_agent_source(lambda: {GATE})
-            running.register(fleet, "cluster-1", "cluster-2")
-            running.client.init_root()
-            wait_for(lambda: all(i["confirmed_step"] == 0
-                                 for i in running.client.trust_status()["intermediates"])
-                     and len(running.client.trust_status()["intermediates"]) == 2,
-                     what="both clusters holding the root")
-            yield running
+            running = start_hub(prepare_workdir(tmp_path / "hub", hosts=["127.0.0.1", "localhost"]))
+            try:
+                running.service.trust_keeper.set_agent_source(lambda: {GATE})
+                running.register(fleet, "cluster-1", "cluster-2")
+                running.client.init_root()
+                wait_for(lambda: all(i["confirmed_step"] == 0
+                                     for i in running.client.trust_status()["intermediates"])
+                         and len(running.client.trust_status()["intermediates"]) == 2,
+                         what="both clusters holding the root")
+                yield running
+            finally:
+                running.stop()
         finally:
-            running.stop()
+            roots.close()
 
 
 def rotate(hub, *extra: str) -> subprocess.Popen:

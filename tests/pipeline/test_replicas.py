@@ -3,9 +3,14 @@ leaving replica's clusters move to the others without rewriting what is there.""
 
 from __future__ import annotations
 
+import uuid
+
 from federation.serving import HubService
 from federation.sharding import owner
-from tests.pipeline.conftest import wait_for
+from federation.store import open_store
+from federation.store.memory import MemoryStore
+from tests.etcd_server import EtcdServer
+from tests.pipeline.conftest import MANAGED, WE, wait_for
 
 
 def test_owner_is_stable_and_moves_only_the_leaving_replicas_clusters():
@@ -45,3 +50,62 @@ def test_two_replicas_share_the_clusters_and_one_takes_over_when_the_other_leave
         assert {sim.name: sim.store.resource_version for sim in hub.fleet} == versions
     finally:
         second.stop()
+
+
+def test_a_replica_whose_lease_is_gone_writes_nothing_more_and_the_other_takes_over(env):
+    with EtcdServer("replicas") as etcd:
+        env.store.close()
+        env.store = open_store(f"etcd://{etcd.endpoint}", prefix=f"/replicas-{uuid.uuid4().hex[:8]}/",
+                               timeout=2.0)
+        zombie = env.start_hub(lease_ttl=2)
+        env.register_all()
+        wait_for(env.synced, timeout=30.0, message="every cluster synced")
+        survivor = HubService(zombie.settings, store=env.store)
+        survivor.start()
+        try:
+            wait_for(lambda: len(survivor.hub.membership.replicas) == 2
+                     and len(zombie.hub.membership.replicas) == 2, message="both replicas see each other")
+            wait_for(lambda: all(c.synced for c in survivor.control.status().clusters),
+                     timeout=30.0, message="synced with two replicas")
+            zombie_pushers = {n: m.pusher for n, m in zombie.hub.members().items() if m.pusher is not None}
+            assert zombie_pushers, "the first replica pushes into some clusters"
+
+            # The zombie keeps running but stops renewing its lease (as a stalled
+            # or partitioned process would); it keeps believing it owns its clusters.
+            zombie.hub.membership._stop.set()
+            wait_for(lambda: not zombie.hub.membership.holds_lease(), timeout=10.0,
+                     message="the zombie can no longer prove its lease")
+            applied = {n: p.status().applies + p.status().deletes for n, p in zombie_pushers.items()}
+            wait_for(lambda: all(survivor.hub.members()[n].pusher is not None for n in zombie_pushers),
+                     timeout=15.0, message="the survivor took over the zombie's clusters")
+            def survivor_writes():
+                return {n: m.pusher.status().applies + m.pusher.status().deletes
+                        for n, m in survivor.hub.members().items()}
+
+            wait_for(lambda: all(c.synced for c in survivor.control.status().clusters),
+                     timeout=30.0, message="the survivor synced after the takeover")
+            marks = {sim.name: len(sim.requests()) for sim in env.fleet}
+            before = survivor_writes()
+            env.set_ready("cluster-1", "both", 1)
+            wait_for(lambda: all(c.synced for c in survivor.control.status().clusters)
+                     and _weight(env, "cluster-3") == 1, timeout=30.0, message="the survivor pushed the change")
+            wait_for(lambda: all(p.status().fenced for n, p in zombie_pushers.items() if n != "cluster-1"),
+                     timeout=10.0, message="the zombie's pushers refused to write")
+            assert {n: p.status().applies + p.status().deletes for n, p in zombie_pushers.items()} == applied
+            # every write the clusters answered is one the survivor made
+            after = survivor_writes()
+            for sim in env.fleet:
+                written = [r for r in sim.requests()[marks[sim.name]:]
+                           if r.method in ("POST", "PUT", "PATCH", "DELETE")]
+                assert len(written) == after[sim.name] - before[sim.name], (sim.name, written)
+        finally:
+            survivor.stop()
+            env.stop_hub()
+            env.store.close()
+            env.store = MemoryStore()
+
+
+def _weight(env, cluster):
+    entries = [we for we in env.owned(cluster, WE, f"{MANAGED},federation.mesh/service-name=both")
+               if we["metadata"]["labels"].get("federation.mesh/source-cluster") == "cluster-1"]
+    return entries[0]["spec"].get("weight") if entries else None

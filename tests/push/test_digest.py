@@ -8,6 +8,7 @@ import pytest
 
 from federation import errors
 from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
+from federation.push.digest import DEFAULT_HUB_ID, HUB_LABEL
 from federation.push import HASH_ANNOTATION, content_digest, ref_of
 from federation.push.digest import owned_digest, safe_message, stamped, stamped_body
 from tests.push.support import cacerts, workload_entry
@@ -28,7 +29,8 @@ def test_stamped_copy_is_owned_and_annotated_and_the_original_untouched():
     original = copy.deepcopy(obj)
     body, digest = stamped(ref_of(obj), obj)
     assert obj == original
-    assert body["metadata"]["labels"] == {"app": "a", MANAGED_BY_LABEL: MANAGED_BY}
+    assert body["metadata"]["labels"] == {"app": "a", MANAGED_BY_LABEL: MANAGED_BY,
+                                          HUB_LABEL: DEFAULT_HUB_ID}
     assert body["metadata"]["annotations"] == {HASH_ANNOTATION: digest}
     assert content_digest(body) == digest
 

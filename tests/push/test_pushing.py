@@ -8,7 +8,8 @@ import time
 import kubernetes
 
 from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
-from federation.push import HASH_ANNOTATION, content_digest, ref_of
+from federation.push import HASH_ANNOTATION, ref_of
+from federation.push.digest import DEFAULT_HUB_ID, HUB_LABEL, owned_digest
 from tests.push.support import WAIT, cacerts, desired, destination_rule, workload_entry
 
 WE = ("networking.istio.io/v1", "WorkloadEntry")
@@ -45,7 +46,8 @@ def test_applies_new_objects_readable_with_the_kubernetes_client(make_cluster, m
         api.close()
     assert entry["spec"]["address"] == "10.1.0.1"
     assert entry["metadata"]["labels"][MANAGED_BY_LABEL] == MANAGED_BY
-    assert entry["metadata"]["annotations"][HASH_ANNOTATION] == content_digest(wanted[0])
+    assert entry["metadata"]["labels"][HUB_LABEL] == DEFAULT_HUB_ID
+    assert entry["metadata"]["annotations"][HASH_ANNOTATION] == owned_digest(ref_of(wanted[0]), wanted[0])
     assert secret.data == wanted[2]["data"]
     assert [f.manager for f in secret.metadata.managed_fields] == ["mesh-federation"]
 
@@ -58,7 +60,8 @@ def test_given_objects_are_not_modified(make_cluster, make_pusher):
     pusher.replace_all(desired(obj))
     wait_synced(pusher)
     assert obj["metadata"] == {"name": "a", "namespace": "default", "labels": {}}
-    assert sim.get(*WE, "a", "default")["metadata"]["labels"] == {MANAGED_BY_LABEL: MANAGED_BY}
+    assert sim.get(*WE, "a", "default")["metadata"]["labels"] == {MANAGED_BY_LABEL: MANAGED_BY,
+                                                                  HUB_LABEL: DEFAULT_HUB_ID}
 
 
 def test_unchanged_desired_set_writes_nothing(make_cluster, make_pusher, request_log):

@@ -49,14 +49,24 @@ class ListClustersResponse(_message.Message):
     def __init__(self, clusters: _Optional[_Iterable[_Union[Cluster, _Mapping]]] = ...) -> None: ...
 
 class RemoveClusterRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "force")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    force: bool
+    def __init__(self, name: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class RemoveClusterResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("state", "deleted", "error", "left_behind")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    LEFT_BEHIND_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    deleted: int
+    error: str
+    left_behind: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, state: _Optional[str] = ..., deleted: _Optional[int] = ..., error: _Optional[str] = ..., left_behind: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ClusterEndpoints(_message.Message):
     __slots__ = ("cluster", "network", "ready_endpoints", "localities", "stale")
@@ -104,7 +114,7 @@ class StatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ClusterStatus(_message.Message):
-    __slots__ = ("name", "network", "region", "state", "synced", "last_push", "objects", "error", "stale", "conflicts")
+    __slots__ = ("name", "network", "region", "state", "synced", "last_push", "objects", "error", "stale", "conflicts", "fights", "owner")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NETWORK_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +125,8 @@ class ClusterStatus(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     STALE_FIELD_NUMBER: _ClassVar[int]
     CONFLICTS_FIELD_NUMBER: _ClassVar[int]
+    FIGHTS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     name: str
     network: str
     region: str
@@ -125,21 +137,27 @@ class ClusterStatus(_message.Message):
     error: str
     stale: bool
     conflicts: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., network: _Optional[str] = ..., region: _Optional[str] = ..., state: _Optional[str] = ..., synced: _Optional[bool] = ..., last_push: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., objects: _Optional[int] = ..., error: _Optional[str] = ..., stale: _Optional[bool] = ..., conflicts: _Optional[_Iterable[str]] = ...) -> None: ...
+    fights: _containers.RepeatedScalarFieldContainer[str]
+    owner: str
+    def __init__(self, name: _Optional[str] = ..., network: _Optional[str] = ..., region: _Optional[str] = ..., state: _Optional[str] = ..., synced: _Optional[bool] = ..., last_push: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., objects: _Optional[int] = ..., error: _Optional[str] = ..., stale: _Optional[bool] = ..., conflicts: _Optional[_Iterable[str]] = ..., fights: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class HubStatus(_message.Message):
-    __slots__ = ("version", "store_backend", "clusters", "federated_services", "snapshot_version")
+    __slots__ = ("version", "store_backend", "clusters", "federated_services", "snapshot_version", "store_health", "hub_id")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STORE_BACKEND_FIELD_NUMBER: _ClassVar[int]
     CLUSTERS_FIELD_NUMBER: _ClassVar[int]
     FEDERATED_SERVICES_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STORE_HEALTH_FIELD_NUMBER: _ClassVar[int]
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
     version: str
     store_backend: str
     clusters: _containers.RepeatedCompositeFieldContainer[ClusterStatus]
     federated_services: int
     snapshot_version: int
-    def __init__(self, version: _Optional[str] = ..., store_backend: _Optional[str] = ..., clusters: _Optional[_Iterable[_Union[ClusterStatus, _Mapping]]] = ..., federated_services: _Optional[int] = ..., snapshot_version: _Optional[int] = ...) -> None: ...
+    store_health: str
+    hub_id: str
+    def __init__(self, version: _Optional[str] = ..., store_backend: _Optional[str] = ..., clusters: _Optional[_Iterable[_Union[ClusterStatus, _Mapping]]] = ..., federated_services: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., store_health: _Optional[str] = ..., hub_id: _Optional[str] = ...) -> None: ...
 
 class ApplyResourcesRequest(_message.Message):
     __slots__ = ("yaml",)

@@ -103,8 +103,10 @@ class AdminServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RemoveCluster(self, request, context):
-        """Stops watching a member cluster and removes what the hub wrote into the
-        others on its behalf. NOT_FOUND when no such cluster is registered.
+        """Stops watching a member cluster, removes what the hub wrote into the
+        others on its behalf and deletes what it wrote into that cluster. A cluster
+        that does not answer stays "removing" and its cleanup is retried, unless
+        forced. NOT_FOUND when no such cluster is registered or being removed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

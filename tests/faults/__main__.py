@@ -1,0 +1,265 @@
+"""``python -m tests.faults`` (``make faults``): every fault scenario in turn, a table
+of figures, and exit status 1 when any scenario lost objects or did not recover.
+
+One real etcd, four simulated member clusters and the hub as its own process
+(``federation serve``, killed with SIGKILL where the scenario says so). After each
+fault, recovery is the first moment every cluster holds exactly what the hub
+renders for it (see ``judging``) and the hub reports every cluster synced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from federation.bench.hub_process import HubProcess
+from federation.bench.settings import BenchConfig
+from federation.bench.topology import NAMESPACE, WE, Topology
+from federation.sim.cli import default_schemas_dir
+from federation.sim.fleet import SimFleet
+from tests.etcd_server import EtcdServer
+from tests.faults.judging import judge
+
+RECOVERY_TIMEOUT = 40.0  # per scenario: a replica's lease (10 s) plus re-sync, with room
+HUB_FLAGS = ["--debounce-quiet", "0.05", "--debounce-max", "0.5", "--initial-sync-timeout", "5"]
+
+
+@dataclass
+class Row:
+    scenario: str
+    result: str = "ok"
+    lost: int = 0
+    stale: int = 0
+    seconds: float | None = None
+
+
+class Rig:
+    """The fleet, etcd and the hub processes of one run."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        config = BenchConfig(clusters=4, networks=2, services=6, replicas_per_service=2, endpoints=3)
+        self.topology = Topology(config)
+        self.fleet = SimFleet(4, workdir / "sim", schemas_dir=default_schemas_dir())
+        self.etcd = EtcdServer("faults")
+        self.hubs: list[HubProcess] = []
+        self.client = None
+        self.hub_id = ""
+        self.flips = 0
+        self.not_ready: dict[str, int] = {}
+
+    def start(self) -> None:
+        self.fleet.start(before_ready=lambda f: self.topology.seed(f, 3))
+        self.etcd.start()
+
+    def start_hub(self, name: str) -> HubProcess:
+        wd = self.workdir / name
+        wd.mkdir(parents=True, exist_ok=True)
+        first = self.workdir / "hub-1" / "kek"
+        if first.exists() and not (wd / "kek").exists():  # every replica unseals the same records
+            shutil.copy(first, wd / "kek")
+        (wd / "hub.ready").unlink(missing_ok=True)  # a killed predecessor's address
+        hub = HubProcess(wd, ["--store", f"etcd://{self.etcd.endpoint}", *HUB_FLAGS])
+        address = hub.wait_ready(60.0)
+        self.hubs.append(hub)
+        if self.client is not None:
+            self.client.close()
+        self.client = hub.client(address)
+        return hub
+
+    def register(self) -> None:
+        for sim in self.fleet:
+            self.client.register_cluster(sim.name, self.fleet.kubeconfig_path(sim.name).read_text())
+
+    def flip(self) -> None:
+        """Toggle one service's ready endpoints (3 or 2), so its entries elsewhere change."""
+        self.flips += 1
+        svc = self.topology.services[self.flips % len(self.topology.services)]
+        self.not_ready[svc] = 1 - self.not_ready.get(svc, 0)
+        source = self.topology.placement[svc][0]
+        self.topology.set_endpoints(self.fleet[source], svc,
+                                    self.topology.endpoints(source, 3, not_ready=self.not_ready[svc]))
+
+    def flip_all(self) -> None:
+        for _ in self.topology.services:
+            self.flip()
+
+    def verdict(self) -> tuple[int, int, bool]:
+        """(lost, stale, every cluster synced) right now, by the hub's own account."""
+        status = self.client.status()
+        self.hub_id = status.hub_id or self.hub_id
+        lost = stale = 0
+        for sim in self.fleet:
+            verdict = judge(self.client, sim, self.hub_id)
+            lost, stale = lost + verdict.lost, stale + verdict.stale
+        synced = len(status.clusters) == len(self.fleet.clusters) and all(c.synced for c in status.clusters)
+        return lost, stale, synced
+
+    def recover(self, row: Row, started: float) -> Row:
+        deadline = started + RECOVERY_TIMEOUT
+        lost = stale = -1
+        why = ""
+        while time.monotonic() < deadline:
+            try:
+                lost, stale, synced = self.verdict()
+                why = "" if synced else "not synced"
+            except Exception as exc:  # noqa: BLE001 - a hub starting or busy answers later
+                synced, why = False, exc.__class__.__name__
+            if synced and lost == 0 and stale == 0:
+                row.seconds = round(time.monotonic() - started, 2)
+                return row
+            time.sleep(0.1)
+        row.result, row.lost, row.stale = f"not recovered{f' ({why})' if why else ''}", max(lost, 0), max(stale, 0)
+        return row
+
+    def kill_hubs(self) -> None:
+        for hub in self.hubs:
+            hub.proc.kill()
+            hub.stop(5.0)
+        self.hubs = []
+
+    def stop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        for hub in self.hubs:
+            hub.stop(10.0)
+        self.fleet.stop()
+        self.etcd.stop()
+
+
+def scenario_kill_mid_convergence(rig: Rig) -> Row:
+    row = Row("kill -9 of the hub mid-convergence")
+    hub = rig.start_hub("hub-1")
+    rig.register()
+    deadline = time.monotonic() + 20.0
+    while time.monotonic() < deadline and not any(sim.list(*WE, NAMESPACE) for sim in rig.fleet):
+        time.sleep(0.02)  # the first writes are out: convergence is under way
+    hub.proc.kill()
+    hub.stop(5.0)
+    rig.hubs.remove(hub)
+    started = time.monotonic()
+    rig.start_hub("hub-1")
+    return rig.recover(row, started)
+
+
+def scenario_etcd_outage(rig: Rig) -> Row:
+    row = Row("etcd down 5 s and back (changes meanwhile)")
+    rig.etcd.kill()
+    rig.flip_all()
+    time.sleep(5.0)  # the outage itself
+    rig.etcd.restart()
+    return rig.recover(row, time.monotonic())
+
+
+def _member_fault(rig: Rig, scenario: str, cluster: str, inject, seconds: float) -> Row:
+    """Inject a fault into one member for ``seconds`` while the mesh changes."""
+    sim = rig.fleet[cluster]
+    inject(sim)
+    rig.flip()
+    time.sleep(seconds)  # the fault itself
+    sim.clear_faults()
+    return rig.recover(Row(scenario), time.monotonic())
+
+
+def scenario_member_500s(rig: Rig) -> Row:
+    return _member_fault(rig, "member answers 500 for 3 s", "cluster-2",
+                         lambda sim: sim.set_failure_rate(1.0, 500), 3.0)
+
+
+def scenario_member_hangs(rig: Rig) -> Row:
+    return _member_fault(rig, "member hangs (4 s latency) for 4 s", "cluster-3",
+                         lambda sim: sim.set_latency(4.0), 4.0)
+
+
+def scenario_watches_dropped(rig: Rig) -> Row:
+    row = Row("members drop every watch, 5 times")
+    for _ in range(5):
+        for sim in rig.fleet:
+            sim.cut_watches()
+        rig.flip()
+        time.sleep(0.3)  # between cuts: the watches reconnect
+    return rig.recover(row, time.monotonic())
+
+
+def scenario_owned_objects_tampered(rig: Rig) -> Row:
+    row = Row("owned objects deleted and edited")
+    sim = rig.fleet["cluster-1"]
+    entries = sim.list(*WE, NAMESPACE, label_selector=f"federation.mesh/hub={rig.hub_id}")
+    if len(entries) < 2:
+        return Row(row.scenario, "no entries to tamper with")
+    sim.delete(*WE, entries[0]["metadata"]["name"], NAMESPACE)
+    kubeconfig = rig.fleet.kubeconfig_path(sim.name)
+    subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "--request-timeout", "10s", "patch",
+                    "workloadentries.networking.istio.io", entries[1]["metadata"]["name"], "-n", NAMESPACE,
+                    "--type", "merge", "-p", '{"spec": {"address": "6.6.6.6", "weight": 99}}'],
+                   check=True, capture_output=True, timeout=30)
+    return rig.recover(row, time.monotonic())
+
+
+def scenario_replica_killed(rig: Rig) -> Row:
+    row = Row("two replicas, one killed with -9")
+    first = rig.hubs[0]
+    rig.start_hub("hub-2")  # the client now talks to the second replica
+    deadline = time.monotonic() + 20.0
+    while time.monotonic() < deadline:
+        owners = {c.owner for c in rig.client.status().clusters}
+        if len(owners) == 2:
+            break
+        time.sleep(0.1)
+    else:
+        return Row(row.scenario, "replicas did not share the clusters")
+    first.proc.kill()
+    first.stop(5.0)
+    rig.hubs.remove(first)
+    started = time.monotonic()
+    rig.flip_all()  # changes in every cluster, the dead replica's ones included
+    return rig.recover(row, started)
+
+
+SCENARIOS = (scenario_kill_mid_convergence, scenario_etcd_outage, scenario_member_500s,
+             scenario_member_hangs, scenario_watches_dropped, scenario_owned_objects_tampered,
+             scenario_replica_killed)
+
+
+def table(rows: list[Row]) -> str:
+    lines = [f"{'SCENARIO':<46} {'RESULT':<16} {'LOST':>5} {'STALE':>6} {'RECOVERY S':>11}"]
+    for r in rows:
+        seconds = f"{r.seconds:.2f}" if r.seconds is not None else "-"
+        lines.append(f"{r.scenario:<46} {r.result:<16} {r.lost:>5} {r.stale:>6} {seconds:>11}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.faults", description=__doc__.split("\n")[0])
+    parser.add_argument("--workdir", default="", help="keep the run's files here (default: a temp dir)")
+    args = parser.parse_args(argv)
+    temp = None if args.workdir else tempfile.mkdtemp(prefix="federation-faults-")
+    rig = Rig(Path(args.workdir or temp))
+    rows: list[Row] = []
+    started = time.monotonic()
+    try:
+        rig.start()
+        for scenario in SCENARIOS:
+            try:
+                rows.append(scenario(rig))
+            except Exception as exc:  # noqa: BLE001 - one broken scenario must not hide the others
+                rows.append(Row(scenario.__name__, f"error: {exc.__class__.__name__}"))
+            print(table(rows[-1:]).splitlines()[-1], flush=True)
+    finally:
+        rig.stop()
+        if temp:
+            shutil.rmtree(temp, ignore_errors=True)
+    print()
+    print(table(rows))
+    print(f"\n{len(rows)} scenarios in {time.monotonic() - started:.0f} s")
+    return 1 if any(r.lost or r.result != "ok" for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
