@@ -21,6 +21,8 @@ class Keys:
     SUMMARY_CLUSTERS = "summaries/clusters/"
     STATUS = "status/"
     CLUSTER_IDS = "cluster-ids/"  # a cluster's kube-system UID -> the name it is registered as
+    REMOVING = "removing/"  # clusters whose cleanup has not completed
+    HUB_ID = "hub/identity"  # this installation's hub identity, set once
 
     @staticmethod
     def cluster(name: str) -> str:
