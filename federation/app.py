@@ -82,7 +82,8 @@ class Hub:
         self._started_at = 0.0
         self._complete = False
         self.hub_id = ""  # read or created by start()
-        self.registry = Registry(self._publish, settings.debounce_quiet, settings.debounce_max)
+        self.registry = Registry(self._publish, settings.debounce_quiet, settings.debounce_max,
+                                 weight_max=settings.debounce_weight_max)
         self._extra_cluster_objects = []  # callables (target) -> list[dict], e.g. cacerts
         self._resource_kinds: dict = {"FailoverPolicy": _Kind(parse_policy)}
         self._resource_watchers: dict = {}
@@ -102,7 +103,8 @@ class Hub:
         self.hub_id = load_hub_id(self.store)
         initial = self.summaries.load()
         self.registry = Registry(self._publish, self.settings.debounce_quiet,
-                                 self.settings.debounce_max, initial=initial)
+                                 self.settings.debounce_max, initial=initial,
+                                 weight_max=self.settings.debounce_weight_max)
         self._load_policies()
         self.membership.start()
         records, revision = self.store.range(Keys.CLUSTERS)

@@ -78,7 +78,8 @@ def _settings_from(args):
         metrics_listen=args.metrics_listen, health_listen=args.health_listen, tls_cert=args.tls_cert, tls_key=args.tls_key,
         admin_token_file=args.admin_token_file, kek_file=args.kek_file,
         export_mode=args.export_mode, debounce_quiet=args.debounce_quiet,
-        debounce_max=args.debounce_max, initial_sync_timeout=args.initial_sync_timeout,
+        debounce_max=args.debounce_max, debounce_weight_max=args.debounce_weight_max,
+        initial_sync_timeout=args.initial_sync_timeout,
         stale_ttl=args.stale_ttl,
         trust_domain=args.trust_domain, vm_grace=args.vm_grace, vm_cert_ttl=args.vm_cert_ttl,
         rotation_soak=args.rotation_soak,
@@ -300,8 +301,13 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
                    help="key-encryption key file for secrets at rest (or FEDERATION_KEK)")
     p.add_argument("--export-mode", default="all", choices=["all", "namespace-label", "service-export"],
                    help="which Services are federated (default all)")
-    p.add_argument("--debounce-quiet", type=float, default=0.1, help="quiet period in seconds (default 0.1)")
+    p.add_argument("--debounce-quiet", type=float, default=0.1,
+                   help="a change after this quiet period is pushed at once; bursts are pushed "
+                        "at most this often (seconds, default 0.1)")
     p.add_argument("--debounce-max", type=float, default=1.0, help="max coalescing delay in seconds (default 1)")
+    p.add_argument("--debounce-weight-max", type=float, default=0.2,
+                   help="weight-only changes (ready counts, none reaching zero) are pushed at most "
+                        "this often; availability changes go ahead of them (seconds, default 0.2)")
     p.add_argument("--initial-sync-timeout", type=float, default=30.0,
                    help="seconds to wait for every cluster's first sync before pruning (default 30)")
     p.add_argument("--stale-ttl", type=float, default=3600.0,

@@ -24,6 +24,7 @@ class HubSettings:
     trust_domain: str = "cluster.local"
     debounce_quiet: float = 0.1
     debounce_max: float = 1.0
+    debounce_weight_max: float = 0.2  # weight-only changes are flushed at most this often
     initial_sync_timeout: float = 30.0  # then prune with unreachable clusters' last-known state
     stale_ttl: float = 3600.0  # how long an unreachable cluster's endpoints are kept
     cluster_timeout: float = 10.0  # per request to a member cluster
@@ -50,3 +51,5 @@ class HubSettings:
                 f"export mode {self.export_mode!r}: expected one of {', '.join(EXPORT_MODES)}")
         if not 0 <= self.debounce_quiet <= self.debounce_max:
             raise errors.ConfigError("debounce: need 0 <= quiet <= max delay")
+        if self.debounce_weight_max < 0:
+            raise errors.ConfigError("debounce: --debounce-weight-max must not be negative")

@@ -1,4 +1,9 @@
-"""The registry thread: queue → debounce → next snapshot → publish."""
+"""The registry thread: queue → classify → debounce → next snapshot → publish.
+
+Each change is classified against the published snapshot as it arrives: an
+availability change is flushed ahead of pending weight-only changes of other
+services (a service's own changes always keep their order).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from typing import Callable
 
 from federation.model import ChangeSet, Snapshot
 from federation.model.snapshot import Delta
-from federation.registry.debouncing import Debouncer
+from federation.registry.classifying import AVAILABILITY, classify, service_key
+from federation.registry.debouncing import URGENT, Debouncer
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +34,17 @@ class _Marker:
 
 class Registry:
     def __init__(self, publish: Publisher, quiet: float = 0.1, max_delay: float = 1.0,
-                 initial: Snapshot | None = None, clock: Callable[[], float] = time.monotonic):
+                 initial: Snapshot | None = None, clock: Callable[[], float] = time.monotonic,
+                 weight_max: float = 0.2):
         self._publish = publish
-        self._debouncer = Debouncer(quiet, max_delay)
+        self._debouncer = Debouncer(quiet, max_delay, weight_max)
         self._queue: queue.Queue = queue.Queue()
         self._snapshot = initial or Snapshot()
         self._clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pending: list = []
-        self._observed: float = 0.0
+        self._pending: list[_Pending] = []  # in arrival order
+        self._observed: float = 0.0  # earliest observed_at of what was applied, not yet published
         self._full = False
         self._pending_delta = Delta()
         self.published = 0
@@ -75,13 +82,20 @@ class Registry:
                 self._flush_changes()
                 extra = item.action(self._snapshot)
                 if extra is not None and extra.changes:
-                    self._pending.append(extra)
+                    self._take(extra)
             self._debouncer.add(self._clock())
             return
-        self._pending.append(item)
-        if item.observed_at and (not self._observed or item.observed_at < self._observed):
-            self._observed = item.observed_at
-        self._debouncer.add(self._clock())
+        urgent_keys = {p.key for p in self._pending if p.urgent}
+        any_urgent = False
+        for change in item.changes:
+            key = service_key(change)
+            # Behind a pending availability change of the same service, a change is urgent too.
+            urgent = key in urgent_keys or classify(self._snapshot, change) == AVAILABILITY
+            if urgent:
+                urgent_keys.add(key)
+            any_urgent = any_urgent or urgent
+            self._pending.append(_Pending(change, key, urgent, item.observed_at))
+        self._debouncer.add(self._clock(), any_urgent)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -108,18 +122,29 @@ class Registry:
             if self._debouncer.ready(self._clock()):
                 self._flush()
 
-    def _flush_changes(self) -> Delta:
-        merged = tuple(c for cs in self._pending for c in cs.changes)
-        self._pending = []
-        if not merged:
-            return Delta()
-        self._snapshot, delta = self._snapshot.apply(ChangeSet(merged))
+    def _flush_changes(self, urgent_only: bool = False) -> None:
+        """Apply pending changes: all, or the urgent ones and their services' others."""
+        taken, kept = self._pending, []
+        if urgent_only:
+            keys = {p.key for p in self._pending if p.urgent}
+            if None not in keys:  # a cluster-wide change orders with everything
+                taken = [p for p in self._pending if p.key in keys]
+                kept = [p for p in self._pending if p.key not in keys]
+        self._pending = kept
+        if not taken:
+            return
+        self._snapshot, delta = self._snapshot.apply(ChangeSet(tuple(p.change for p in taken)))
         self._pending_delta = _union(self._pending_delta, delta)
-        return delta
+        seen = [p.observed_at for p in taken if p.observed_at]
+        if self._observed:
+            seen.append(self._observed)
+        self._observed = min(seen, default=0.0)
 
     def _flush(self) -> None:
-        self._debouncer.reset()
-        self._flush_changes()
+        what = self._debouncer.take(self._clock())
+        self._flush_changes(urgent_only=what == URGENT)
+        if not self._pending:
+            self._debouncer.reset()  # nothing is left waiting
         delta, self._pending_delta = self._pending_delta, Delta()
         observed, self._observed = self._observed, 0.0
         full, self._full = self._full, False
@@ -131,6 +156,13 @@ class Registry:
         except Exception:  # noqa: BLE001 - a publish bug must not kill the registry
             log.exception("publishing snapshot failed", extra={"fields": {
                 "version": self._snapshot.version}})
+
+
+class _Pending:
+    __slots__ = ("change", "key", "urgent", "observed_at")
+
+    def __init__(self, change, key, urgent: bool, observed_at: float):
+        self.change, self.key, self.urgent, self.observed_at = change, key, urgent, observed_at
 
 
 def _union(a: Delta, b: Delta) -> Delta:

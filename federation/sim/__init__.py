@@ -13,6 +13,12 @@ in that suite, with this reason):
   so e.g. a WorkloadEntry with neither ``address`` nor ``network`` is stored.
   The hub renders objects that satisfy them; a CEL engine is not worth it here.
 
+Differences in what is kept, not in behaviour: the API server's watch cache
+serves watches and exact-resourceVersion lists for minutes past an etcd
+compaction, the simulator keeps ``history`` events per kind and forgets them
+at ``compact()``. ``sendInitialEvents`` works here; an API server over an etcd
+without watch progress requests (Debian's 3.4) answers it with an ERROR event.
+
 Differences that matter to no client of this project and are not tested:
 server-side apply treats lists as atomic (no associative list merging);
 field selectors accept the common ``metadata.*`` labels and a few per kind;

@@ -124,3 +124,36 @@ def test_service_load_balancer_status(client, ns):
     path = f"/api/v1/namespaces/{ns}/services/eastwest/status"
     written = call(client, "PATCH", path, {"status": service["status"]}, content_type=MERGE).ok()
     assert written["status"]["loadBalancer"]["ingress"][0]["ip"] == "192.0.2.10"
+
+
+# --- secrets (cacerts) -----------------------------------------------------------------
+def _secret_path(ns: str, name: str | None = None) -> str:
+    return f"/api/v1/namespaces/{ns}/secrets" + (f"/{name}" if name else "")
+
+
+def test_secret_string_data_is_stored_as_base64_data(client, ns):
+    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": ns},
+            "data": {"a": "YQ=="}, "stringData": {"b": "bee"}}
+    created = call(client, "POST", _secret_path(ns), body).ok()
+    assert created["data"] == {"a": "YQ==", "b": "YmVl"} and "stringData" not in created
+    assert created["type"] == "Opaque"
+
+
+def test_applied_secret_round_trips_and_reapplies_as_a_no_op(client, ns):
+    """As the hub pushes ``istio-system/cacerts``."""
+    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cacerts", "namespace": ns},
+            "type": "Opaque", "data": {"root-cert.pem": "cm9vdA==", "ca-key.pem": "a2V5"}}
+    first = call(client, "PATCH", _secret_path(ns, "cacerts"), body, content_type=APPLY,
+                 fieldManager="mesh-federation", force="true")
+    assert first.status == 201 and first.body["data"] == body["data"]
+    again = call(client, "PATCH", _secret_path(ns, "cacerts"), body, content_type=APPLY,
+                 fieldManager="mesh-federation", force="true").ok()
+    assert again["metadata"]["resourceVersion"] == first.body["metadata"]["resourceVersion"]
+
+
+def test_secret_data_that_is_not_base64_is_rejected(client, ns):
+    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad", "namespace": ns},
+            "data": {"a": "not base64!"}}
+    resp = call(client, "POST", _secret_path(ns), body)
+    assert resp.status == 400 and resp.reason == "BadRequest", resp.body
+    assert call(client, "GET", _secret_path(ns, "bad")).status == 404
