@@ -371,8 +371,9 @@ class Hub:
             for target, member in members.items():
                 if member.pusher is None:
                     continue  # another replica pushes into this cluster
-                self._render_target(snapshot, policies, target, member,
-                                    affected, delta, observed, full)
+                with self.telemetry.tracer.start_as_current_span("render", attributes={"cluster": target}):
+                    self._render_target(snapshot, policies, target, member,
+                                        affected, delta, observed, full)
 
     def _render_target(self, snapshot, policies, target, member, affected, delta, observed, full):
         whole = full or not member.rendered  # else only what the delta touched
@@ -457,6 +458,7 @@ class Hub:
             if n > m:
                 self.telemetry.pushes.add(n - m, {"cluster": status.cluster, "result": result})
         self._push_counts[status.cluster] = now
+        self.telemetry.observe_push(status)
         shared = push_status_record(status, self.replica_id)
         # lastPush changes on every pass: alone it is shared at most every STATUS_REFRESH seconds.
         previous = self._shared_status.get(status.cluster)

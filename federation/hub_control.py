@@ -16,6 +16,7 @@ from federation import __version__, errors
 from federation.api import control
 from federation.app import Hub, push_status_record
 from federation.catalog import ClusterRecord, Keys, load_cluster_record
+from federation.check.reasons import watch_errors
 from federation.cluster_identity import read_identity, register_once
 from federation.kubeapi import KubeClient, parse_kubeconfig
 from federation.model.policy import parse_policy
@@ -185,7 +186,7 @@ class HubControl(control.Control):
                 state=state or member.state,
                 synced=bool(push["synced"] and member.state == "synced" and not state),
                 last_push=push["lastPush"], objects=push["objects"],
-                error="; ".join(push["errors"]), stale=bool(info and info.stale),
+                error="; ".join(push["errors"] + watch_errors(member)), stale=bool(info and info.stale),
                 conflicts=tuple(conflicts(snapshot, name, self.hub.settings.domain)) + tuple(push["conflicts"]),
                 fights=tuple(push.get("fights") or ()), owner=owner))
         health = self.hub.membership.store_health()

@@ -12,6 +12,11 @@ in that suite, with this reason):
 - CEL rules (``x-kubernetes-validations``) in CRD schemas are not evaluated,
   so e.g. a WorkloadEntry with neither ``address`` nor ``network`` is stored.
   The hub renders objects that satisfy them; a CEL engine is not worth it here.
+- Server-side apply treats every list as atomic: the API server merges
+  associative lists (``x-kubernetes-list-type: map``, Service ports, ...) by
+  key, so a second applier adding an element neither conflicts nor replaces
+  the others' elements. The hub applies whole objects it owns with force, so
+  both give it the same result.
 
 Differences in what is kept, not in behaviour: the API server's watch cache
 serves watches and exact-resourceVersion lists for minutes past an etcd
@@ -20,7 +25,6 @@ at ``compact()``. ``sendInitialEvents`` works here; an API server over an etcd
 without watch progress requests (Debian's 3.4) answers it with an ERROR event.
 
 Differences that matter to no client of this project and are not tested:
-server-side apply treats lists as atomic (no associative list merging);
 field selectors accept the common ``metadata.*`` labels and a few per kind;
 discovery has no aggregated (v2) form (clients fall back to the plain one);
 ``/openapi/v2`` is absent. Namespaces are finalized at once by a built-in

@@ -83,6 +83,20 @@ class Admission:
             raise invalid(rtype, name, errors)
         return warnings
 
+    def defaulted(self, rtype: ResourceType, obj: dict, old: dict | None) -> dict:
+        """A copy of ``obj`` with the defaults a write would fill in (nothing validated)."""
+        out = copy.deepcopy(obj)
+        crd_version = self.schemas.lookup(rtype.api_version, rtype.kind) if self.schemas else None
+        if crd_version is not None:
+            apply_defaults(out, crd_version.schema)
+        defaulter = getattr(self, f"_default_{rtype.kind.lower()}", None)
+        if defaulter is not None and not rtype.custom:
+            try:
+                defaulter(out, old)
+            except ValidationError:
+                pass  # reported by the write itself
+        return out
+
     # --- built-in defaults ------------------------------------------------------
     @staticmethod
     def _default_namespace(obj: dict, old: dict | None) -> None:

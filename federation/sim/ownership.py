@@ -170,12 +170,15 @@ def _find(managers: list[Manager], key: tuple[str, str, str]) -> Manager | None:
 
 
 def apply_config(live: dict | None, applied: dict, managers: list[Manager], manager: str, force: bool,
-                 now: str, include_status: bool = False) -> tuple[dict, list[Manager]]:
+                 now: str, include_status: bool = False, defaulted: dict | None = None) -> tuple[dict, list[Manager]]:
     """Merge an applied configuration into ``live``; return (object, managers).
 
     Raises ``Conflict`` listing the contested fields when another manager owns
-    one of them with a different value and ``force`` is false.
+    one of them with a different value and ``force`` is false; values are
+    compared as the server would store them (``defaulted``: the applied
+    configuration with the server's defaults filled in).
     """
+    compared = defaulted if defaulted is not None else applied
     managers = [copy.deepcopy(m) for m in managers]
     applied_paths = leaf_paths(applied, include_status=include_status)
     base = live or {}
@@ -189,7 +192,7 @@ def apply_config(live: dict | None, applied: dict, managers: list[Manager], mana
             for path in applied_paths:
                 if _overlaps(owned, path):
                     shorter = owned if len(owned) <= len(path) else path
-                    if get_path(base, shorter) != get_path(applied, shorter):
+                    if get_path(base, shorter) != get_path(compared, shorter):
                         contested.add(owned)
         if contested and not force:
             conflicts += [(other, p) for p in sorted(contested)]

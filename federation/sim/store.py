@@ -341,7 +341,8 @@ class ObjectStore:
                                "has been modified; please apply your changes to the latest version and try again")
             now = self._clock()
             merged, managers = ownership.apply_config(old.copy(), applied, ownership.read_managers(old.obj),
-                                                      manager, force, now, include_status=scope != MAIN)
+                                                      manager, force, now, include_status=scope != MAIN,
+                                                      defaulted=self.admission.defaulted(rtype, applied, old.obj))
             entry, warnings = self._write(rtype, old, merged, manager, scope, dry_run, validation, managers)
             return entry, warnings, False
 
