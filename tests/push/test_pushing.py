@@ -259,7 +259,7 @@ def test_on_applied_reports_the_observation_time_of_a_batch(make_cluster, make_p
         done.set()
 
     pusher = make_pusher(sim, on_applied=on_applied)
-    observed = time.time() - 0.5
+    observed = time.monotonic() - 0.5  # the watchers' clock, as the pusher's
     pusher.update(desired(workload_entry("a")), observed_at=observed + 0.2)
     pusher.replace_all(desired(workload_entry("a")), observed_at=observed)
     assert done.wait(WAIT)
