@@ -31,7 +31,7 @@ from federation.push.digest import describe
 from federation.push.pushing import ClusterPusher
 from federation.removing import Removals
 from federation.registry import Registry
-from federation.render import render_gateways, render_service
+from federation.render import render_gateways, render_namespaces, render_service
 from federation.settings import HubSettings
 from federation.sharding import Membership, owner
 from federation.sources.cluster_watching import ClusterWatcher
@@ -44,6 +44,9 @@ from federation.telemetry import Telemetry
 log = logging.getLogger(__name__)
 
 STATUS_REFRESH = 30.0  # seconds between shared-status writes that only move lastPush
+
+
+NAMESPACE_BUCKET = "namespace"  # buckets ("namespace", name): namespaces the hub creates
 
 
 @dataclass
@@ -385,6 +388,16 @@ class Hub:
         for key in keys:
             objs = render_service(snapshot, key, policies, target, self.settings.domain)
             changes.update(self._desired.set_bucket(target, key, objs))
+        # Namespaces the hub creates for stub Services: redone for the namespaces of
+        # what changed, and all of them when the target's own namespaces changed.
+        namespaces = {key.namespace for key in keys}
+        if target in delta.clusters:
+            namespaces.update(key.namespace for key in snapshot.service_keys())
+            namespaces.update(b[1] for b in self._desired.buckets(target) if isinstance(b, tuple))
+        for namespace in sorted(namespaces):
+            changes.update(self._desired.set_bucket(
+                target, (NAMESPACE_BUCKET, namespace),
+                render_namespaces(snapshot, namespace, target, self.settings.domain)))
         if whole or delta.clusters:
             changes.update(self._desired.set_bucket(target, CLUSTER_BUCKET,
                                                     self._cluster_objects(snapshot, target)))
@@ -400,7 +413,7 @@ class Hub:
         return [b for b in self._desired.buckets(target) if isinstance(b, ServiceKey)]
 
     def _cluster_objects(self, snapshot: Snapshot, target: str) -> list[dict]:
-        objs = list(render_gateways(snapshot, target))
+        objs = list(render_gateways(snapshot, target, self.settings.domain))
         for extra in self._extra_cluster_objects:
             objs.extend(extra(target))
         return objs

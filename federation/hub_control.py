@@ -20,7 +20,7 @@ from federation.check.reasons import watch_errors
 from federation.cluster_identity import read_identity, register_once
 from federation.kubeapi import KubeClient, parse_kubeconfig
 from federation.model.policy import parse_policy
-from federation.render import conflicts, render_gateways, render_service
+from federation.render import conflicts, render_cluster
 
 log = logging.getLogger(__name__)
 
@@ -212,12 +212,8 @@ class HubControl(control.Control):
         snapshot = self.hub.snapshot
         if cluster not in self.hub.members() and cluster not in snapshot.clusters:
             raise errors.NotFound(f"cluster {cluster!r} is not registered")
-        objs = list(render_gateways(snapshot, cluster))
-        for extra in self.hub.extra_cluster_objects(cluster):
-            objs.append(extra)
-        for key in snapshot.service_keys():
-            objs.extend(render_service(snapshot, key, self.hub.policies, cluster,
-                                       self.hub.settings.domain))
+        objs = render_cluster(snapshot, self.hub.policies, cluster, self.hub.settings.domain)
+        objs[1:1] = self.hub.extra_cluster_objects(cluster)  # after the gateway, as pushed
         return yaml.safe_dump_all([_redact(o) for o in objs], sort_keys=False)
 
     # -- hub resources ----------------------------------------------------------

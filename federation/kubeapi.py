@@ -191,9 +191,11 @@ class KubeClient:
             return None
 
     def list(self, rtype: ResourceType, namespace: str | None = None,
-             label_selector: str | None = None, resource_version: str | None = None) -> dict:
+             label_selector: str | None = None, resource_version: str | None = None,
+             field_selector: str | None = None) -> dict:
         return self.request("GET", rtype.path(namespace), {
-            "labelSelector": label_selector, "resourceVersion": resource_version})
+            "labelSelector": label_selector, "fieldSelector": field_selector,
+            "resourceVersion": resource_version})
 
     def apply(self, rtype: ResourceType, obj: dict, field_manager: str, force: bool = True) -> dict:
         meta = obj["metadata"]
@@ -212,12 +214,14 @@ class KubeClient:
 
     # -- watch ------------------------------------------------------------
     def watch(self, rtype: ResourceType, resource_version: str, timeout_seconds: int = 300,
-              label_selector: str | None = None, read_timeout: float | None = None) -> "WatchStream":
+              label_selector: str | None = None, read_timeout: float | None = None,
+              field_selector: str | None = None) -> "WatchStream":
         """Open a watch from ``resource_version`` with bookmarks; the server ends it
         after ``timeout_seconds``, the client gives up after ``read_timeout`` of silence."""
         query = {
             "watch": "1", "resourceVersion": resource_version, "allowWatchBookmarks": "true",
             "timeoutSeconds": str(timeout_seconds), "labelSelector": label_selector,
+            "fieldSelector": field_selector,
         }
         read = read_timeout or timeout_seconds + 15
         response = self._send("GET", rtype.path(), query, None, "", (self.timeout, read))
@@ -308,6 +312,7 @@ def status_error(cluster: str, method: str, path: str, code: int, body: bytes) -
 NAMESPACE = ResourceType("", "v1", "namespaces", "Namespace", namespaced=False)
 NODE = ResourceType("", "v1", "nodes", "Node", namespaced=False)
 SERVICE = ResourceType("", "v1", "services", "Service")
+POD = ResourceType("", "v1", "pods", "Pod")
 SECRET = ResourceType("", "v1", "secrets", "Secret")
 ENDPOINT_SLICE = ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice")
 SERVICE_EXPORT = ResourceType("multicluster.x-k8s.io", "v1alpha1", "serviceexports", "ServiceExport")
@@ -319,7 +324,7 @@ WORKLOAD_GROUP = ResourceType("networking.istio.io", "v1", "workloadgroups", "Wo
 K8S_GATEWAY = ResourceType("gateway.networking.k8s.io", "v1", "gateways", "Gateway")
 
 BY_API_KIND = {(t.api_version, t.kind): t for t in (
-    NAMESPACE, NODE, SERVICE, SECRET, ENDPOINT_SLICE, SERVICE_EXPORT, WORKLOAD_ENTRY,
+    NAMESPACE, NODE, SERVICE, POD, SECRET, ENDPOINT_SLICE, SERVICE_EXPORT, WORKLOAD_ENTRY,
     SERVICE_ENTRY, DESTINATION_RULE, ISTIO_GATEWAY, WORKLOAD_GROUP, K8S_GATEWAY)}
 
 

@@ -22,6 +22,8 @@ from typing import Callable
 
 from federation import errors, kubeapi
 from federation.kubeapi import KubeClient, ResourceType
+from federation.model.ids import MANAGED_BY
+from federation.model.ownership import taken_over
 from federation.push.digest import (
     DEFAULT_HUB_ID, LEGACY, MANAGED_SELECTOR, Ref, describe, live_digest, owner_of,
 )
@@ -151,6 +153,8 @@ def delete_owned(kube: KubeClient, ref: Ref, live: LiveObject) -> bool:
     """Delete one owned object; False when it is already gone or was replaced
     by an object with another uid (which is then not ours to delete)."""
     _, _, namespace, name = ref
+    if live.rtype == kubeapi.SERVICE and _release_if_taken_over(kube, ref, live):
+        return False
     body = None
     if live.uid:
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": live.uid}}
@@ -162,6 +166,21 @@ def delete_owned(kube: KubeClient, ref: Ref, live: LiveObject) -> bool:
         log.info("object replaced since listed; left alone",
                  extra={"fields": {"cluster": kube.cluster, "object": describe(ref)}})
         return False
+    return True
+
+
+def _release_if_taken_over(kube: KubeClient, ref: Ref, live: LiveObject) -> bool:
+    """A stub Service a user applied their own Service over is theirs now: drop the
+    hub's fields (an apply that names nothing) instead of deleting it. True if released."""
+    _, _, namespace, name = ref
+    current = kube.get(live.rtype, namespace or None, name)
+    if current is None or not taken_over(current):
+        return False
+    kube.apply(live.rtype, {"apiVersion": "v1", "kind": "Service",
+                            "metadata": {"name": name, "namespace": namespace}},
+               field_manager=MANAGED_BY, force=False)
+    log.info("stub Service taken over by its cluster; released, not deleted",
+             extra={"fields": {"cluster": kube.cluster, "object": describe(ref)}})
     return True
 
 

@@ -22,8 +22,9 @@ from itertools import chain, islice
 from typing import Iterator, Mapping
 
 from federation import errors
-from federation.kubeapi import ResourceType, resource_type_of
+from federation.kubeapi import SERVICE, ResourceType, resource_type_of
 from federation.model.ids import MANAGED_BY
+from federation.model.ownership import taken_over
 from federation.push.digest import (
     DEFAULT_HUB_ID, LEGACY, Ref, content_matches, describe, last_editor, owned_digest, owner_of,
     stamped_body,
@@ -262,6 +263,12 @@ class Ledger:
             return self._fought(ref, matched, "", now, deleted=True)
         self.foreign.discard(ref)
         self.other_hubs.pop(ref, None)
+        if rtype == SERVICE and taken_over(obj):
+            # A user's Service applied over the hub's stub is theirs: never repaired
+            # back; the render drops the stub and the pusher then lets go of it.
+            self.live[ref] = replace(LiveObject.of(rtype, obj), digest=want.digest if want else None)
+            self._judge(ref)
+            return False
         self.live[ref] = LiveObject.of(rtype, obj)
         drifted = self._check_content(ref, obj)
         self._judge(ref)

@@ -397,7 +397,8 @@ class ClusterWatcher:
         meta = event.obj.get("metadata") or {}
         key = ServiceKey(meta.get("namespace", ""), meta.get("name", ""))
         self._pending.services.add(key)
-        if event.type == DELETED or deriving.is_hub_owned(event.obj):
+        stub = deriving.is_hub_owned(event.obj) and not deriving.taken_over(event.obj)
+        if event.type == DELETED or stub:
             self._services.pop(key, None)
             self._gateways.pop(key, None)
             members = self._services_by_namespace.get(key.namespace)

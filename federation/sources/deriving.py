@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from federation.model.ownership import taken_over  # noqa: F401  (the watchers' rule)
 from federation.model.ids import (
     EASTWEST_LABEL, EASTWEST_PORT, MANAGED_BY, MANAGED_BY_LABEL, REGION_LABEL, ZONE_LABEL, PortSpec,
 )
@@ -110,8 +111,10 @@ def slim_pod(pod: dict) -> dict:
 
 def is_hub_owned(obj: dict) -> bool:
     """Objects the hub wrote (stub Services, their namespaces) are never read back
-    as the member's own."""
+    as the member's own (but see ``taken_over``)."""
     return labels_of(obj).get(MANAGED_BY_LABEL) == MANAGED_BY
+
+
 
 
 def sorted_pairs(mapping: dict | None) -> tuple[tuple[str, str], ...]:

@@ -20,6 +20,7 @@ from cryptography import x509
 
 from federation.kubeapi import MERGE_PATCH
 from peers.binaries import find_binaries
+from peers.xds import XdsError
 from peers.ca import Workload, create_certificate, published_root, request_token, verify_chain
 from tests.real.conftest import GATEWAY_PORT, NS, host, outbound, wait_for
 
@@ -41,8 +42,14 @@ def by_address(endpoints):
 
 
 def remote_view(probe, cluster_name):
-    """{address: endpoint} of one outbound cluster; one endpoint per address asserted."""
-    endpoints = probe.endpoints(cluster_name)
+    """{address: endpoint} of one outbound cluster ({} while istiod has no such cluster);
+    one endpoint per address asserted."""
+    try:
+        endpoints = probe.endpoints(cluster_name)
+    except XdsError as exc:
+        if "no cluster" not in str(exc):
+            raise
+        return {}
     grouped = by_address(endpoints)
     assert all(len(eps) == 1 for eps in grouped.values()), f"duplicate hosts: {endpoints}"
     return {address: eps[0] for address, eps in grouped.items()}
@@ -320,3 +327,31 @@ def test_a_local_service_with_an_unnamed_port_is_reported_not_given_remote_endpo
     finally:
         c1.remove("shop", "bare")
         c3.remove("shop", "bare")
+
+
+def test_rolling_a_service_out_over_the_hubs_stub_makes_it_the_clusters_own(mesh):
+    """A service runs in cluster-2 only, so cluster-1 has the hub's stub; then the user
+    deploys it in cluster-1 too (applying their Service over the stub). The Service is
+    theirs from then on: the hub lets go of it (never deletes or reverts it), and the
+    sidecar sees the local pod beside cluster-2's gateway."""
+    c1, c2 = mesh.member("cluster-1"), mesh.member("cluster-2")
+    c2.deploy(NS, "rollout", [("http", 9080)], [("us-east-1c", True)])
+    try:
+        wait_for(lambda: (s := c1.get("v1", "Service", NS, "rollout")) and
+                 s["metadata"]["labels"].get("app.kubernetes.io/managed-by") == "mesh-federation", 60,
+                 "the hub's stub in cluster-1")
+        c1.deploy(NS, "rollout", [("http", 9080)], [("us-east-1a", True)])
+        released = wait_for(lambda: (s := c1.get("v1", "Service", NS, "rollout")) and
+                            "app.kubernetes.io/managed-by" not in s["metadata"].get("labels", {}) and s, 60,
+                            "the stub released to the user")
+        assert released["spec"]["selector"] == {"app": "rollout"}
+        probe = mesh.sidecar("cluster-1")
+        local = pod_ips(mesh, "cluster-1", "rollout")
+        view = wait_for(lambda: (v := remote_view(probe, outbound("rollout", 9080))) and
+                        set(v) == local | {mesh.gateway_ip("cluster-2")} and v, 60,
+                        "local pod and cluster-2's gateway")
+        assert view[mesh.gateway_ip("cluster-2")].port == GATEWAY_PORT
+        assert c1.get("v1", "Service", NS, "rollout")["metadata"]["uid"] == released["metadata"]["uid"]
+    finally:
+        c1.remove(NS, "rollout") if (NS, "rollout") in c1.workloads else None
+        c2.remove(NS, "rollout")

@@ -281,13 +281,16 @@ def test_objects_the_hub_wrote_are_not_read_back_as_the_members(make_sim, watch)
     owned = {"app.kubernetes.io/managed-by": "mesh-federation"}
     sim.apply(namespace("istio-system", {"topology.istio.io/network": "net-a"}))
     sim.apply(namespace("imported", owned))
-    sim.apply(service("imported", "reviews", labels=owned))
+    sim.apply(service("imported", "reviews", labels=owned), manager="mesh-federation")
     sim.apply(namespace("shop"))
     sim.apply(service("shop", "ratings"))
     _, sink = watch(sim)
     sink.wait_state("synced")
     assert set(sink.services()) == {RATINGS}
     assert "imported" not in sink.info().namespaces and "shop" in sink.info().namespaces
+    # a user rolls reviews out here, applying their Service over the hub's stub: now it is theirs
+    sim.apply(service("imported", "reviews", labels=owned), manager="kubectl-client-side-apply")
+    wait_for(lambda: ServiceKey("imported", "reviews") in sink.services(), what="the taken-over stub")
 
 
 def test_headless_service_is_marked(make_sim, watch):

@@ -100,3 +100,17 @@ def test_most_common_breaks_ties_by_name():
 def test_settings_reject_unknown_export_modes():
     with pytest.raises(errors.ConfigError):
         SourceSettings(export_mode="everything")
+
+
+def test_a_stub_service_someone_else_wrote_the_spec_of_is_taken_over():
+    stub = service("ns", "s", ports=[{"name": "http", "port": 80}])
+    stub["metadata"]["labels"] = {"app.kubernetes.io/managed-by": "mesh-federation"}
+    stub["metadata"]["managedFields"] = [
+        {"manager": "mesh-federation", "operation": "Apply", "fieldsV1": {"f:spec": {"f:selector": {}}}}]
+    assert not deriving.taken_over(stub)
+    stub["metadata"]["managedFields"].append(
+        {"manager": "kube-controller-manager", "operation": "Update", "fieldsV1": {"f:status": {}}})
+    assert not deriving.taken_over(stub)  # status only: a controller, not a user
+    stub["metadata"]["managedFields"].append(
+        {"manager": "kubectl-client-side-apply", "operation": "Update", "fieldsV1": {"f:spec": {"f:ports": {}}}})
+    assert deriving.taken_over(stub)
