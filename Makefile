@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench e2e e2e-kind protos setup etcd shellcheck clean peers faults
+.PHONY: demo test bench e2e e2e-sim e2e-kind protos setup etcd shellcheck clean peers faults
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,12 @@ bench: setup
 	$(PY) -m federation.bench --out bench-results.json
 	$(PY) -m federation.bench_vms --out bench-vms-results.json
 
-e2e: setup
+# The local e2e's scenarios on real peers (a kube-apiserver and an istiod per member);
+# e2e-sim runs them against simulated clusters (fast, no peers needed).
+e2e: peers
+	E2E_PEERS=real bash e2e/local.sh
+
+e2e-sim: setup
 	bash e2e/local.sh
 
 # Fault injection (hub killed, etcd down, members failing, replicas lost): a table of

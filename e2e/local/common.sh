@@ -133,9 +133,10 @@ start() {
 
 running() { [[ -n ${PID_OF[$1]:-} ]] && kill -0 "${PID_OF[$1]}" 2>/dev/null; }
 
-# stop NAME [SIGNAL] — SIGNAL (default TERM), then SIGKILL after STOP_TIMEOUT
-# seconds; sets STOP_STATUS to the exit status (or "killed" when SIGKILL was needed).
+# stop NAME [SIGNAL] — SIGNAL (default TERM), then SIGKILL after STOP_TIMEOUT (or
+# STOP_TIMEOUT_OF[NAME]) seconds; sets STOP_STATUS to the exit status (or "killed" when SIGKILL was needed).
 STOP_STATUS=""
+declare -A STOP_TIMEOUT_OF=()  # per process, where stopping takes longer (a whole fleet)
 stop() {
   local name=$1 signal=${2:-TERM} pid deadline
   pid=${PID_OF[$name]:-}
@@ -143,7 +144,7 @@ stop() {
   [[ -n $pid ]] || return 0
   {  # stderr off: bash would report a job ended by a signal ("Killed") here
     kill "-$signal" "$pid" || true
-    deadline=$((SECONDS + STOP_TIMEOUT))
+    deadline=$((SECONDS + ${STOP_TIMEOUT_OF[$name]:-$STOP_TIMEOUT}))
     while kill -0 "$pid" && ((SECONDS < deadline)); do
       sleep 0.1
     done

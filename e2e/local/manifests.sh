@@ -85,10 +85,26 @@ EOF
 }
 
 # endpoints_yaml NAMESPACE SERVICE SLICE PORT NODE ZONE ADDRESS_PREFIX TOTAL READY —
-# the EndpointSlice of TOTAL pods of which the first READY are ready: what the
-# endpoint slice controller writes while a Deployment scales or rolls.
+# the Pods (service account SERVICE, as a Deployment's pod template names it)
+# and the EndpointSlice of TOTAL pods of which the first READY are ready: what
+# the kubelet and the endpoint slice controller write while a Deployment scales.
 endpoints_yaml() {
   local ns=$1 service=$2 slice=$3 port=$4 node=$5 zone=$6 prefix=$7 total=$8 ready=$9 i state
+  for ((i = 1; i <= total; i++)); do
+    cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $slice-$i
+  namespace: $ns
+  labels: {app: $service}
+spec:
+  nodeName: $node
+  serviceAccountName: $service
+  containers: [{name: app, image: app, ports: [{containerPort: $port}]}]
+---
+EOF
+  done
   cat <<EOF
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -115,6 +131,7 @@ EOF
   conditions: {ready: $state, serving: $state, terminating: false}
   nodeName: $node
   zone: $zone
+  targetRef: {kind: Pod, namespace: $ns, name: $slice-$i}
 EOF
   done
 }

@@ -23,7 +23,6 @@ from typing import Any, Callable, Iterable
 
 SOURCE_CLUSTER = "federation.mesh/source-cluster"
 POLICY = "federation.mesh/policy"
-NETWORK = "topology.istio.io/network"
 CACERTS_FILES = ("ca-cert.pem", "ca-key.pem", "cert-chain.pem", "root-cert.pem")
 
 
@@ -48,26 +47,28 @@ def _pairs(mapping: dict | None, sep: str = "=") -> str:
 
 # -- Istio and Gateway API objects -------------------------------------------------
 def entries(objs: Iterable[dict]) -> list[str]:
-    """WorkloadEntries: where a service's remote endpoints are and how many are ready."""
+    """WorkloadEntries: where a service's remote endpoints are, how many are ready, the
+    workloads' identity and the labels istiod selects them by (the mTLS marker among them)."""
     out = []
     for obj in objs:
         spec = obj.get("spec") or {}
         source = (obj["metadata"].get("labels") or {}).get(SOURCE_CLUSTER, "-")
         out.append(f"from={source} address={spec.get('address', '-')} network={spec.get('network', '-')} "
                    f"locality={spec.get('locality', '-')} weight={spec.get('weight', '-')} "
-                   f"ports={_pairs(spec.get('ports'), ':')}")
+                   f"ports={_pairs(spec.get('ports'), ':')} sa={spec.get('serviceAccount', '-')} "
+                   f"labels={_pairs(spec.get('labels'))}")
     return out
 
 
-def service_entries(objs: Iterable[dict]) -> list[str]:
+def stubs(objs: Iterable[dict]) -> list[str]:
+    """Services the hub wrote for hosts a cluster does not run: ports and selector."""
     out = []
     for obj in objs:
         spec = obj.get("spec") or {}
-        ports = ",".join(f"{p.get('name')}/{p.get('number')}/{p.get('protocol', '-')}"
-                         for p in spec.get("ports") or []) or "-"
-        out.append(f"{obj['metadata']['name']} hosts={','.join(spec.get('hosts') or []) or '-'} "
-                   f"location={spec.get('location', '-')} resolution={spec.get('resolution', '-')} "
-                   f"ports={ports} selector={_pairs((spec.get('workloadSelector') or {}).get('labels'))}")
+        ports = ",".join(f"{p.get('name', '-')}/{p.get('port')}>{p.get('targetPort', '-')}"
+                         f"/{p.get('appProtocol', '-')}" for p in spec.get("ports") or []) or "-"
+        out.append(f"{_ref(obj)} type={spec.get('type', '-')} ports={ports} "
+                   f"selector={_pairs(spec.get('selector'))}")
     return out
 
 
@@ -88,25 +89,35 @@ def rules(objs: Iterable[dict]) -> list[str]:
 
 
 def gateways(objs: Iterable[dict]) -> list[str]:
-    """Istio Gateways (cross-network) and Gateway API Gateways (istio-remote)."""
+    """Istio Gateways: each server's port, TLS mode and hosts."""
     out = []
     for obj in objs:
         spec = obj.get("spec") or {}
-        name = obj["metadata"]["name"]
-        if obj.get("apiVersion", "").startswith("gateway.networking.k8s.io/"):
-            addresses = ",".join(sorted(a.get("value", "") for a in spec.get("addresses") or [])) or "-"
-            ports = ",".join(str(li.get("port")) for li in spec.get("listeners") or []) or "-"
-            network = (obj["metadata"].get("labels") or {}).get(NETWORK, "-")
-            out.append(f"{name} class={spec.get('gatewayClassName', '-')} network={network} "
-                       f"addresses={addresses} port={ports}")
-        else:
-            for server in spec.get("servers") or []:
-                port = server.get("port") or {}
-                out.append(f"{name} selector={_pairs(spec.get('selector'))} "
-                           f"port={port.get('number')}/{port.get('protocol')} "
-                           f"tls={(server.get('tls') or {}).get('mode', '-')} "
-                           f"hosts={','.join(server.get('hosts') or [])}")
+        for server in spec.get("servers") or []:
+            port = server.get("port") or {}
+            out.append(f"{_ref(obj)} selector={_pairs(spec.get('selector'))} "
+                       f"port={port.get('number')}/{port.get('protocol')} "
+                       f"tls={(server.get('tls') or {}).get('mode', '-')} "
+                       f"hosts={','.join(server.get('hosts') or [])}")
     return out
+
+
+# -- what a real istiod hands a proxy (python -m peers xds ...) ----------------------
+def xds_endpoints(eps: Iterable[dict]) -> list[str]:
+    """EDS endpoints of one cluster: where, how (tlsMode), how much (weight), from where."""
+    return [f"address={e['address']}:{e['port']} tls={e.get('tls_mode') or '-'} weight={e.get('weight')} "
+            f"locality={e.get('locality') or '-'} health={e.get('health', '-')}" for e in eps]
+
+
+def sni_hosts(listeners: Iterable[dict]) -> list[str]:
+    """The hosts a gateway's listeners have SNI filter chains for (``outbound_.PORT_._.HOST``)."""
+    found = set()
+    for listener in listeners:
+        for chain in listener.get("filter_chains") or []:
+            for name in chain.get("server_names") or []:
+                if name.startswith("outbound_."):
+                    found.add(f"{listener['port']} {name}")
+    return sorted(found)
 
 
 def versions(objs: Iterable[dict]) -> list[str]:
@@ -116,6 +127,11 @@ def versions(objs: Iterable[dict]) -> list[str]:
 
 def names(objs: Iterable[dict]) -> list[str]:
     return [_ref(obj) for obj in objs]
+
+
+def namespaces(objs: Iterable[dict]) -> list[str]:
+    """Namespaces, and whether their deletion was asked for (finished by the namespace controller)."""
+    return [_ref(obj) + (" terminating" if obj["metadata"].get("deletionTimestamp") else "") for obj in objs]
 
 
 def cacerts(objs: Iterable[dict]) -> list[str]:
@@ -209,11 +225,16 @@ def sync_states(status: dict) -> list[str]:
 
 SUMMARIES: dict[str, Callable[[Any], list[str]]] = {
     "entries": lambda doc: entries(items(doc)),
-    "service-entries": lambda doc: service_entries(items(doc)),
     "rules": lambda doc: rules(items(doc)),
     "gateways": lambda doc: gateways(items(doc)),
+    "stubs": lambda doc: stubs(items(doc)),
+    "xds-endpoints": xds_endpoints,
+    "sni": sni_hosts,
     "versions": lambda doc: versions(items(doc)),
     "names": lambda doc: names(items(doc)),
+    "namespaces": lambda doc: namespaces(items(doc)),
+    # objects whose deletion is not pending (a deleted namespace waits for its controller)
+    "live-names": lambda doc: names(o for o in items(doc) if not o["metadata"].get("deletionTimestamp")),
     "cacerts": lambda doc: cacerts(items(doc)),
     "count": lambda doc: [str(len(items(doc)))],
     "list-version": lambda doc: [str((doc.get("metadata") or {}).get("resourceVersion", "-"))],

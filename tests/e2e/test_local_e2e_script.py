@@ -1,7 +1,7 @@
 """Static checks of the local e2e (e2e/local.sh and e2e/local/), and its summaries.
 
-The e2e itself starts etcd, simulated clusters and the hub as processes and runs
-for about half a minute: it is `make e2e`, not part of `make test`.
+The e2e itself starts etcd, the member clusters and the hub as processes and runs
+for minutes: it is `make e2e` (real peers) and `make e2e-sim`, not part of `make test`.
 """
 
 from __future__ import annotations
@@ -56,6 +56,14 @@ def test_every_local_e2e_script_passes_shellcheck():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_local_e2e_refuses_an_unknown_peers_kind_with_exit_3(tmp_path):
+    env = {**os.environ, "E2E_PEERS": "kind-of", "TMPDIR": str(tmp_path)}
+    proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "E2E_PEERS=kind-of: expected sim or real" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_local_e2e_exits_3_naming_a_missing_prerequisite_before_starting_anything(tmp_path):
     env = {**os.environ, "ETCD": str(tmp_path / "no-etcd-here"), "TMPDIR": str(tmp_path)}
     proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=TIMEOUT, env=env)
@@ -65,19 +73,48 @@ def test_local_e2e_exits_3_naming_a_missing_prerequisite_before_starting_anythin
 
 
 # --- the summaries the checks compare -------------------------------------------------
-def test_entries_summary_is_sorted_by_source_and_names_address_weight_and_ports():
+def test_entries_summary_is_sorted_by_source_and_names_address_weight_ports_identity_and_labels():
     def entry(source, address, weight):
         return {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
                 "metadata": {"name": f"fed-hw-{source}", "namespace": "sample",
                              "labels": {"federation.mesh/source-cluster": source}},
                 "spec": {"address": address, "network": "net1", "locality": "r/z", "weight": weight,
-                         "ports": {"http": 15443}}}
+                         "ports": {"http": 15443}, "serviceAccount": "hw",
+                         "labels": {"security.istio.io/tlsMode": "istio", "app": "hw"}}}
 
     text = summarize.summarize("entries", _kube_list(entry("c2", "192.0.2.2", 3), entry("c1", "192.0.2.1", 2)))
     assert text.splitlines() == [
-        "from=c1 address=192.0.2.1 network=net1 locality=r/z weight=2 ports=http:15443",
-        "from=c2 address=192.0.2.2 network=net1 locality=r/z weight=3 ports=http:15443",
+        "from=c1 address=192.0.2.1 network=net1 locality=r/z weight=2 ports=http:15443 sa=hw "
+        "labels=app=hw,security.istio.io/tlsMode=istio",
+        "from=c2 address=192.0.2.2 network=net1 locality=r/z weight=3 ports=http:15443 sa=hw "
+        "labels=app=hw,security.istio.io/tlsMode=istio",
     ]
+
+
+def test_stubs_summary_names_ports_with_target_and_app_protocol_and_the_selector():
+    stub = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hw", "namespace": "sample"},
+            "spec": {"type": "ClusterIP", "selector": {"federation.mesh/service-name": "hw"},
+                     "ports": [{"name": "http", "port": 5000, "targetPort": 5000, "appProtocol": "http"},
+                               {"name": "tcp-db", "port": 5432, "targetPort": 5432}]}}
+    assert summarize.summarize("stubs", _kube_list(stub)) == (
+        "Service sample/hw type=ClusterIP ports=http/5000>5000/http,tcp-db/5432>5432/- "
+        "selector=federation.mesh/service-name=hw")
+
+
+def test_xds_summaries_read_the_peers_cli_json():
+    endpoints = [{"address": "172.18.2.10", "port": 15443, "tls_mode": "istio", "weight": 3,
+                  "locality": "us-west/us-west-1a", "health": "HEALTHY", "priority": 0},
+                 {"address": "172.18.1.10", "port": 15443, "tls_mode": "", "weight": 2,
+                  "locality": "", "health": "HEALTHY", "priority": 1}]
+    assert summarize.summarize("xds-endpoints", json.dumps(endpoints)).splitlines() == [
+        "address=172.18.1.10:15443 tls=- weight=2 locality=- health=HEALTHY",
+        "address=172.18.2.10:15443 tls=istio weight=3 locality=us-west/us-west-1a health=HEALTHY",
+    ]
+    listeners = [{"name": "0.0.0.0_15443", "port": 15443, "filter_chains": [
+        {"server_names": ["outbound_.5000_._.hw.sample.svc.cluster.local", "hw.sample.svc.cluster.local"]},
+        {"server_names": []}]}]
+    assert summarize.summarize("sni", json.dumps(listeners)) == (
+        "15443 outbound_.5000_._.hw.sample.svc.cluster.local")
 
 
 def test_an_empty_list_summarizes_as_none():
@@ -98,31 +135,23 @@ def test_rules_summary_shows_failover_outlier_detection_and_policy():
         "outlier=consecutive5xxErrors=3,interval=2s policy=sample/hw")
 
 
-def test_gateways_summary_covers_istio_and_gateway_api_gateways():
+def test_gateways_summary_shows_each_server_of_the_cross_network_gateway():
     istio = {"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
-             "metadata": {"name": "cross-network-gateway", "namespace": "istio-system"},
+             "metadata": {"name": "mesh-federation-cross-network", "namespace": "istio-system"},
              "spec": {"selector": {"istio": "eastwestgateway"},
                       "servers": [{"port": {"number": 15443, "name": "tls", "protocol": "TLS"},
-                                   "tls": {"mode": "AUTO_PASSTHROUGH"}, "hosts": ["*.local"]}]}}
-    remote = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-              "metadata": {"name": "istio-remote-net1", "namespace": "istio-system",
-                           "labels": {"topology.istio.io/network": "net1"}},
-              "spec": {"gatewayClassName": "istio-remote",
-                       "addresses": [{"type": "IPAddress", "value": "192.0.2.2"},
-                                     {"type": "IPAddress", "value": "192.0.2.1"}],
-                       "listeners": [{"name": "cross-network", "port": 15443, "protocol": "TLS"}]}}
-    assert summarize.summarize("gateways", _kube_list(remote, istio)).splitlines() == [
-        "cross-network-gateway selector=istio=eastwestgateway port=15443/TLS tls=AUTO_PASSTHROUGH hosts=*.local",
-        "istio-remote-net1 class=istio-remote network=net1 addresses=192.0.2.1,192.0.2.2 port=15443",
-    ]
+                                   "tls": {"mode": "AUTO_PASSTHROUGH"}, "hosts": ["*.cluster.local"]}]}}
+    assert summarize.summarize("gateways", _kube_list(istio)) == (
+        "Gateway istio-system/mesh-federation-cross-network selector=istio=eastwestgateway port=15443/TLS "
+        "tls=AUTO_PASSTHROUGH hosts=*.cluster.local")
 
 
 def test_names_read_a_yaml_stream_and_versions_name_each_object_with_its_resource_version():
     stream = ("apiVersion: v1\nkind: Secret\nmetadata: {name: cacerts, namespace: istio-system}\n---\n"
               "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
-              "metadata: {name: cross-network-gateway, namespace: istio-system}\n")
+              "metadata: {name: mesh-federation-cross-network, namespace: istio-system}\n")
     assert summarize.summarize("names", stream).splitlines() == [
-        "Gateway istio-system/cross-network-gateway", "Secret istio-system/cacerts"]
+        "Gateway istio-system/mesh-federation-cross-network", "Secret istio-system/cacerts"]
     obj = {"kind": "Node", "metadata": {"name": "n1", "resourceVersion": "42"}}
     assert summarize.summarize("versions", _kube_list(obj)) == "Node n1 rv=42"
 
