@@ -34,7 +34,7 @@ test: setup
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) -m federation.bench --out bench-results.json
+	$(PY) -m federation.bench --grid full --out bench-results.json --plot bench-results.png
 	$(PY) -m federation.bench_vms --out bench-vms-results.json
 
 # The local e2e's scenarios on real peers (a kube-apiserver and an istiod per member);

@@ -6,13 +6,18 @@ own (read from ``/proc/<pid>``). Phases, each bounded in time:
 
 1. converge: register every cluster; time until every cluster holds exactly the
    objects its topology calls for and the hub reports every cluster synced;
-2. changes: flip one endpoint's readiness in one cluster at a bounded rate; time
-   until the new WorkloadEntry weight is visible in every other cluster (watched
-   in-process on each cluster's store), and count the writes the hub made
-   against the clusters whose rendered objects changed;
-3. idle: no change at all; the hub must write nothing.
+2. changes, at one or more rates: weight changes (one endpoint's readiness) and
+   availability changes (all of a cluster's endpoints of a service, to zero or
+   back); each timed until every other cluster shows it (watched in-process on
+   each cluster's store); the hub's writes counted against the objects whose
+   rendering changed, and its CPU per write;
+3. idle: no change at all; the hub must write nothing;
+4. floor: a minimal keep-alive HTTPS client applying the same bodies to the same
+   simulated server, the yardstick for the hub's CPU per write.
 
-``python -m federation.bench`` prints the results and writes them as JSON.
+``--grid`` repeats this over rates and sizes (``grid``) and fits the hub's RSS
+per rendered object; ``python -m federation.bench`` prints the results, writes
+them as JSON and, with ``--plot``, as a PNG.
 """
 
 from federation.bench.running import run, summary, targets  # noqa: F401

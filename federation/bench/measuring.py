@@ -29,7 +29,8 @@ class Change:
     weight: int
     started: float
     waiting: set[str]  # clusters not yet showing the new weight
-    affected: int = 0  # clusters whose rendered objects change
+    affected: int = 0  # writes it calls for: objects whose rendering changes
+    kind: str = "weight"  # or "availability": its entries go or return
     arrivals: dict[str, float] = field(default_factory=dict)
     done: float | None = None
 

@@ -62,6 +62,28 @@ class Topology:
         counts["Gateway.networking.istio.io"] = 1
         return counts
 
+    def service_objects(self, target: str, service: str, live: set[str]) -> set[tuple[str, str]]:
+        """The hub's objects of ``service`` in ``target`` while ``live`` clusters have ready
+        endpoints: nothing without a live remote; else an entry per live remote, the rule,
+        and a stub Service where the target lacks the Service."""
+        remote = live - {target}
+        if not remote:
+            return set()
+        out = {("WorkloadEntry", c) for c in remote} | {("DestinationRule", "")}
+        if target not in self.placement[service]:
+            out.add(("Service", ""))
+        return out
+
+    def writes_for(self, service: str, source: str, live_before: set[str], live_after: set[str]) -> int:
+        """The writes a change of ``source``'s endpoints of ``service`` calls for: every object
+        that appears or goes, and, when ``source`` stays live, its entry's new weight."""
+        writes = 0
+        for target in self.clusters:
+            before = self.service_objects(target, service, live_before)
+            after = self.service_objects(target, service, live_after)
+            writes += len(before ^ after) + (("WorkloadEntry", source) in before & after)
+        return writes
+
     def endpoints(self, cluster: str, count: int, not_ready: int = 0) -> list[Endpoint]:
         """``count`` endpoints on the cluster's one node; the first ``not_ready`` are not ready."""
         zone = self.zone(cluster)

@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 
 from federation.bench.__main__ import main
+from federation.bench.grid import SIZES, configs, memory_slope
 from federation.bench.measuring import percentile
+from federation.bench.running import targets
 from federation.bench.settings import BenchConfig
 from federation.bench.topology import KINDS, Topology
 
 SMALL = ["--clusters", "3", "--networks", "2", "--services", "5", "--replicas-per-service", "2",
-         "--endpoints", "3", "--changes", "6", "--rate", "10", "--idle-seconds", "1",
-         "--converge-timeout", "60", "--change-timeout", "15"]
+         "--endpoints", "3", "--changes", "8", "--rate", "10", "--idle-seconds", "1",
+         "--converge-timeout", "60", "--change-timeout", "15", "--floor-requests", "40"]
 
 
 def test_percentile_is_nearest_rank():
@@ -37,18 +39,68 @@ def test_topology_spreads_services_and_counts_expected_objects():
     assert set(topology.expected("cluster-1")) == set(KINDS)
 
 
+def test_writes_a_change_calls_for_follow_the_rendering_rules():
+    topology = Topology(BenchConfig(clusters=4, networks=2, services=4, replicas_per_service=2))
+    where = topology.placement["svc-0"]  # cluster-1 and cluster-2
+    both = set(where)
+    # a weight: the source's entry in each of the 3 other clusters
+    assert topology.writes_for("svc-0", "cluster-1", both, both) == 3
+    # cluster-1 going: its entry in 3 clusters, and cluster-2 (in the placement) loses its
+    # only remote one: the rule goes too
+    assert topology.writes_for("svc-0", "cluster-1", both, {"cluster-2"}) == 3 + 1
+    # the last one going: its 3 entries, then the rule in 3 and the stub in the 2 without it
+    assert topology.writes_for("svc-0", "cluster-2", {"cluster-2"}, set()) == 3 + 3 + 2
+
+
+def test_grid_is_a_rate_sweep_then_a_size_sweep_at_the_base_rate():
+    base = BenchConfig()
+    assert configs(base, "none") == [base]
+    [rates] = configs(base, "rates")
+    assert (rates.rate, [r for r, _ in rates.more_rates]) == (5.0, [20.0, 50.0])
+    full = configs(base, "full")
+    assert full[0] == rates and [(c.clusters, c.services) for c in full[1:]] == list(SIZES)
+    assert all(c.rate == 5.0 and not c.more_rates and c.networks <= c.clusters for c in full[1:])
+
+
+def test_memory_slope_is_fitted_over_sizes():
+    runs = [{"convergence": {"expected_objects": n}, "hub": {"rss_after_convergence_mb": mb, "peak_rss_mb": mb + 10}}
+            for n, mb in ((1024, 100.0), (2048, 101.0), (4096, 103.0))]
+    memory = memory_slope(runs)
+    assert memory["kb_per_object_after_convergence"] == pytest.approx(1.0)
+    assert memory["kb_per_object_peak"] == pytest.approx(1.0)
+    assert "kb_per_object_peak" not in memory_slope(runs[:1])
+
+
+def test_rate_targets_apply_to_the_phases_at_that_rate():
+    def phase(rate, p99, av99, wmax, missed=0):
+        return {"rate": rate, "missed": missed, "propagation_ms": {"p99": p99},
+                "availability_ms": {"p99": av99}, "weight_ms": {"max": wmax},
+                "writes": {"equal": True, "at_most_expected": True}}
+
+    results = {"config": {"clusters": 20, "services": 200}, "convergence": {"convergence_seconds": 14.0},
+               "idle": {"writes": 0, "write_requests": 0}, "hub": {"peak_rss_mb": 200.0},
+               "rates": [phase(5.0, 140, 90, 150), phase(20.0, 310, 200, 320), phase(50.0, 900, 990, 2100)]}
+    got = targets(results)
+    assert got["p99_ms@5/s<=150"] and not got["p99_ms@20/s<=300"]
+    assert got["availability_p99_ms@50/s<=1000"] and not got["weight_max_ms@50/s<=2000"]
+    assert got["convergence_20x200_seconds<=15"] and "p99_ms@50/s<=150" not in got
+    results["rates"][0]["missed"] = 1
+    assert targets(results)["p99_ms@5/s<=150"] is False  # a missed change misses the target
+
+
 @pytest.mark.timeout(180)
 def test_small_benchmark_writes_every_field_with_sane_values(tmp_path: Path, capsys):
     out = tmp_path / "bench.json"
     threads_before = {t.ident for t in threading.enumerate()}
 
-    assert main([*SMALL, "--out", str(out), "--workdir", str(tmp_path / "work")]) == 0
+    plot = tmp_path / "bench.png"
+    assert main([*SMALL, "--out", str(out), "--workdir", str(tmp_path / "work"), "--plot", str(plot)]) == 0
 
     results = json.loads(out.read_text())
     assert "error" not in results
     assert set(results) >= {"config", "machine", "schema_validation", "convergence", "propagation",
                             "idle", "hub", "targets"}
-    assert results["config"]["clusters"] == 3 and results["config"]["changes"] == 6
+    assert results["config"]["clusters"] == 3 and results["config"]["changes"] == 8
 
     conv = results["convergence"]
     topology = Topology(BenchConfig(clusters=3, networks=2, services=5, replicas_per_service=2))
@@ -60,15 +112,28 @@ def test_small_benchmark_writes_every_field_with_sane_values(tmp_path: Path, cap
     assert conv["cluster_objects_seconds"]["max"] <= conv["objects_seconds"]
 
     prop = results["propagation"]
-    assert prop["changes"] == 6 and prop["measured"] == 6 and prop["missed"] == 0
-    ms = prop["propagation_ms"]
-    assert 0 < ms["p50"] <= ms["p95"] <= ms["p99"] <= ms["max"]
-    assert prop["per_cluster_arrival_ms"]["max"] <= ms["max"]
+    assert results["rates"] == [prop] and prop["rate"] == 10
+    assert prop["changes"] == 8 and prop["measured"] == 8 and prop["missed"] == 0
+    # every 4th change takes a (service, cluster) to zero ready endpoints: 2 of 8
+    assert prop["changes_by_kind"] == {"availability": 2, "weight": 6}
+    for name in ("propagation_ms", "availability_ms", "weight_ms"):
+        ms = prop[name]
+        assert 0 < ms["p50"] <= ms["p95"] <= ms["p99"] <= ms["max"], name
+    assert prop["per_cluster_arrival_ms"]["max"] <= prop["propagation_ms"]["max"]
     writes = prop["writes"]
-    # each flip changes one WorkloadEntry in each of the 2 other clusters: 2 writes, no more
-    assert writes["affected_clusters_per_change"] == 2.0
-    assert writes["hub_writes"] == 12 and writes["write_requests"] == 12 and writes["equal"] is True
-    assert writes["by_kind"] == {"EndpointSlice.discovery.k8s.io": 6, "WorkloadEntry.networking.istio.io": 12}
+    # a weight flip changes one WorkloadEntry in each of the 2 other clusters; an entry
+    # going also takes the rule where it was the only remote one (2 of 5 services here)
+    assert writes["hub_writes"] == round(writes["expected_per_change"] * 8)
+    assert writes["hub_writes"] == writes["write_requests"] and writes["equal"] is True
+    assert writes["by_kind"]["WorkloadEntry.networking.istio.io"] == 16
+    assert writes["by_kind"]["EndpointSlice.discovery.k8s.io"] == 8
+    assert prop["hub_cpu_ms_per_write"] > 0
+
+    floor = results["floor"]
+    assert floor["requests"] >= 40 and 0 < floor["client_cpu_ms_per_write"] <= floor["wall_ms_per_write"]
+    cpw = results["cpu_per_write"]
+    assert cpw["floor_ms"] == floor["client_cpu_ms_per_write"]
+    assert cpw["ratio"] == round(cpw["hub_ms"] / cpw["floor_ms"], 2)
 
     idle = results["idle"]
     assert idle["seconds"] == 1 and idle["writes"] == 0 and idle["write_requests"] == 0
@@ -76,15 +141,18 @@ def test_small_benchmark_writes_every_field_with_sane_values(tmp_path: Path, cap
     hub = results["hub"]
     assert hub["peak_rss_mb"] >= hub["rss_mb"] > 0 and hub["cpu_seconds"] > 0 and hub["threads"] > 0
     assert set(hub["phases"]) == {"converge", "changes", "idle"}
-    assert set(results["targets"]) == {"convergence_seconds<=60", "propagation_p99_ms<=500",
-                                       "writes_per_change==affected_clusters", "idle_writes==0",
-                                       "hub_peak_rss_mb<=300"}
+    assert hub["rss_after_convergence_mb"] > 0
+    # no rate-bound target at 10/s; the 20 × 200 convergence target only at that size
+    assert set(results["targets"]) == {"convergence_seconds<=60", "writes_per_change==objects_changed",
+                                       "writes_per_change<=objects_changed", "idle_writes==0",
+                                       "hub_peak_rss_mb<=300", "cpu_per_write/floor<=2"}
     assert all(isinstance(v, bool) for v in results["targets"].values())
-    assert results["targets"]["writes_per_change==affected_clusters"] is True
+    assert results["targets"]["writes_per_change==objects_changed"] is True
     assert results["targets"]["idle_writes==0"] is True
 
     printed = capsys.readouterr().out
-    assert "convergence:" in printed and "propagation:" in printed and f"results written to {out}" in printed
+    assert "convergence:" in printed and "propagation at 10/s:" in printed and f"results written to {out}" in printed
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # everything stopped: the hub process is gone, and no thread of the run is left
     assert not Path(f"/proc/{hub['pid']}").exists()
