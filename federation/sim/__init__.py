@@ -27,9 +27,13 @@ without watch progress requests (Debian's 3.4) answers it with an ERROR event.
 Differences that matter to no client of this project and are not tested:
 field selectors accept the common ``metadata.*`` labels and a few per kind;
 discovery has no aggregated (v2) form (clients fall back to the plain one);
-``/openapi/v2`` is absent. Namespaces are finalized at once by a built-in
-namespace controller unless ``namespace_controller=False`` (an API server
-running alone leaves them Terminating).
+``/openapi/v2`` is absent.
+
+A deleted Namespace goes Terminating, as on the API server; by default the
+simulator then acts as kube-controller-manager's namespace controller (content
+removed, namespace finalized at once). ``namespace_controller=False`` leaves
+it Terminating until ``PUT namespaces/<name>/finalize``, as an API server
+running alone does (the conformance suite runs that way).
 """
 
 from federation.sim.cluster import SimCluster
