@@ -3,8 +3,10 @@ leaving replica's clusters move to the others without rewriting what is there.""
 
 from __future__ import annotations
 
+import json
 import uuid
 
+from federation.catalog import Keys
 from federation.serving import HubService
 from federation.sharding import owner
 from federation.store import open_store
@@ -109,3 +111,25 @@ def _weight(env, cluster):
     entries = [we for we in env.owned(cluster, WE, f"{MANAGED},federation.mesh/service-name=both")
                if we["metadata"]["labels"].get("federation.mesh/source-cluster") == "cluster-1"]
     return entries[0]["spec"].get("weight") if entries else None
+
+
+def test_status_says_owner_lost_while_a_gone_replicas_status_is_all_there_is(hub):
+    first = hub.service
+    second = HubService(first.settings, store=hub.store)
+    second.start()
+    try:
+        wait_for(lambda: len(first.hub.membership.replicas) == 2, message="both replicas see each other")
+        wait_for(lambda: any(m.pusher is not None for m in second.hub.members().values()),
+                 message="the second replica pushes into some cluster")
+        name = next(n for n, m in second.hub.members().items() if m.pusher is not None)
+        wait_for(lambda: first.hub.shared_status(name) and first.hub.shared_status(name)["replica"]
+                 == second.hub.replica_id, message="the owner shared its status")
+        # What a replica that died before the current owner wrote anything leaves behind.
+        stale = {**first.hub.shared_status(name), "replica": "gone-replica", "synced": True}
+        hub.store.put(Keys.STATUS + name, json.dumps(stale).encode())
+
+        row = next(c for c in first.control.status().clusters if c.name == name)
+        assert (row.state, row.synced, row.owner) == ("owner lost", False, second.hub.replica_id)
+        assert "owner lost: replica gone-replica is gone" in row.error
+    finally:
+        second.stop()
