@@ -103,13 +103,6 @@ synced_rows() {  # CLUSTER...
   local c
   for c in "$@"; do echo "$c state=synced synced=yes"; done
 }
-# kubernetes_rows CLUSTER... — a real API server has the Service default/kubernetes (no
-# endpoints: its reconciler is off on loopback); the hub lists it like any other Service.
-kubernetes_rows() {
-  [[ $E2E_PEERS == real ]] || return 0
-  local c
-  for c in "$@"; do echo "default/kubernetes cluster=$c ready=0 localities=-"; done
-}
 service_row() {  # SERVICE CLUSTER READY
   local locality=-
   (($3 > 0)) && locality="${REGION[$2]}/${ZONE[$2]}=$3"

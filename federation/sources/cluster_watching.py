@@ -58,6 +58,9 @@ def resolve_host(hostname: str) -> list[str]:
     return [info[4][0] for info in infos]
 
 
+API_SERVER_SERVICE = ServiceKey("default", "kubernetes")
+
+
 class _Pending:
     """What events since the last emission may have changed."""
 
@@ -321,6 +324,8 @@ class ClusterWatcher:
             return False
         if key in self._gateways:
             return False  # the east-west gateway itself is never federated
+        if key == API_SERVER_SERVICE:
+            return False  # every cluster's own API server: never another cluster's
         mode = self.settings.export_mode
         if mode == EXPORT_ALL:
             return True

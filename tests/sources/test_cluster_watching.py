@@ -317,3 +317,14 @@ def test_a_gateway_publishing_only_a_hostname_is_resolved(make_sim, watch):
     assert info.gateways == ("lb.example.test",)
     assert info.resolved == ("198.51.100.6", "198.51.100.7")
     assert asked == ["lb.example.test"]
+
+
+def test_the_clusters_own_api_server_service_is_never_federated(make_sim, watch):
+    sim = make_sim()
+    sim.apply(namespace("default"))
+    sim.apply(service("default", "kubernetes"))
+    sim.apply(endpoint_slice("default", "kubernetes", "kubernetes", [endpoint("10.0.9.1")]))
+    sim.apply(service("default", "web"))
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    assert set(sink.services()) == {ServiceKey("default", "web")}
