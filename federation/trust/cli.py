@@ -193,6 +193,8 @@ def format_status(status: dict, wide: bool = False) -> str:
              f"({rot['step_name']})" + (f"  id {rot['rotation_id']}" if rot["rotation_id"] else "")
              + (f"  waiting for {waiting}" if waiting else ""),
              *[f"  {line}" for line in rot.get("waiting_for", [])],
+             *[f"  cluster {c['cluster']}: {c['waiting_for']}" for c in rot.get("clusters", [])
+               if rot["step"] == 0 and c.get("waiting_for")],
              *([f"  intermediate check: {rot['intermediate_check']}"]
                if wide and rot.get("intermediate_check") else []),
              "",

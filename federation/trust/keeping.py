@@ -50,16 +50,20 @@ class TrustKeeper:
     rotation step waits for clusters to hold it, passes come every
     ``rotation_interval``.
     Every ``sweep_interval`` each intermediate is checked for renewal and the
-    expiry gauge is refreshed.
+    expiry gauge is refreshed. Outside a rotation the roots each istiod publishes
+    are read for the status every ``sweep_interval``, or every ``look_interval``
+    while one does not publish the hub's root.
     """
 
     def __init__(self, hub, authority: TrustAuthority, *, interval: float = 1.0,
-                 rotation_interval: float = 0.25, sweep_interval: float = 60.0):
+                 rotation_interval: float = 0.25, sweep_interval: float = 60.0,
+                 look_interval: float = 5.0):
         self._hub = hub
         self.authority = authority
         self.interval = interval
         self.rotation_interval = rotation_interval
         self.sweep_interval = sweep_interval
+        self.look_interval = look_interval
         self.expiry = ExpiryGauge()
         # Replaced as a whole, never mutated: the render thread reads it unlocked.
         self._secrets: dict[str, dict] = {}
@@ -70,6 +74,7 @@ class TrustKeeper:
         self._build_lock = threading.Lock()
         self._soak_wait: float | None = None  # seconds until a soak ends, when that is all
         self._has_root: bool | None = None  # as last seen in the store; None: not looked yet
+        self._looked_at = float("-inf")  # outside a rotation: when the istiods were last read
         self._agent_source: AgentSource | None = None
         self._swept_at: float | None = None
         self._rotating = False
@@ -193,8 +198,12 @@ class TrustKeeper:
             self._hub.refresh_cluster_objects()
         self._rotating = False
         self._soak_wait = None
-        if plan.step != Step.NONE and not self._stop.is_set():
+        if self._stop.is_set():
+            return
+        if plan.step != Step.NONE:
             self._drive(plan, plan_revision, names)
+        else:
+            self._look(plan, plan_revision, names, now)
 
     def _refresh(self, names: Iterable[str], plan_revision: int, *, full: bool,
                  keep: bool = False) -> bool:
@@ -297,6 +306,22 @@ class TrustKeeper:
         if progress.advanced:
             self._wake.set()  # build and push the next step's Secrets at once
 
+    def _look(self, plan: RotationPlan, plan_revision: int, names: list[str],
+              now: float) -> None:
+        """Outside a rotation: what each istiod publishes, for the status only (an
+        istiod not using the hub's cacerts shows before a rotation would stall on it)."""
+        rotation_id, step, gates = self._gates
+        settled = ((rotation_id, step) == (plan.rotation_id, int(plan.step))
+                   and set(gates) == set(names) and all(g.confirmed for g in gates.values()))
+        if now - self._looked_at < (self.sweep_interval if settled else self.look_interval):
+            return
+        self._looked_at = now
+        members = self._hub.members()
+        expected = self.authority.bundle_fingerprints(plan)
+        looked = {name: self._observe(name, members.get(name), plan_revision, expected,
+                                      {plan.current_root}) for name in names}
+        self._gates = (plan.rotation_id, int(plan.step), looked)
+
     def _observe(self, name: str, member, plan_revision: int, expected: dict[str, str],
                  hub_roots: set[str]) -> ClusterGate:
         """Read ``name``'s cacerts and the roots its istiod publishes; judge the step."""
@@ -325,10 +350,12 @@ class TrustKeeper:
         with what each cluster's istiod was last seen publishing."""
         status = self.authority.status(clusters=self.cluster_names(), agents=self.agents())
         rot = status["rotation"]
-        if not rot["rotation_id"] or rot["step"] == 0:
-            return status
         rotation_id, step, gates = self._gates
         current = rotation_id == rot["rotation_id"] and step == rot["step"]
+        if rot["step"] == 0:  # nothing is waited for; what each istiod publishes, as seen
+            rot["clusters"] = [(gates[name] if current and name in gates else ClusterGate(
+                name, waiting_for="not observed yet")).to_dict() for name in self.cluster_names()]
+            return status
         pending = set(rot["pending_clusters"])
         clusters = []
         for name in self.cluster_names():

@@ -249,12 +249,6 @@ def confirmed_steps(store: Store, keys: TrustKeys, plan: RotationPlan,
     return steps
 
 
-def pending_for(store: Store, keys: TrustKeys, plan: RotationPlan, clusters: Iterable[str],
-                agents: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Who has yet to confirm the plan's step (steps 1 to 3)."""
-    return gate_state(store, keys, plan, clusters, agents, soak=0.0, now=0.0)[:2]
-
-
 def gate_state(store: Store, keys: TrustKeys, plan: RotationPlan, clusters: Iterable[str],
                agents: Iterable[str], *, soak: float, now: float
                ) -> tuple[tuple[str, ...], tuple[str, ...], float]:

@@ -69,6 +69,16 @@ def test_a_member_whose_istiod_does_not_publish_the_hubs_roots_is_named(hub, rea
     readers.wait_cacerts(CLUSTERS, step=0)
     own = certs.create_root()  # what an istiod that started without cacerts publishes
     readers["cluster-3"].publish_roots(own.cert_pem)
+
+    # Shown before any rotation, which would stall on them.
+    hub.service.trust_keeper.look_interval = 0.2
+    status = _status_when(hub, lambda s: _gate(s, "cluster-1")["confirmed"]
+                          and _gate(s, "cluster-3")["published_roots"]
+                          and _gate(s, "cluster-2")["cacerts_written"], "step 0 observed")
+    assert _gate(status, "cluster-2")["waiting_for"] == NO_CONFIGMAP
+    assert _gate(status, "cluster-3")["waiting_for"] == FOREIGN
+    assert status["rotation"]["complete"] and status["rotation"]["waiting_for"] == []
+
     hub.client.start_rotation()
 
     status = _status_when(hub, lambda s: sorted(s["rotation"]["pending_clusters"]) == ["cluster-2", "cluster-3"]
