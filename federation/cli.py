@@ -4,6 +4,7 @@ the hub (through the admin gRPC API) or in the modules each command names."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
@@ -85,6 +86,8 @@ def _settings_from(args):
         rotation_soak=args.rotation_soak,
         onboarding_session_listen=args.onboarding_session_listen,
         kubeconfig_options=tuple(args.allow_kubeconfig_option or ()),
+        otlp_endpoint=args.otlp_endpoint, otlp_ca_file=args.otlp_ca,
+        gateway_probe_interval=args.probe_gateways,
     )
 
 
@@ -217,29 +220,73 @@ def cmd_services(args) -> int:
 
 
 def format_status(status, wide: bool = False) -> str:
+    from federation.check.reasons import explain
+
     extra = f"{'REGION':<10} {'LAST PUSH':<20} " if wide else ""
     lines = [f"hub {status.version}  store={status.store_backend}  services={status.federated_services}  "
              f"snapshot={status.snapshot_version}",
-             f"{'CLUSTER':<14} {'NETWORK':<10} {extra}{'STATE':<12} {'SYNCED':<7} {'OBJECTS':>7}  ERROR"]
+             f"{'CLUSTER':<14} {'NETWORK':<10} {extra}{'STATE':<12} {'SYNCED':<7} {'OBJECTS':>7}  REASON"]
     for c in status.clusters:
         extra = f"{c.region or '-':<10} {output.when(c.last_push):<20} " if wide else ""
         lines.append(f"{c.name:<14} {c.network or '-':<10} {extra}"
                      f"{c.state + (' (stale)' if c.stale else ''):<12} "
-                     f"{'yes' if c.synced else 'no':<7} {c.objects:>7}  {c.error or ''}")
+                     f"{'yes' if c.synced else 'no':<7} {c.objects:>7}  {explain(c)}")
+        if wide and c.error:
+            lines.append(f"  error: {c.error}")
         for conflict in c.conflicts:
             lines.append(f"  conflict: {conflict}")
     return "\n".join(lines)
 
 
+def status_data(status) -> dict:
+    """The status as JSON-ready data, each cluster with its ``reason`` in words."""
+    from federation.check.reasons import explain
+
+    data = output.plain(status)
+    for row, cluster in zip(data["clusters"], status.clusters):
+        row["reason"] = explain(cluster)
+    return data
+
+
 def cmd_status(args) -> int:
-    status = _client(args).status()
-    print(output.render(output.chosen(args), output.plain(status), lambda wide: format_status(status, wide)))
+    client = _client(args)
+    fmt = output.chosen(args)
+
+    def text() -> str:
+        status = client.status()
+        return output.render(fmt, status_data(status), lambda wide: format_status(status, wide))
+
+    if not args.watch:
+        print(text())
+        return 0
+    from federation.check.watching import watch
+
+    watch(text, lambda s: print(s, flush=True), interval=args.interval)
     return 0
 
 
 def cmd_render(args) -> int:
     sys.stdout.write(_client(args).render(args.cluster))
     return 0
+
+
+def cmd_diff(args) -> int:
+    """Like ``kubectl diff``: a unified diff per object; exit 1 when anything differs, 2 on
+    an error (so that 1 always means differences)."""
+    try:
+        diffs = _client(args).diff(args.cluster)
+    except errors.FederationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for d in diffs:
+        what = f"{d.kind} {d.namespace + '/' if d.namespace else ''}{d.name}"
+        if d.action == "conflict":
+            print(f"# {what}: exists and is not this hub's; the hub leaves it alone (see `federation status`)")
+            continue
+        sys.stdout.writelines(difflib.unified_diff(
+            d.live_yaml.splitlines(True), d.desired_yaml.splitlines(True),
+            f"live/{what}", f"desired/{what} ({d.action})"))
+    return 1 if diffs else 0
 
 
 def cmd_apply(args) -> int:
@@ -292,6 +339,12 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vm-cert-ttl", type=float, default=24 * 3600.0,
                    help="VM workload certificate lifetime in seconds (default 86400)")
     p.add_argument("--metrics-listen", default="", help="Prometheus metrics address, e.g. 0.0.0.0:9464")
+    p.add_argument("--otlp-endpoint", default=_env("FEDERATION_OTLP_ENDPOINT"),
+                   help="export traces over OTLP/gRPC to http(s)://HOST:PORT (needs mesh-federation[otlp])")
+    p.add_argument("--otlp-ca", default="", help="CA file of an https:// OTLP collector (default: system roots)")
+    p.add_argument("--probe-gateways", type=float, default=0.0, metavar="SECONDS",
+                   help="TCP-probe every member's east-west gateway this often for "
+                        "federation_gateway_reachable (off by default)")
     p.add_argument("--health-listen", default="",
                    help="plaintext gRPC health endpoint for kubelet probes, e.g. 0.0.0.0:8081 (off when empty)")
     p.add_argument("--tls-cert", default="", help="admin API server certificate (PEM)")
@@ -388,6 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="hub and per-cluster sync status")
     output.add_output_flags(p)
+    p.add_argument("-w", "--watch", action="store_true", help="print the status again whenever it changes")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between looks with --watch (default 2)")
     _add_hub_flags(p)
     p.set_defaults(func=cmd_status)
 
@@ -395,6 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster", required=True, help="the member cluster's registered name")
     _add_hub_flags(p)
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("diff", help="what the hub would change in a cluster against what is live there "
+                                    "(exit 1 when something differs, as kubectl diff)")
+    p.add_argument("--cluster", required=True, help="the member cluster's registered name")
+    _add_hub_flags(p)
+    p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("apply", help="create or update hub resources (FailoverPolicy, WorkloadGroup)")
     p.add_argument("-f", "--filename", required=True,
@@ -433,7 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions():
     """Command groups that live beside their feature (trust, vm)."""
     out = []
-    for module in ("federation.trust.cli", "federation.onboarding.cli"):
+    for module in ("federation.trust.cli", "federation.onboarding.cli", "federation.check.cli",
+                   "federation.dashboard.cli"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -20,7 +20,9 @@ from federation.check.reasons import watch_errors
 from federation.cluster_identity import read_identity, register_once
 from federation.kubeapi import KubeClient, parse_kubeconfig
 from federation.model.policy import parse_policy
-from federation.render import conflicts, render_cluster
+from federation.push.diffing import differences
+from federation.push.inventory import take_inventory
+from federation.render import conflicts, object_ref, render_cluster
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,10 @@ def _redact(obj: dict) -> dict:
         obj = dict(obj)
         obj["data"] = {k: "<redacted>" for k in obj.get("data", {})}
     return obj
+
+
+def _yaml(obj: dict | None) -> str:
+    return yaml.safe_dump(obj, sort_keys=True) if obj is not None else ""
 
 
 class HubControl(control.Control):
@@ -215,6 +221,21 @@ class HubControl(control.Control):
         objs = render_cluster(snapshot, self.hub.policies, cluster, self.hub.settings.domain)
         objs[1:1] = self.hub.extra_cluster_objects(cluster)  # after the gateway, as pushed
         return yaml.safe_dump_all([_redact(o) for o in objs], sort_keys=False)
+
+    def diff(self, cluster):
+        """Desired (as ``render``) against live, read with the hub's own credentials."""
+        member = self.hub.members().get(cluster)
+        if member is None:
+            raise errors.NotFound(f"cluster {cluster!r} is not registered")
+        snapshot = self.hub.snapshot
+        objs = render_cluster(snapshot, self.hub.policies, cluster, self.hub.settings.domain)
+        objs += self.hub.extra_cluster_objects(cluster)
+        desired = {object_ref(o): o for o in objs}
+        inventory = take_inventory(member.kube, hub_id=self.hub.hub_id, keep_raw=True)
+        live = dict(inventory.raw) if inventory is not None else {}
+        return [control.ObjectDiff(api_version=d.ref[0], kind=d.ref[1], namespace=d.ref[2], name=d.ref[3],
+                                   action=d.action, live_yaml=_yaml(d.live), desired_yaml=_yaml(d.desired))
+                for d in differences(desired, live, set(inventory.foreign) if inventory else set())]
 
     # -- hub resources ----------------------------------------------------------
     def apply_resources(self, yaml_text):

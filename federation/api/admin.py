@@ -62,6 +62,13 @@ class AdminServicer(pb_grpc.AdminServicer):
         _require(cluster=request.cluster)
         return pb.RenderResponse(yaml=self._control.render(request.cluster))
 
+    def Diff(self, request: pb.DiffRequest, context) -> pb.DiffResponse:
+        _require(cluster=request.cluster)
+        return pb.DiffResponse(objects=[
+            pb.ObjectDiff(api_version=d.api_version, kind=d.kind, namespace=d.namespace, name=d.name,
+                          action=d.action, live_yaml=d.live_yaml, desired_yaml=d.desired_yaml)
+            for d in self._control.diff(request.cluster)])
+
 
 def ref_to_yaml(ref: pb.ResourceRef) -> str:
     """The YAML document that names the same resource as ``ref``."""

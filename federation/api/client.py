@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from federation import errors
 from federation.api import converting
 from federation.api.codes import error_for
-from federation.api.control import ClusterRecord, HubStatus, RemovalResult, ServiceRow
+from federation.api.control import ClusterRecord, HubStatus, ObjectDiff, RemovalResult, ServiceRow
 from federation.api.gen.federation.v1 import admin_pb2 as pb
 from federation.api.gen.federation.v1 import admin_pb2_grpc as pb_grpc
 from federation.api.tls import read_pem
@@ -115,6 +115,11 @@ class AdminClient:
 
     def render(self, cluster: str) -> str:
         return self._call("Render", pb.RenderRequest(cluster=cluster)).yaml
+
+    def diff(self, cluster: str) -> list[ObjectDiff]:
+        return [ObjectDiff(d.api_version, d.kind, d.namespace, d.name, d.action, d.live_yaml,
+                                   d.desired_yaml)
+                for d in self._call("Diff", pb.DiffRequest(cluster=cluster)).objects]
 
     def health(self, service: str = "") -> str:
         """The health service's answer (``SERVING``…); sends no token."""

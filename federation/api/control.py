@@ -148,3 +148,19 @@ class Control(Protocol):
 
     def render(self, cluster: str) -> str:
         """The configuration written into ``cluster``, as YAML."""
+
+    def diff(self, cluster: str) -> list["ObjectDiff"]:
+        """What the hub would change in ``cluster`` against what is live there."""
+
+
+@dataclass(frozen=True)
+class ObjectDiff:
+    """One object the hub would create, update, delete, or cannot write (conflict)."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    action: str
+    live_yaml: str = ""
+    desired_yaml: str = ""

@@ -220,3 +220,33 @@ class RenderResponse(_message.Message):
     YAML_FIELD_NUMBER: _ClassVar[int]
     yaml: str
     def __init__(self, yaml: _Optional[str] = ...) -> None: ...
+
+class DiffRequest(_message.Message):
+    __slots__ = ("cluster",)
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    cluster: str
+    def __init__(self, cluster: _Optional[str] = ...) -> None: ...
+
+class ObjectDiff(_message.Message):
+    __slots__ = ("api_version", "kind", "namespace", "name", "action", "live_yaml", "desired_yaml")
+    API_VERSION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    LIVE_YAML_FIELD_NUMBER: _ClassVar[int]
+    DESIRED_YAML_FIELD_NUMBER: _ClassVar[int]
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    action: str
+    live_yaml: str
+    desired_yaml: str
+    def __init__(self, api_version: _Optional[str] = ..., kind: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., action: _Optional[str] = ..., live_yaml: _Optional[str] = ..., desired_yaml: _Optional[str] = ...) -> None: ...
+
+class DiffResponse(_message.Message):
+    __slots__ = ("objects",)
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    objects: _containers.RepeatedCompositeFieldContainer[ObjectDiff]
+    def __init__(self, objects: _Optional[_Iterable[_Union[ObjectDiff, _Mapping]]] = ...) -> None: ...

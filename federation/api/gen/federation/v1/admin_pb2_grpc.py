@@ -81,6 +81,11 @@ class AdminStub:
                 request_serializer=federation_dot_v1_dot_admin__pb2.RenderRequest.SerializeToString,
                 response_deserializer=federation_dot_v1_dot_admin__pb2.RenderResponse.FromString,
                 _registered_method=True)
+        self.Diff = channel.unary_unary(
+                '/federation.v1.Admin/Diff',
+                request_serializer=federation_dot_v1_dot_admin__pb2.DiffRequest.SerializeToString,
+                response_deserializer=federation_dot_v1_dot_admin__pb2.DiffResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -155,6 +160,13 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Diff(self, request, context):
+        """What the hub would change in one member cluster against what is live there.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -202,6 +214,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.Render,
                     request_deserializer=federation_dot_v1_dot_admin__pb2.RenderRequest.FromString,
                     response_serializer=federation_dot_v1_dot_admin__pb2.RenderResponse.SerializeToString,
+            ),
+            'Diff': grpc.unary_unary_rpc_method_handler(
+                    servicer.Diff,
+                    request_deserializer=federation_dot_v1_dot_admin__pb2.DiffRequest.FromString,
+                    response_serializer=federation_dot_v1_dot_admin__pb2.DiffResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -448,6 +465,33 @@ class Admin:
             '/federation.v1.Admin/Render',
             federation_dot_v1_dot_admin__pb2.RenderRequest.SerializeToString,
             federation_dot_v1_dot_admin__pb2.RenderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Diff(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/federation.v1.Admin/Diff',
+            federation_dot_v1_dot_admin__pb2.DiffRequest.SerializeToString,
+            federation_dot_v1_dot_admin__pb2.DiffResponse.FromString,
             options,
             channel_credentials,
             insecure,
