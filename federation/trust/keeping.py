@@ -75,6 +75,7 @@ class TrustKeeper:
         self._soak_wait: float | None = None  # seconds until a soak ends, when that is all
         self._has_root: bool | None = None  # as last seen in the store; None: not looked yet
         self._looked_at = float("-inf")  # outside a rotation: when the istiods were last read
+        self._built_early = False  # a Secret was built for the render since the last pass
         self._agent_source: AgentSource | None = None
         self._swept_at: float | None = None
         self._rotating = False
@@ -110,6 +111,7 @@ class TrustKeeper:
                     "cluster": target, "error": str(exc)}})
                 return None
         if built:
+            self._built_early = True  # the next pass refreshes the expiry gauge
             # The caller may be a dry run, not the render: make sure it is pushed.
             self._hub.refresh_cluster_objects()
         return self._secrets.get(target)
@@ -188,11 +190,12 @@ class TrustKeeper:
         sweep = self._swept_at is None or now - self._swept_at >= self.sweep_interval
         with self._build_lock:
             changed = self._refresh(names, plan_revision, full=sweep)
+            early, self._built_early = self._built_early, False
         if sweep:
             self._forget_departed()
             self.expiry.record(self.authority.seconds_to_expiry())
             self._swept_at = now
-        elif changed:
+        elif changed or early:
             self.expiry.record(self.authority.seconds_to_expiry())
         if changed:
             self._hub.refresh_cluster_objects()
