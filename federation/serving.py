@@ -86,7 +86,8 @@ def write_hub_env(wd: Workdir, address: str, listeners: dict[str, str] | None = 
     return wd.env
 
 
-EXTENSIONS = ("federation.trust.wiring", "federation.onboarding.wiring")
+EXTENSIONS = ("federation.trust.wiring", "federation.onboarding.wiring", "federation.check.wiring",
+              "federation.telemetry.wiring")
 
 
 def install_extensions(service: "HubService") -> None:
@@ -118,13 +119,13 @@ class HubService:
         self._own_store = store is None
         self.store = store or open_store(settings.store_url or None, prefix=settings.store_prefix)
         self.kek = self._kek()
-        self.telemetry = Telemetry()
+        self.telemetry = Telemetry(otlp_endpoint=settings.otlp_endpoint, otlp_ca_file=settings.otlp_ca_file)
         self.hub = Hub(settings, self.store, self.kek, self.telemetry)
         self.control = HubControl(self.hub)
         self.api = ApiServer(settings.listen, self.control,
                              ServerTLS.from_files(settings.tls_cert, settings.tls_key),
                              settings.admin_token_file,
-                             health_address=settings.health_listen or None)
+                             health_address=settings.health_listen or None, tracer=self.telemetry.tracer)
         self.extensions: list = []  # started after the hub, stopped before it
         self.metrics_port = 0
         install_extensions(self)

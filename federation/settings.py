@@ -14,6 +14,9 @@ class HubSettings:
     listen: str = "127.0.0.1:8443"  # admin gRPC API
     onboarding_listen: str = ""  # VM onboarding gRPC API; empty = disabled
     metrics_listen: str = ""  # Prometheus endpoint; empty = disabled
+    otlp_endpoint: str = ""  # OTLP/gRPC trace collector, http(s)://HOST:PORT; empty = no export
+    otlp_ca_file: str = ""  # CA of an https:// collector (default: system roots)
+    gateway_probe_interval: float = 0.0  # seconds between TCP probes of member gateways; 0 = off
     health_listen: str = ""  # plaintext gRPC health only, for kubelet probes; empty = disabled
     tls_cert: str = ""
     tls_key: str = ""

@@ -13,6 +13,7 @@ with its traceback logged, so internals never reach a caller.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -133,9 +134,10 @@ class ServingInterceptor(grpc.ServerInterceptor):
     and translates errors, for unary and streaming handlers alike."""
 
     def __init__(self, policies: Mapping[str, Authenticator],
-                 failures: FailureLimiter | None = None):
+                 failures: FailureLimiter | None = None, tracer=None):
         self._policies = policies
         self._failures = failures  # None: no limit (only public services behind it)
+        self._tracer = tracer  # OpenTelemetry tracer: a span per call
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
@@ -150,13 +152,16 @@ class ServingInterceptor(grpc.ServerInterceptor):
                behavior: Callable, request, context: grpc.ServicerContext, *args, **kwargs):
         started = time.monotonic()
         fields = {"method": method}
-        try:
-            if authenticator is None:
-                raise errors.PermissionDenied(f"no access policy for {method}")
-            fields["caller"] = self._authenticate(authenticator, context)
-            result = behavior(request, context, *args, **kwargs)
-        except BaseException as exc:
-            _abort(context, exc, fields)
+        span = (self._tracer.start_as_current_span(f"rpc {method}", attributes={"rpc.method": method})
+                if self._tracer is not None else contextlib.nullcontext())
+        with span:
+            try:
+                if authenticator is None:
+                    raise errors.PermissionDenied(f"no access policy for {method}")
+                fields["caller"] = self._authenticate(authenticator, context)
+                result = behavior(request, context, *args, **kwargs)
+            except BaseException as exc:
+                _abort(context, exc, fields)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("rpc", extra={"fields": {**fields, "ms": round((time.monotonic() - started) * 1e3, 1)}})
         return result

@@ -51,6 +51,7 @@ class ApiServer:
         max_workers: int = 16,
         max_concurrent_rpcs: int | None = None,
         health_address: str | None = None,
+        tracer=None,
     ):
         if not isinstance(tls, ServerTLS):
             raise ConfigError("the API server always serves TLS: give it a ServerTLS")
@@ -60,6 +61,7 @@ class ApiServer:
         self._max_workers = max_workers
         self._max_concurrent_rpcs = max_concurrent_rpcs or max_workers * 8
         self._health_address = health_address
+        self._tracer = tracer  # a span per call when given
         self.admin_auth: Authenticator = (
             admin_tokens if isinstance(admin_tokens, Authenticator) else BearerTokens.from_source(admin_tokens)
         )
@@ -114,7 +116,8 @@ class ApiServer:
         self._executor = ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="api")
         server = grpc.server(
             self._executor,
-            interceptors=[ServingInterceptor(dict(self._policies), failures=self.auth_failures)],
+            interceptors=[ServingInterceptor(dict(self._policies), failures=self.auth_failures,
+                                             tracer=self._tracer)],
             options=options,
             maximum_concurrent_rpcs=self._max_concurrent_rpcs,
         )

@@ -1,4 +1,4 @@
-"""The hub's metrics and tracer; the only module that imports OpenTelemetry."""
+"""The hub's metrics and tracer; with ``exporting`` (OTLP), the only modules that import OpenTelemetry."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ Gauges = Callable[[], Iterable[tuple[float, dict]]]
 
 
 class Telemetry:
-    def __init__(self, service_name: str = "mesh-federation"):
+    def __init__(self, service_name: str = "mesh-federation", otlp_endpoint: str = "", otlp_ca_file: str = ""):
         resource = Resource.create({"service.name": service_name, "service.version": __version__})
         self.registry = CollectorRegistry()
         self._reader = PrometheusMetricReader(registry=self.registry)
@@ -34,6 +34,10 @@ class Telemetry:
                         aggregation=ExplicitBucketHistogramAggregation(LATENCY_BUCKETS))],
         )
         self._traces = TracerProvider(resource=resource)
+        if otlp_endpoint:
+            from federation.telemetry.exporting import span_processor
+
+            self._traces.add_span_processor(span_processor(otlp_endpoint, otlp_ca_file))
         self.tracer = self._traces.get_tracer("federation")
         meter = self._meters.get_meter("federation")
         self._sources: dict[str, Gauges] = {}
@@ -53,10 +57,36 @@ class Telemetry:
             ("federation_endpoints", "Ready endpoints by cluster"),
             ("federation_cert_expiry_seconds", "Seconds until a CA certificate expires"),
             ("federation_vms", "Registered VM workloads"),
+            ("federation_cluster_state", "1 for each member cluster's current state"),
+            ("federation_cluster_last_sync_timestamp_seconds",
+             "Unix time a push pass last left the cluster synced with no error"),
+            ("federation_gateway_reachable", "1 when the hub reached an east-west gateway's 15443, else 0"),
         ):
             meter.create_observable_gauge(name, callbacks=[self._callback(name)],
                                           description=description)
+        self.push_errors = meter.create_counter(
+            "federation_push_errors", unit="1", description="Failed member API calls by cluster and reason")
+        self._failures: dict[str, int] = {}
+        self.last_sync: dict[str, float] = {}
         self._server = None
+
+    def observe_push(self, status) -> None:
+        """Record a pusher's new status: failures by reason, and the last successful sync."""
+        from federation.check.reasons import error_reason
+
+        with self._lock:
+            before = self._failures.get(status.cluster, 0)
+            self._failures[status.cluster] = status.failures
+            if status.synced and not status.errors and status.last_push:
+                self.last_sync[status.cluster] = status.last_push
+        if status.failures > before:
+            reason = error_reason(status.errors[-1] if status.errors else "")
+            self.push_errors.add(status.failures - before, {"cluster": status.cluster, "reason": reason})
+
+    def forget_cluster(self, cluster: str) -> None:
+        with self._lock:
+            self._failures.pop(cluster, None)
+            self.last_sync.pop(cluster, None)
 
     def gauge(self, name: str, source: Gauges) -> None:
         """Set the function that yields (value, attributes) for an observable gauge."""
