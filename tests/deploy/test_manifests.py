@@ -144,7 +144,9 @@ def test_member_access_is_least_privilege():
     assert [(r["apiGroups"], r["resources"], r["resourceNames"], r["verbs"])
             for r in rules if r.get("resourceNames")] == [([""], ["namespaces"], ["kube-system"], ["get"])]
     assert granted == {
-        ("", "services"): read, ("", "nodes"): read, ("", "namespaces"): read,
+        ("", "nodes"): read, ("", "pods"): read,  # pods: the workloads' service accounts
+        # stub Services for services a member does not run, and their namespace where missing
+        ("", "services"): write, ("", "namespaces"): write,
         ("discovery.k8s.io", "endpointslices"): read,
         ("multicluster.x-k8s.io", "serviceexports"): read,
         **{("networking.istio.io", r): write
@@ -155,13 +157,20 @@ def test_member_access_is_least_privilege():
     assert role["metadata"]["namespace"] == "istio-system"
     named = [r for r in role["rules"] if r.get("resourceNames")]
     unnamed = [r for r in role["rules"] if not r.get("resourceNames")]
+    # cacerts: list/watch by name (field selector), delete when the cluster leaves
     assert [(r["resources"], r["resourceNames"], sorted(r["verbs"])) for r in named] == \
-        [(["secrets"], ["cacerts"], ["get", "patch", "update"]),
+        [(["secrets"], ["cacerts"], ["delete", "get", "list", "patch", "update", "watch"]),
          (["configmaps"], ["istio-ca-root-cert"], ["get"])]  # the roots istiod publishes
     assert [(r["resources"], r["verbs"]) for r in unnamed] == [(["secrets"], ["create"])]
+    check = one(objects, "Role", "mesh-federation-check")  # `federation check` reads Istio's mesh config
+    assert [(r["resources"], r["resourceNames"], r["verbs"]) for r in check["rules"]] == [
+        (["configmaps"], ["istio"], ["get"])]
+    assert sorted(o["metadata"]["name"] for o in objects if o["kind"] in ("Role", "ClusterRole")) == [
+        "mesh-federation-cacerts", "mesh-federation-check", "mesh-federation-reader"]
     for binding_kind, role_kind, role_name in [("ClusterRoleBinding", "ClusterRole", "mesh-federation-reader"),
-                                               ("RoleBinding", "Role", "mesh-federation-cacerts")]:
-        binding = one(objects, binding_kind)
+                                               ("RoleBinding", "Role", "mesh-federation-cacerts"),
+                                               ("RoleBinding", "Role", "mesh-federation-check")]:
+        binding = one(objects, binding_kind, role_name)
         assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role_name}
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "mesh-federation-reader",
                                         "namespace": "istio-system"}]
