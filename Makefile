@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench e2e e2e-sim e2e-kind protos setup etcd shellcheck clean peers faults
+.PHONY: demo test bench e2e e2e-sim e2e-kind protos setup etcd shellcheck chromium clean peers faults
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,13 +13,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) etcd shellcheck
+setup: $(STAMP) etcd shellcheck chromium
 
 etcd:
 	@command -v etcd >/dev/null 2>&1 || { \
 	  echo "installing Debian's etcd-server"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq etcd-server >/dev/null; }
+
+# Headless Chromium for the dashboard's page tests.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 shellcheck:
 	@command -v shellcheck >/dev/null 2>&1 || { \
