@@ -37,7 +37,8 @@ shellcheck:
 demo: setup
 	$(VENV)/bin/federation demo --workdir $${WORKDIR:-.demo}
 
-test: setup
+# The suite includes tests on real peers (kube-apiserver, istiod): they are built first.
+test: setup peers
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: setup
