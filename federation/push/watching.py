@@ -17,7 +17,7 @@ from typing import Callable
 from federation.kubeapi import KubeClient, ResourceType
 from federation.push.digest import MANAGED_SELECTOR
 from federation.push.inventory import FIELD_SELECTORS, OWNED_KINDS
-from federation.sources.reflecting import DELETED, Reflector, ReflectorEvent
+from federation.sources.reflecting import DELETED, Reflector, ReflectorEvent, slim_identity
 from federation.sources.settings import SourceSettings
 
 ChangeCallback = Callable[[ResourceType, bool, dict], None]
@@ -50,7 +50,7 @@ class OwnedWatch:
             self._reflectors.append(Reflector(
                 kube, seen, on_event=lambda event, t=rtype: _hand(on_change, t, event),
                 on_synced=lambda: None, stop_event=self._stop, label_selector=MANAGED_SELECTOR,
-                field_selector=FIELD_SELECTORS.get(rtype),
+                field_selector=FIELD_SELECTORS.get(rtype), slim=slim_identity,
                 settings=settings, missing_ok=True))
 
     def start(self) -> None:

@@ -75,8 +75,9 @@ class Reflector:
     or watch attempt. All three run on the reflector's thread. With ``missing_ok``
     a kind the server does not serve (404, e.g. a CRD that is not installed) counts
     as listed and empty, and is listed again every ``missing_kind_recheck_seconds``.
-    ``slim(obj)`` reduces each object before it is cached and delivered (for big
-    kinds of which little is read, such as Pods).
+    ``slim(obj)`` reduces what is cached of each object (for kinds of which little is
+    kept between events, such as Pods or the hub's own objects); events carry the
+    object as received, except the deletes a relist finds, which carry the cached one.
     """
 
     def __init__(
@@ -282,11 +283,13 @@ class Reflector:
         else:
             self.missing = False
         observed_at = time.monotonic()
-        fresh = {}
+        fresh, received = {}, {}
         for item in data.get("items") or []:
-            fresh[object_key(item)] = self._slim(item) if self._slim is not None else item
+            key = object_key(item)
+            received[key] = item
+            fresh[key] = self._slim(item) if self._slim is not None else item
         previous, self.cache = self.cache, fresh
-        for key, obj in fresh.items():
+        for key, obj in received.items():
             old = previous.get(key)
             if old is None:
                 self._deliver(ReflectorEvent(ADDED, obj, observed_at, relisted=True))
@@ -338,8 +341,6 @@ class Reflector:
             stream.close()
 
     def _apply(self, kind: str, obj: dict, observed_at: float) -> bool:
-        if self._slim is not None:
-            obj = self._slim(obj)
         key = object_key(obj)
         version = _resource_version(obj)
         if version:
@@ -353,7 +354,7 @@ class Reflector:
         old = self.cache.get(key)
         if old is not None and version and _resource_version(old) == version:
             return False  # already seen (a resumed watch may repeat it)
-        self.cache[key] = obj
+        self.cache[key] = self._slim(obj) if self._slim is not None else obj
         self._deliver(ReflectorEvent(ADDED if old is None else MODIFIED, obj, observed_at))
         return True
 
@@ -368,6 +369,14 @@ class Reflector:
         fields = {"cluster": self.kube.cluster, "kind": self.rtype.kind}
         fields.update(more)
         return fields
+
+
+def slim_identity(obj: dict) -> dict:
+    """What a cache needs of an object whose events are handled as they come: its
+    identity, version and labels (deletes found by a relist carry this)."""
+    meta = obj.get("metadata") or {}
+    return {"metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "labels")
+                         if k in meta}}
 
 
 def _capped_delay(attempt: int, initial: float, cap: float) -> float:
