@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 import tenacity
+from opentelemetry import trace
 
 from federation import errors
 from federation.kubeapi import KubeClient
@@ -59,6 +60,7 @@ from federation.push.watching import OwnedWatch
 log = logging.getLogger(__name__)
 
 MAX_ERRORS = 5
+MAX_ORIGINS = 32  # links of one push span to the renders it carries
 # Upper bound of one idle wait; waking up early costs nothing.
 IDLE_WAIT_SECONDS = 60.0
 
@@ -122,6 +124,7 @@ class ClusterPusher:
         self._intake_full: dict[Ref, dict] | None = None
         self._intake: dict[Ref, dict | None] = {}
         self._intake_observed: float | None = None
+        self._origins: list = []  # span contexts of the renders handed over since the last pass
         self._resync_requested = False
         self._observed: dict[Ref, tuple[ResourceType, bool, dict, float]] = {}
         # Hand-overs counted, so a status read right after one is never "synced"
@@ -148,6 +151,7 @@ class ClusterPusher:
         with self._lock:
             self._intake.update(changes)
             self._note_observed(observed_at)
+            self._note_origin()
             self._handed_seq += 1
         self._wake.set()
 
@@ -158,6 +162,7 @@ class ClusterPusher:
             self._intake_full = full
             self._intake = {}
             self._note_observed(observed_at)
+            self._note_origin()
             self._handed_seq += 1
         self._wake.set()
 
@@ -172,6 +177,13 @@ class ClusterPusher:
         with self._lock:
             self._observed[live_ref(rtype, obj)] = (rtype, deleted, obj, time.monotonic())
         self._wake.set()
+
+    def _note_origin(self) -> None:
+        """The caller's span (a render): the push pass that carries its changes links to it,
+        so a trace leads from reconcile through render to the push in each cluster."""
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid and len(self._origins) < MAX_ORIGINS:
+            self._origins.append(context)
 
     def _note_observed(self, observed_at: float | None) -> None:
         if observed_at is not None and (self._intake_observed is None
@@ -305,7 +317,10 @@ class ClusterPusher:
     def _span(self):
         if self._tracer is None:
             return contextlib.nullcontext()
-        return self._tracer.start_as_current_span("push", attributes={"cluster": self.cluster})
+        with self._lock:
+            origins, self._origins = self._origins, []
+        return self._tracer.start_as_current_span("push", attributes={"cluster": self.cluster},
+                                                  links=[trace.Link(c) for c in origins])
 
     def _pass(self) -> None:
         if self._stopping.is_set():

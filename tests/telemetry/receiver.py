@@ -29,6 +29,7 @@ class Receiver(trace_service_pb2_grpc.TraceServiceServicer):
                     found.append({"name": span.name, "service": service.get("service.name"),
                                   "trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
                                   "parent_id": span.parent_span_id.hex(),
+                                  "links": [(link.trace_id.hex(), link.span_id.hex()) for link in span.links],
                                   "attributes": {a.key: _value(a.value) for a in span.attributes}})
         with self._changed:
             self.spans.extend(found)

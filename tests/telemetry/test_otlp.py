@@ -37,6 +37,12 @@ def test_reconcile_render_push_and_api_spans_reach_the_collector(env):  # noqa: 
         # render runs inside a reconcile: same trace, the reconcile is its parent.
         assert all(r["parent_id"] in reconciles for r in renders)
         assert all(reconciles[r["parent_id"]]["trace_id"] == r["trace_id"] for r in renders)
+        # each cluster's push links to the render whose changes it carried
+        by_id = {(s["trace_id"], s["span_id"]): s for s in renders}
+        for cluster in ("cluster-1", "cluster-2", "cluster-3"):
+            linked = [by_id[link] for s in spans if s["name"] == "push"
+                      and s["attributes"].get("cluster") == cluster for link in s["links"] if link in by_id]
+            assert linked and {r["attributes"]["cluster"] for r in linked} == {cluster}, cluster
         assert {s["service"] for s in spans} == {"mesh-federation"}
         service.stop()
         env.service = None
