@@ -11,6 +11,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	@# xds-protos ships an older copy of opentelemetry/proto, which may overwrite
+	@# opentelemetry-proto's files depending on install order: put those back.
+	$(PY) -m pip install -q --no-deps --force-reinstall \
+	  "opentelemetry-proto==$$($(PY) -c 'import importlib.metadata as m; print(m.version("opentelemetry-proto"))')"
 	touch $(STAMP)
 
 setup: $(STAMP) etcd shellcheck chromium
