@@ -310,14 +310,6 @@ class ClusterWatcher:
             out.update(self._resolved[address])
         return tuple(sorted(out))
 
-    def refresh_hostnames(self) -> None:
-        """Look the gateway's hostnames up again (load balancers' addresses move)."""
-        with self._lock:
-            if not self._resolved:
-                return
-            self._resolved.clear()
-            self._flush()
-
     def _exported(self, key: ServiceKey, service: dict) -> bool:
         labels = deriving.labels_of(service)
         if labels.get(EXPORT_LABEL) == "false" or key.namespace in self.settings.excluded_namespaces:

@@ -20,7 +20,7 @@ Workloads (namespace ``bookinfo`` unless said otherwise):
 
 from __future__ import annotations
 
-import time
+import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,8 +33,8 @@ from federation.trust.client import TrustClient
 from peers.fleet import RealFleet
 from peers.workload import PortSpec as PeerPort
 from peers.xds import Locality, Proxy, XdsProbe
-from tests.peers.support import (  # noqa: F401  (fixtures)
-    peers_etcd, peers_workdir, real_binaries, shared_crds, unique_name,
+from tests.peers.support import (  # noqa: F401  (fixtures, and wait_for for the tests here)
+    peers_etcd, peers_workdir, real_binaries, shared_crds, unique_name, wait_for,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,18 +59,6 @@ def outbound(name: str, port: int, namespace: str = NS) -> str:
     return f"outbound|{port}||{host(name, namespace)}"
 
 
-def wait_for(condition, timeout: float = 60.0, what: str = "condition", interval: float = 0.2):
-    """Poll until ``condition()`` is truthy (returned); fail with the last value."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"not {what} within {timeout:.0f}s (last: {str(last)[:600]})", pytrace=False)
-
-
 @dataclass
 class Mesh:
     fleet: RealFleet
@@ -81,7 +69,6 @@ class Mesh:
 
     def hub_root(self, cluster: str) -> str:
         """The mesh root as the hub wrote it into ``cluster`` (``cacerts``' root-cert.pem)."""
-        import base64
         secret = self.member(cluster).get("v1", "Secret", "istio-system", "cacerts")
         return base64.b64decode(secret["data"]["root-cert.pem"]).decode()
 
