@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench e2e e2e-sim e2e-kind protos setup etcd shellcheck chromium clean peers faults
+.PHONY: demo test bench e2e e2e-sim e2e-kind protos setup etcd shellcheck chromium zsh clean peers faults
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	  "opentelemetry-proto==$$($(PY) -c 'import importlib.metadata as m; print(m.version("opentelemetry-proto"))')"
 	touch $(STAMP)
 
-setup: $(STAMP) etcd shellcheck chromium
+setup: $(STAMP) etcd shellcheck chromium zsh
 
 etcd:
 	@command -v etcd >/dev/null 2>&1 || { \
@@ -31,6 +31,13 @@ chromium:
 	  echo "installing Debian's chromium"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# zsh: the completion test loads the zsh script in a real zsh.
+zsh:
+	@command -v zsh >/dev/null 2>&1 || { \
+	  echo "installing Debian's zsh"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq zsh >/dev/null; }
 
 shellcheck:
 	@command -v shellcheck >/dev/null 2>&1 || { \
