@@ -29,6 +29,7 @@ from federation.trust.gating import NOT_RELOADED
 from peers.projection import project
 from federation.api.trust_service import status_to_message
 from federation.trust.client import status_from_message
+from peers.errors import PeerError
 from peers.ca import CAUnavailable, Workload, create_certificate, published_root, request_token, verify_chain
 from tests.real.conftest import NS, wait_for
 
@@ -49,12 +50,20 @@ def issue(mesh, cluster: str):
     """A workload certificate for bookinfo/reviews from ``cluster``'s istiod, and the
     root bundle that istiod publishes."""
     member = mesh.member(cluster)
-    bundle = published_root(member.kubectl)
+    bundle = wait_for(lambda: _published(member), 60, f"istio-ca-root-cert written by {cluster}'s istiod")
     token = request_token(member.kubectl, NS, "reviews")
     issued = create_certificate(mesh.istiod(cluster).secure_address, bundle, token, cluster,
                                 Workload(NS, "reviews"))
     assert issued.uris == [f"spiffe://cluster.local/ns/{NS}/sa/reviews"]
     return issued, bundle
+
+
+def _published(member) -> str:
+    """istiod writes istio-ca-root-cert a moment after it starts: "" until then."""
+    try:
+        return published_root(member.kubectl)
+    except PeerError:
+        return ""
 
 
 def intermediate_subject(issued) -> str:
