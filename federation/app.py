@@ -90,7 +90,7 @@ class Hub:
         self._extra_cluster_objects = []  # callables (target) -> list[dict], e.g. cacerts
         self._resource_kinds: dict = {"FailoverPolicy": _Kind(parse_policy)}
         self._resource_watchers: dict = {}
-        self.replica_id = replica_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self.replica_id = replica_id or settings.replica_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self._push_counts: dict[str, tuple[int, int, int]] = {}
         self._shared_status: dict[str, dict] = {}
         self.membership = Membership(store, self.replica_id, ttl=settings.lease_ttl,

@@ -87,7 +87,7 @@ def _settings_from(args):
         onboarding_session_listen=args.onboarding_session_listen,
         kubeconfig_options=tuple(args.allow_kubeconfig_option or ()),
         otlp_endpoint=args.otlp_endpoint, otlp_ca_file=args.otlp_ca,
-        gateway_probe_interval=args.probe_gateways,
+        gateway_probe_interval=args.probe_gateways, replica_id=args.replica_id,
     )
 
 
@@ -369,6 +369,9 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rotation-soak", type=float, default=24 * 3600.0,
                    help="seconds each root-rotation step is held once every member's istiod uses it: "
                         "at least one workload-certificate lifetime (default 86400)")
+    p.add_argument("--replica-id", default=_env("FEDERATION_REPLICA_ID"),
+                   help="this replica's name among the hub's replicas; unique per replica "
+                        "(default: hostname plus a random suffix)")
     p.add_argument("--vm-grace", type=float, default=30.0,
                    help="seconds without heartbeats before a VM's entries are removed (default 30)")
     p.add_argument("--allow-kubeconfig-option", action="append", metavar="OPTION[,OPTION]",

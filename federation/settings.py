@@ -38,6 +38,7 @@ class HubSettings:
     # certificate lifetime (Istio's default workload TTL is 24 h).
     rotation_soak: float = 24 * 3600.0
     onboarding_session_listen: str = ""  # mTLS port for Renew/Heartbeat; empty: onboarding port + 1
+    replica_id: str = ""  # this replica's name in the membership; empty: hostname plus a random suffix
     lease_ttl: int = 10  # replica membership lease (seconds): a dead replica's clusters move after it
     removal_retry_max: float = 30.0  # longest back-off between cleanups of a cluster being removed
     # kubeconfig options accepted beyond the safe ones (see kubeconfig_policy): exec, tokenFile, ...

@@ -43,6 +43,20 @@ def wait_for(condition, timeout=15.0, interval=0.05, message="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {message} (last: {last!r})")
 
 
+def sharing_replica_id(first: str) -> str:
+    """A replica name that, beside ``first``, owns some but not all of the three
+    clusters (names are otherwise random, and a random pair leaves one replica
+    with every cluster a quarter of the time)."""
+    from federation.sharding import owner
+
+    for i in range(1000):
+        candidate = f"replica-{i}"
+        owners = {owner(c, [first, candidate]) for c in TOPOLOGY}
+        if owners == {first, candidate}:
+            return candidate
+    raise AssertionError(f"no replica name shares the clusters with {first!r}")
+
+
 def endpoints(cluster: str, zone: str, ready: int, total: int | None = None) -> list[Endpoint]:
     total = ready if total is None else total
     return [Endpoint(f"10.{ord(cluster[-1])}.0.{i + 1}", f"{cluster}-{zone}-0", zone, ready=i < ready)

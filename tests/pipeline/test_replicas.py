@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 
 from federation.catalog import Keys
 from federation.serving import HubService
@@ -12,7 +13,7 @@ from federation.sharding import owner
 from federation.store import open_store
 from federation.store.memory import MemoryStore
 from tests.etcd_server import EtcdServer
-from tests.pipeline.conftest import MANAGED, WE, wait_for
+from tests.pipeline.conftest import MANAGED, WE, sharing_replica_id, wait_for
 
 
 def test_owner_is_stable_and_moves_only_the_leaving_replicas_clusters():
@@ -59,10 +60,10 @@ def test_a_replica_whose_lease_is_gone_writes_nothing_more_and_the_other_takes_o
         env.store.close()
         env.store = open_store(f"etcd://{etcd.endpoint}", prefix=f"/replicas-{uuid.uuid4().hex[:8]}/",
                                timeout=2.0)
-        zombie = env.start_hub(lease_ttl=2)
+        zombie = env.start_hub(lease_ttl=2, replica_id="zombie")
         env.register_all()
         wait_for(env.synced, timeout=30.0, message="every cluster synced")
-        survivor = HubService(zombie.settings, store=env.store)
+        survivor = HubService(replace(zombie.settings, replica_id=sharing_replica_id("zombie")), store=env.store)
         survivor.start()
         try:
             wait_for(lambda: len(survivor.hub.membership.replicas) == 2
@@ -115,7 +116,8 @@ def _weight(env, cluster):
 
 def test_status_says_owner_lost_while_a_gone_replicas_status_is_all_there_is(hub):
     first = hub.service
-    second = HubService(first.settings, store=hub.store)
+    second = HubService(replace(first.settings, replica_id=sharing_replica_id(first.hub.replica_id)),
+                        store=hub.store)
     second.start()
     try:
         wait_for(lambda: len(first.hub.membership.replicas) == 2, message="both replicas see each other")
