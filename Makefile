@@ -45,16 +45,18 @@ shellcheck:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq shellcheck >/dev/null; }
 
+# kubesim/ (the simulator and the demo), bench/ and tools/ are packages of the checkout, not of
+# the product's wheel: they run from here, as `python -m`.
 demo: setup
-	$(VENV)/bin/federation demo --workdir $${WORKDIR:-.demo}
+	$(PY) -m kubesim.demo --workdir $${WORKDIR:-.demo}
 
 # The suite includes tests on real peers (kube-apiserver, istiod): they are built first.
 test: setup peers
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) -m federation.bench --grid full --out bench-results.json --plot bench-results.png
-	$(PY) -m federation.bench_vms --out bench-vms-results.json
+	$(PY) -m bench --grid full --out bench-results.json --plot bench-results.png
+	$(PY) -m bench.vms --out bench-vms-results.json
 
 # The local e2e's scenarios on real peers (a kube-apiserver and an istiod per member);
 # e2e-sim runs them against simulated clusters (fast, no peers needed).
@@ -77,7 +79,7 @@ peers: setup
 	$(PY) -m peers.building
 
 protos: $(STAMP)
-	$(PY) -m federation.api.protogen
+	$(PY) -m tools.protogen
 
 clean:
 	rm -rf $(VENV) .demo bench-results.json

@@ -178,7 +178,7 @@ else
   else
     note "../shared is absent: the simulated clusters accept custom resources without validation"
   fi
-  start sim "$FED" sim --clusters "${#CLUSTERS[@]}" --workdir "$WORK/sim" --services 0
+  start sim "$PY" -m kubesim --clusters "${#CLUSTERS[@]}" --workdir "$WORK/sim" --services 0
   WAIT_TIMEOUT=$START_TIMEOUT wait_for_process sim "the simulated clusters' ready file" test -s "$WORK/sim/ready"
 fi
 for c in "${CLUSTERS[@]}"; do

@@ -137,18 +137,6 @@ def listener_env(service) -> dict[str, str]:
     return env
 
 
-def cmd_sim(args) -> int:
-    from federation.sim import cli as sim_cli
-
-    return sim_cli.run(args)
-
-
-def cmd_demo(args) -> int:
-    from federation.demo import run_demo
-
-    return run_demo(args)
-
-
 def cmd_cluster_add(args) -> int:
     kubeconfig = _read_input(args.kubeconfig)
     record = _client(args).register_cluster(args.name, kubeconfig, network=args.network, region=args.region)
@@ -395,17 +383,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve_flags(p)
     p.add_argument("--workdir", default="", help="create missing TLS, token and KEK files here; write hub.env")
     p.set_defaults(func=cmd_serve)
-
-    p = sub.add_parser("sim", help="run simulated member clusters")
-    from federation.sim import cli as sim_cli
-    sim_cli.add_arguments(p)
-    p.set_defaults(func=cmd_sim)
-
-    p = sub.add_parser("demo", help="run the hub with three simulated clusters and a live view")
-    p.add_argument("--workdir", default=".demo", help="where kubeconfigs, hub.env and ready go (default .demo)")
-    p.add_argument("--etcd", default="", help="etcd URL (default: the in-memory store)")
-    p.add_argument("--no-view", action="store_true", help="log instead of drawing the live view")
-    p.set_defaults(func=cmd_demo)
 
     cluster = sub.add_parser("cluster", help="member clusters").add_subparsers(
         dest="cluster_command", metavar="SUBCOMMAND", required=True)

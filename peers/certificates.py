@@ -1,6 +1,6 @@
 """Certificates and keys of one test API server (EC P-256, ``cryptography``).
 
-The serving CA is the simulator's throwaway CA (``federation.sim.certs.SimCA``);
+The serving CA is the simulator's throwaway CA (``kubesim.certs.SimCA``);
 ``Authority`` adds what a real API server also needs: client certificates
 whose organisation is the user's group (``system:masters`` for the admin).
 """
@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from federation.sim.certs import SimCA
+from kubesim.certs import SimCA
 
 VALIDITY = dt.timedelta(days=7)
 

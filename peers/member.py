@@ -20,7 +20,7 @@ import yaml
 
 from federation import errors
 from federation.kubeapi import ENDPOINT_SLICE, MERGE_PATCH, NAMESPACE, NODE, SERVICE, KubeClient, ResourceType
-from federation.sim import workloads as shapes
+from kubesim import workloads as shapes
 from peers.apiserver import KubeAPIServer
 from peers.errors import PeerError
 from peers.workload import (PodState, PortLike, PortSpec, Workload, endpoint_slice_object, now_rfc3339,

@@ -21,10 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from federation.api import protogen as api_protogen
-from federation.api.protogen import _run_protoc, tools_version, write
 from federation.errors import ConfigError
 from peers.versions import ISTIO_MODULE, ISTIO_VERSION
+from tools import protogen as api_protogen
+from tools.protogen import _run_protoc, tools_version, write
 
 GEN_PACKAGE = "peers.gen"
 OUT_DIR = Path(__file__).resolve().parent / "gen"

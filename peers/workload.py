@@ -4,7 +4,7 @@ No kubelet or controller-manager runs beside the test API servers, so the
 objects they would produce are written directly: Pods bound to a Node and then
 given a Running/Ready status with an IP, and the EndpointSlice labelled and
 owned as the endpointslice controller writes it. Shapes shared with the
-simulator come from ``federation.sim.workloads``.
+simulator come from ``kubesim.workloads``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence, Union
 
-from federation.sim import workloads as shapes
+from kubesim import workloads as shapes
 from peers.errors import PeerError
 
 CONTAINER_IMAGE = "registry.invalid/peers/app:1"  # never pulled: no kubelet runs

@@ -2,7 +2,7 @@
 
 import pytest
 
-from federation.api import protogen
+from tools import protogen
 
 STALE = "run `make protos` and commit federation/api/gen"
 

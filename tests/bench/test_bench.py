@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from federation.bench.__main__ import main
-from federation.bench.grid import SIZES, configs, memory_slope
-from federation.bench.measuring import percentile
-from federation.bench.running import targets
-from federation.bench.settings import BenchConfig
-from federation.bench.topology import KINDS, Topology
+from bench.__main__ import main
+from bench.grid import SIZES, configs, memory_slope
+from bench.measuring import percentile
+from bench.running import targets
+from bench.settings import BenchConfig
+from bench.topology import KINDS, Topology
 
 SMALL = ["--clusters", "3", "--networks", "2", "--services", "5", "--replicas-per-service", "2",
          "--endpoints", "3", "--changes", "8", "--rate", "10", "--idle-seconds", "1",

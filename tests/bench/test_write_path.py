@@ -12,7 +12,7 @@ import pytest
 
 from federation import errors
 from federation.kubeapi import KubeClient, resource_type_of
-from federation.sim.fleet import SimFleet
+from kubesim.fleet import SimFleet
 
 
 def entry(weight: int) -> dict:

@@ -1,4 +1,4 @@
-"""`federation demo` as a user runs it: ready file, hub.env with every listener for
+"""`make demo` (`python -m kubesim.demo`) as a user runs it: ready file, hub.env with every listener for
 another terminal, logs in demo.log from the first line, private kubeconfigs, the
 README's VM onboarding path run as written, and a clean stop."""
 
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from federation.api.client import AdminClient
-from federation.demo import draw
-from federation.sim.cli import default_schemas_dir
+from kubesim.demo import draw
+from kubesim.cli import default_schemas_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # where `federation` and `federation-agent` are installed
@@ -40,8 +40,8 @@ class Demo:
         self.workdir = workdir
         self.stderr_path = workdir.parent / "demo.stderr"
         self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "federation.cli", "demo", "--workdir",
-                                      str(workdir), "--no-view"], stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([sys.executable, "-m", "kubesim.demo", "--workdir",
+                                      str(workdir), "--no-view"], cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
                                      stderr=self._stderr)
 
     def wait_ready(self, timeout: float = 60) -> None:

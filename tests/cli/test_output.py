@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from federation import cli
-from federation.sim.fleet import SimFleet
-from federation.sim.workloads import seed_cluster
+from kubesim.fleet import SimFleet
+from kubesim.workloads import seed_cluster
 from tests.onboarding.support import group_doc, start_hub, stop_hub, wait_until
 
 READ_COMMANDS = (["get"], ["services"], ["status"], ["cluster", "list"], ["vm", "list"],

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from federation.serving import prepare_workdir
-from federation.sim import SimFleet
-from federation.sim.workloads import istio_system_namespace
+from kubesim import SimFleet
+from kubesim.workloads import istio_system_namespace
 from tests.trust_integration.support import RootPublisher, start_hub, wait_for
 
 GATE = "vm-gate"  # a VM agent the test confirms by hand, holding step 1 until then

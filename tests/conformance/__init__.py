@@ -3,5 +3,5 @@
 Every test takes the ``api`` fixture, parametrized over both servers, and
 asserts behaviour the hub (``federation.kubeapi``, the reflector, the pusher)
 and kubectl rely on. Where the simulator differs on purpose, its docstring
-(``federation.sim``) says so and the test skips that case for the simulator.
+(``kubesim``) says so and the test skips that case for the simulator.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from federation.sim import SimCluster, load_crd_schemas
+from kubesim import SimCluster, load_crd_schemas
 from tests.conformance import support
 from tests.conformance.realserver import RealServer
 from tests.sim.helpers import SHARED_DIR, kubectl_runner

@@ -1,7 +1,7 @@
 """The reference: a real kube-apiserver (from the peers launcher) on a real etcd, with the CRDs installed.
 
 ``RealServer`` starts etcd and the API server, installs every CRD the simulator
-serves (the files ``federation.sim.schemas.CRD_FILES`` names under ``../shared``)
+serves (the files ``kubesim.schemas.CRD_FILES`` names under ``../shared``)
 and waits until each is Established and listed by discovery. ``compact`` compacts
 etcd at its current revision, so a watch from an older resourceVersion gets 410.
 Without the built binary the tests skip (they fail under CI, where it must exist).
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from federation.sim.schemas import CRD_FILES
+from kubesim.schemas import CRD_FILES
 from tests.conformance import support
 
 CRD_TIMEOUT = 30.0

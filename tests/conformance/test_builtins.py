@@ -7,7 +7,7 @@ import pytest
 from tests.conformance.support import APPLY, call
 
 SLICE_LABEL = "kubernetes.io/service-name"
-ATOMIC_LISTS = "server-side apply in the simulator treats every list as atomic; see federation.sim"
+ATOMIC_LISTS = "server-side apply in the simulator treats every list as atomic; see kubesim"
 
 
 def _svc_path(ns: str, name: str | None = None) -> str:

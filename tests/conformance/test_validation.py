@@ -6,7 +6,7 @@ import pytest
 
 from tests.conformance.support import APPLY, ISTIO, MERGE, call, we_path, workload_entry
 
-CEL_SKIP = "the simulator does not evaluate CEL rules (x-kubernetes-validations); see federation.sim"
+CEL_SKIP = "the simulator does not evaluate CEL rules (x-kubernetes-validations); see kubesim"
 
 
 def _causes(resp) -> list[str]:

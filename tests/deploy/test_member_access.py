@@ -187,7 +187,7 @@ def test_too_short_duration_is_a_config_error(operator_kubeconfig):
 
 # --- against the project's simulated API server ----------------------------------
 def test_simulated_cluster_without_the_service_account_gives_not_found_and_the_fix(tmp_path):
-    sim = pytest.importorskip("federation.sim.cluster", reason="federation.sim is not available")
+    sim = pytest.importorskip("kubesim.cluster", reason="kubesim is not available")
     with sim.SimCluster("member-x") as cluster:
         path = cluster.write_kubeconfig(tmp_path / "sim.kubeconfig")
         context = yaml.safe_load(path.read_text())["current-context"]

@@ -18,11 +18,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from federation.bench.hub_process import HubProcess
-from federation.bench.settings import BenchConfig
-from federation.bench.topology import NAMESPACE, WE, Topology
-from federation.sim.cli import default_schemas_dir
-from federation.sim.fleet import SimFleet
+from bench.hub_process import HubProcess
+from bench.settings import BenchConfig
+from bench.topology import NAMESPACE, WE, Topology
+from kubesim.cli import default_schemas_dir
+from kubesim.fleet import SimFleet
 from tests.etcd_server import EtcdServer
 from tests.faults.judging import judge
 

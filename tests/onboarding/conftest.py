@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from federation.sim import SimFleet, load_crd_schemas
-from federation.sim.workloads import seed_cluster
+from kubesim import SimFleet, load_crd_schemas
+from kubesim.workloads import seed_cluster
 
 from .support import SHARED_DIR, Agents, start_hub, stop_hub
 

@@ -15,9 +15,9 @@ import pytest
 
 from federation.serving import HubService, prepare_workdir
 from federation.settings import HubSettings
-from federation.sim.cli import default_schemas_dir
-from federation.sim.fleet import SimFleet
-from federation.sim.workloads import Endpoint, seed_cluster, set_endpoints
+from kubesim.cli import default_schemas_dir
+from kubesim.fleet import SimFleet
+from kubesim.workloads import Endpoint, seed_cluster, set_endpoints
 from federation.store.memory import MemoryStore
 
 NS = "shop"

@@ -129,8 +129,8 @@ def test_user_owned_destination_rule_is_left_alone_and_reported(hub):
 
 
 def test_written_objects_validate_and_carry_the_labels(hub):
-    from federation.sim.schemas import load_crd_schemas
-    from federation.sim.cli import default_schemas_dir
+    from kubesim.schemas import load_crd_schemas
+    from kubesim.cli import default_schemas_dir
 
     schemas = load_crd_schemas(default_schemas_dir())
     wait_for(lambda: hub.owned("cluster-3", SVC))

@@ -11,7 +11,7 @@ import pytest
 
 from federation.kubeapi import KubeClient
 from federation.push import ClusterPusher, PushFleet
-from federation.sim import SimCluster, load_crd_schemas
+from kubesim import SimCluster, load_crd_schemas
 from tests.push.support import FAST_RETRY, RequestLog
 
 SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared"
@@ -44,7 +44,7 @@ def schemas():
 @pytest.fixture
 def request_log():
     """The simulators' access log, captured: the write counter of the tests."""
-    logger = logging.getLogger("federation.sim.requesting")
+    logger = logging.getLogger("kubesim.requesting")
     handler = RequestLog()
     level = logger.level
     logger.setLevel(logging.DEBUG)

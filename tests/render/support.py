@@ -115,7 +115,7 @@ def crd_schemas():
     if _schemas is None:
         if not (SHARED / "istio" / "crds.gen.yaml").is_file():
             pytest.skip(f"{SHARED} has no istio/crds.gen.yaml: cannot validate against the CRD schemas")
-        from federation.sim.schemas import load_crd_schemas
+        from kubesim.schemas import load_crd_schemas
         _schemas = load_crd_schemas(SHARED)
     return _schemas
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import kubernetes
 import pytest
 
-from federation.sim import SimCluster, load_crd_schemas
+from kubesim import SimCluster, load_crd_schemas
 
 from .helpers import SHARED_DIR, kubectl_runner
 

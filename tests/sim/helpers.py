@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from federation.sim import SimCluster
+from kubesim import SimCluster
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DIR = REPO_ROOT.parent / "shared"

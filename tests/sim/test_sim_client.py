@@ -10,8 +10,8 @@ import urllib3
 import yaml
 from kubernetes import client, watch
 
-from federation.sim import SimCluster
-from federation.sim.certs import SimCA
+from kubesim import SimCluster
+from kubesim.certs import SimCA
 
 from .helpers import http_request
 

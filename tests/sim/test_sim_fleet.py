@@ -1,4 +1,4 @@
-"""SimFleet in-process and ``python -m federation.sim`` as a process."""
+"""SimFleet in-process and ``python -m kubesim`` as a process."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import kubernetes
 import yaml
 from kubernetes import client
 
-from federation.sim import SimFleet
+from kubesim import SimFleet
 
 from .helpers import REPO_ROOT, wait_until
 
@@ -40,7 +40,7 @@ def test_fleet_serves_each_cluster_on_its_own_address_with_its_own_token(tmp_pat
 
 def test_sim_process_writes_kubeconfigs_and_ready_and_exits_0_on_sigterm(tmp_path, shared_dir):
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "federation.sim", "--clusters", "2", "--workdir", str(tmp_path),
+    proc = subprocess.Popen([sys.executable, "-m", "kubesim", "--clusters", "2", "--workdir", str(tmp_path),
                              "--crd-schemas", str(shared_dir), "--services", "2"],
                             cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -1,11 +1,11 @@
-"""CRD schema loading and validation (federation.sim.schemas)."""
+"""CRD schema loading and validation (kubesim.schemas)."""
 
 from __future__ import annotations
 
 import pytest
 
 from federation.errors import ConfigError
-from federation.sim.schemas import SchemaSet, crd_versions, load_crd_schemas, to_json_schema
+from kubesim.schemas import SchemaSet, crd_versions, load_crd_schemas, to_json_schema
 
 # A small CRD exercising the structural-schema extensions the converter handles.
 SYNTHETIC_CRD = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from federation.errors import AlreadyExists, Conflict, NotFound, ResourceExpired, ValidationError
-from federation.sim.store import JSON_PATCH, STRATEGIC, ObjectStore
+from kubesim.store import JSON_PATCH, STRATEGIC, ObjectStore
 
 WE = "networking.istio.io/v1"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from federation.sim import workloads
-from federation.sim.store import ObjectStore
+from kubesim import workloads
+from kubesim.store import ObjectStore
 
 
 def test_builders_produce_objects_a_validating_cluster_accepts(schemas):

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from federation.kubeapi import KubeClient
-from federation.sim.cluster import SimCluster
+from kubesim.cluster import SimCluster
 from federation.sources.cluster_watching import ClusterWatcher
 from tests.sources.support import Sink, fast_settings
 

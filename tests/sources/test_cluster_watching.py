@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from federation.model import ClusterChange, ClusterInfo, ServiceChange, UserRulesChange
 from federation.model.ids import Locality, PortSpec, ServiceKey
-from federation.sim.cluster import SimCluster
+from kubesim.cluster import SimCluster
 from tests.sources.support import (
     CORE, DISCOVERY, MCS, destination_rule, endpoint, endpoint_slice, fast_settings, gateway_service,
     namespace, node, service, service_export, wait_for,
@@ -240,7 +240,7 @@ def test_cluster_info_is_first_in_the_initial_change_set(make_sim, watch):
 
 
 def test_a_cluster_seeded_by_the_workload_generator(make_sim, watch):
-    from federation.sim import workloads
+    from kubesim import workloads
 
     sim = make_sim("seeded")
     seeded = workloads.seed_cluster(sim, "net-s", "eu", ["eu-a", "eu-b"], 3, namespace_name="apps",

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from federation.serving import prepare_workdir
-from federation.sim import SimFleet
-from federation.sim.workloads import istio_system_namespace
+from kubesim import SimFleet
+from kubesim.workloads import istio_system_namespace
 from tests.trust.helpers import OpenSSL
 
 from .support import Readers, RootPublisher, start_hub

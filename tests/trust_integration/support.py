@@ -21,7 +21,7 @@ from federation import logging_setup
 from federation.api.gen.federation.v1 import admin_pb2, admin_pb2_grpc, trust_pb2_grpc
 from federation.serving import HubService, Workdir
 from federation.settings import HubSettings
-from federation.sim import SimCluster, SimFleet
+from kubesim import SimCluster, SimFleet
 from federation.trust import certificates as certs
 from federation.trust.cacerts import STEP_ANNOTATION
 from federation.trust.gating import ROOTS_CONFIGMAP

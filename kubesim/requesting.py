@@ -21,12 +21,12 @@ import yaml
 from federation.errors import (
     AlreadyExists, Conflict, FederationError, NotFound, PermissionDenied, ResourceExpired, ValidationError,
 )
-from federation.sim import openapi
-from federation.sim import store as store_mod
-from federation.sim.admission import IGNORE, STRICT, WARN
-from federation.sim.resources import ResourceType
-from federation.sim.selectors import FieldSelector, LabelSelector
-from federation.sim.watching import stream_watch
+from kubesim import openapi
+from kubesim import store as store_mod
+from kubesim.admission import IGNORE, STRICT, WARN
+from kubesim.resources import ResourceType
+from kubesim.selectors import FieldSelector, LabelSelector
+from kubesim.watching import stream_watch
 
 log = logging.getLogger(__name__)
 

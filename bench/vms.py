@@ -1,6 +1,6 @@
 """Benchmark of VM onboarding: enrollments per second and the cost of a heartbeat.
 
-    python -m federation.bench_vms --out FILE [--agents 200] [--pool 8] [--rounds 5]
+    python -m bench.vms --out FILE [--agents 200] [--pool 8] [--rounds 5]
 
 A hub runs as its own process (``federation serve``, in-memory store) so its
 CPU time can be read from ``/proc`` apart from the agents'. The agents are
@@ -191,7 +191,7 @@ def run(agents: int, pool: int, rounds: int, workdir: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m federation.bench_vms",
+    parser = argparse.ArgumentParser(prog="python -m bench.vms",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="write the JSON report here")
     parser.add_argument("--agents", type=int, default=200, help="VMs to enroll (default 200)")

@@ -18,8 +18,8 @@ import tempfile
 import time
 from urllib.parse import urlsplit
 
+from bench.topology import HUB_OWNED, WE
 from federation import errors
-from federation.bench.topology import HUB_OWNED, WE
 
 APPLY = "application/apply-patch+yaml"
 FIELD_MANAGER = "mesh-federation"

@@ -12,10 +12,10 @@ from __future__ import annotations
 import random
 import time
 
-from federation.bench.measuring import Change, WeightWatch, WriteCounter, distribution_ms
-from federation.bench.settings import BenchConfig
-from federation.bench.topology import Topology
-from federation.sim.fleet import SimFleet
+from bench.measuring import Change, WeightWatch, WriteCounter, distribution_ms
+from bench.settings import BenchConfig
+from bench.topology import Topology
+from kubesim.fleet import SimFleet
 
 AVAILABILITY, WEIGHT = "availability", "weight"
 

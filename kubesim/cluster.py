@@ -12,11 +12,11 @@ from typing import Any
 import yaml
 
 from federation.errors import ClusterError
-from federation.sim.certs import SimCA
-from federation.sim.resources import Catalog
-from federation.sim.schemas import SchemaSet
-from federation.sim.serving import ApiServer, Faults, Listener, RequestRecord
-from federation.sim.store import ObjectStore
+from kubesim.certs import SimCA
+from kubesim.resources import Catalog
+from kubesim.schemas import SchemaSet
+from kubesim.serving import ApiServer, Faults, Listener, RequestRecord
+from kubesim.store import ObjectStore
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""``federation sim``: run a fleet of simulated member clusters until SIGTERM or Ctrl-C."""
+"""``python -m kubesim``: run a fleet of simulated member clusters until SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ import threading
 from pathlib import Path
 
 from federation.errors import FederationError
-from federation.sim.fleet import MAX_CLUSTERS, SimFleet
-from federation.sim.schemas import load_crd_schemas
-from federation.sim.workloads import seed_cluster
+from kubesim.fleet import MAX_CLUSTERS, SimFleet
+from kubesim.schemas import load_crd_schemas
+from kubesim.workloads import seed_cluster
 
 log = logging.getLogger(__name__)
 
 
 def default_schemas_dir() -> Path | None:
     """``../shared`` next to the current directory, else next to the repository root."""
-    repo_root = Path(__file__).resolve().parents[2]
+    repo_root = Path(__file__).resolve().parents[1]
     for candidate in (Path.cwd().parent / "shared", repo_root.parent / "shared"):
         if candidate.is_dir():
             return candidate

@@ -21,8 +21,8 @@ import threading
 import time
 from typing import NamedTuple
 
-from federation.sim.resources import Catalog
-from federation.sim.store import ObjectStore
+from kubesim.resources import Catalog
+from kubesim.store import ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class Listener(http.server.HTTPServer):
     request_queue_size = 128
 
     def __init__(self, host: str, port: int, api: ApiServer, ssl_context: ssl.SSLContext | None):
-        from federation.sim.requesting import RequestHandler  # the handler needs this module's types
+        from kubesim.requesting import RequestHandler  # the handler needs this module's types
 
         self.api = api
         self.ssl_context = ssl_context

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from federation.errors import ClusterError, ConfigError
-from federation.sim.certs import SimCA
-from federation.sim.cluster import SimCluster
-from federation.sim.schemas import SchemaSet, load_crd_schemas
+from kubesim.certs import SimCA
+from kubesim.cluster import SimCluster
+from kubesim.schemas import SchemaSet, load_crd_schemas
 
 log = logging.getLogger(__name__)
 

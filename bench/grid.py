@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
-from federation.bench.running import run
-from federation.bench.settings import TARGET_RSS_KB_PER_OBJECT, BenchConfig
+from bench.running import run
+from bench.settings import TARGET_RSS_KB_PER_OBJECT, BenchConfig
 
 GRIDS = ("none", "rates", "full")
 # (clusters, services) of the size sweep besides the base 20 × 200

@@ -11,7 +11,7 @@ import json
 from typing import NamedTuple
 
 from federation.errors import NotFound, ResourceExpired
-from federation.sim.resources import ResourceType
+from kubesim.resources import ResourceType
 
 
 class Entry:

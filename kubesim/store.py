@@ -25,12 +25,12 @@ import uuid
 from typing import Any, Callable
 
 from federation.errors import AlreadyExists, Conflict, NotFound, PermissionDenied, ResourceExpired, ValidationError
-from federation.sim import ownership, patching
-from federation.sim.admission import STRICT, Admission, invalid
-from federation.sim.entries import Entry, Event, EventLog, details_of, not_found, omit_empty, ordered_metadata
-from federation.sim.resources import Catalog, ResourceType
-from federation.sim.schemas import SchemaSet, type_mismatch
-from federation.sim.selectors import FieldSelector, LabelSelector
+from kubesim import ownership, patching
+from kubesim.admission import STRICT, Admission, invalid
+from kubesim.entries import Entry, Event, EventLog, details_of, not_found, omit_empty, ordered_metadata
+from kubesim.resources import Catalog, ResourceType
+from kubesim.schemas import SchemaSet, type_mismatch
+from kubesim.selectors import FieldSelector, LabelSelector
 
 MAIN, STATUS, ALL = "main", "status", "all"  # which part of an object a write may change
 MERGE, JSON_PATCH, STRATEGIC = "merge", "json", "strategic"

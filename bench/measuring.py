@@ -12,10 +12,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from bench.topology import WE
 from federation import errors
-from federation.bench.topology import WE
 from federation.model.ids import SERVICE_NAME_LABEL, SOURCE_CLUSTER_LABEL
-from federation.sim.fleet import SimFleet
+from kubesim.fleet import SimFleet
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 

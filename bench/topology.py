@@ -3,9 +3,9 @@ the hub must therefore write into each cluster."""
 
 from __future__ import annotations
 
-from federation.bench.settings import BenchConfig
-from federation.sim.fleet import SimFleet
-from federation.sim.workloads import Endpoint, pod_address, seed_cluster, set_endpoints
+from bench.settings import BenchConfig
+from kubesim.fleet import SimFleet
+from kubesim.workloads import Endpoint, pod_address, seed_cluster, set_endpoints
 
 NAMESPACE = "bench"
 PORTS = (("http", 8080),)

@@ -1,4 +1,4 @@
-"""``federation demo``: the hub, three simulated member clusters, and a live view.
+"""``python -m kubesim.demo`` (``make demo``): the hub, three simulated member clusters, and a live view.
 
 Topology: cluster-1 and cluster-2 on network ``net-east`` in region ``us-east``
 (two zones), cluster-3 on ``net-west`` in ``eu-west``. Services in namespace
@@ -9,7 +9,9 @@ live view owns the terminal); ``DIR/hub.env`` exports every listener's address.
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
 import shutil
 import sys
 import threading
@@ -18,12 +20,12 @@ from pathlib import Path
 
 from federation import errors
 from federation.api.client import AdminClient
-from federation.cli import format_services, format_status, listener_env, wait_for_signal
+from federation.cli import format_services, format_status, listener_env, run_command, wait_for_signal
 from federation.serving import HubService, prepare_workdir, write_hub_env
 from federation.settings import HubSettings
-from federation.sim.cli import default_schemas_dir
-from federation.sim.fleet import SimFleet
-from federation.sim.workloads import seed_cluster
+from kubesim.cli import default_schemas_dir
+from kubesim.fleet import SimFleet
+from kubesim.workloads import seed_cluster
 from federation.trust.client import TrustClient
 
 log = logging.getLogger(__name__)
@@ -157,3 +159,25 @@ def _view_loop(client: AdminClient, addresses: dict[str, str], stop: threading.E
     while not stop.is_set():
         draw(client, addresses)
         stop.wait(1.0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m kubesim.demo",
+                                     description="Run the hub with three simulated clusters and a live view.")
+    parser.add_argument("--workdir", default=".demo", help="where kubeconfigs, hub.env and ready go (default .demo)")
+    parser.add_argument("--etcd", default="", help="etcd URL (default: the in-memory store)")
+    parser.add_argument("--no-view", action="store_true", help="log instead of drawing the live view")
+    parser.add_argument("--log-level", default=os.environ.get("FEDERATION_LOG_LEVEL", "info"),
+                        choices=["debug", "info", "warning", "error"], help="log level (default info)")
+    parser.add_argument("--log-format", default=os.environ.get("FEDERATION_LOG_FORMAT", "kv"), choices=["kv", "json"],
+                        help="log line format: key=value (default) or json")
+    parser.set_defaults(func=run_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,13 +17,13 @@ import time
 from typing import TYPE_CHECKING
 
 from federation.errors import ResourceExpired
-from federation.sim.resources import ResourceType
-from federation.sim.selectors import FieldSelector, LabelSelector
-from federation.sim.serving import WatchHandle
-from federation.sim.entries import Entry, Event
+from kubesim.resources import ResourceType
+from kubesim.selectors import FieldSelector, LabelSelector
+from kubesim.serving import WatchHandle
+from kubesim.entries import Entry, Event
 
 if TYPE_CHECKING:
-    from federation.sim.requesting import RequestHandler
+    from kubesim.requesting import RequestHandler
 
 _POLL = 1.0  # longest sleep between checks of the stop and cut flags
 

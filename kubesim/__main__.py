@@ -1,14 +1,14 @@
-"""``python -m federation.sim``: the simulated member clusters on their own."""
+"""``python -m kubesim``: the simulated member clusters on their own."""
 
 import argparse
 import sys
 
 from federation.logging_setup import configure
-from federation.sim.cli import add_arguments, run
+from kubesim.cli import add_arguments, run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m federation.sim", description="Run simulated member clusters.")
+    parser = argparse.ArgumentParser(prog="python -m kubesim", description="Run simulated member clusters.")
     add_arguments(parser)
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--log-format", default="kv", choices=("kv", "json"))

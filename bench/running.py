@@ -12,18 +12,18 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-from federation import errors
-from federation.bench import floor
-from federation.bench.churning import Churn
-from federation.bench.hub_process import HubProcess
-from federation.bench.measuring import WriteCounter, spread
-from federation.bench.settings import (
+from bench import floor
+from bench.churning import Churn
+from bench.hub_process import HubProcess
+from bench.measuring import WriteCounter, spread
+from bench.settings import (
     TARGET_AVAILABILITY_P99_MS, TARGET_CONVERGENCE_20X200_SECONDS, TARGET_CONVERGENCE_SECONDS,
     TARGET_CPU_PER_WRITE_RATIO, TARGET_P99_MS, TARGET_PEAK_RSS_MB, TARGET_WEIGHT_MAX_MS, BenchConfig,
 )
-from federation.bench.topology import HUB_OWNED, KINDS, SERVICE, Topology
-from federation.sim.cli import default_schemas_dir
-from federation.sim.fleet import SimFleet
+from bench.topology import HUB_OWNED, KINDS, SERVICE, Topology
+from federation import errors
+from kubesim.cli import default_schemas_dir
+from kubesim.fleet import SimFleet
 
 
 def run(config: BenchConfig, progress: Callable[[str], None] | None = None) -> dict:

@@ -1,8 +1,8 @@
 """Compiling ``protos/**/*.proto`` into ``federation/api/gen`` (``make protos``).
 
 grpc_tools.protoc writes modules that import each other as top-level packages
-(``from federation.v1 import admin_pb2``), which would collide with this very
-package; the generated imports are rewritten to live under
+(``from federation.v1 import admin_pb2``), which would collide with the
+``federation`` package; the generated imports are rewritten to live under
 ``federation.api.gen``. Output is deterministic (sorted inputs, no timestamps),
 so a test can regenerate and compare with the committed files.
 """
@@ -21,9 +21,9 @@ from pathlib import Path
 from federation.errors import ConfigError
 
 GEN_PACKAGE = "federation.api.gen"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 PROTO_ROOT = REPO_ROOT / "protos"
-OUT_DIR = Path(__file__).resolve().parent / "gen"
+OUT_DIR = REPO_ROOT / "federation" / "api" / "gen"
 _PROTOC_TIMEOUT_S = 120
 _GENERATED_SUFFIXES = (".py", ".pyi")
 _HEADER = "# Generated from {source} by federation.api.protogen (grpcio-tools {version}); run `make protos`.\n"
@@ -147,7 +147,7 @@ def _rewrite_imports(text: str, packages: set[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m federation.api.protogen", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.protogen", description=__doc__.split("\n")[0])
     parser.add_argument("--protos", type=Path, default=PROTO_ROOT, help="proto source root")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output package directory")
     args = parser.parse_args(argv)

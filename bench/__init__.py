@@ -1,6 +1,6 @@
 """Benchmark: one hub process against a simulated fleet, measured (``make bench``).
 
-The member clusters (``federation.sim``) run in the benchmark's process; the hub
+The member clusters (``kubesim``) run in the benchmark's process; the hub
 runs as ``federation serve`` in a child process, so its memory and CPU are its
 own (read from ``/proc/<pid>``). Phases, each bounded in time:
 
@@ -16,9 +16,9 @@ own (read from ``/proc/<pid>``). Phases, each bounded in time:
    simulated server, the yardstick for the hub's CPU per write.
 
 ``--grid`` repeats this over rates and sizes (``grid``) and fits the hub's RSS
-per rendered object; ``python -m federation.bench`` prints the results, writes
+per rendered object; ``python -m bench`` prints the results, writes
 them as JSON and, with ``--plot``, as a PNG.
 """
 
-from federation.bench.running import run, summary, targets  # noqa: F401
-from federation.bench.settings import BenchConfig  # noqa: F401
+from bench.running import run, summary, targets  # noqa: F401
+from bench.settings import BenchConfig  # noqa: F401

@@ -17,8 +17,8 @@ import threading
 from typing import Any
 
 from federation.errors import ValidationError
-from federation.sim.resources import ResourceType
-from federation.sim.schemas import SchemaSet, apply_defaults, prune, validate_metadata
+from kubesim.resources import ResourceType
+from kubesim.schemas import SchemaSet, apply_defaults, prune, validate_metadata
 
 STRICT, WARN, IGNORE = "Strict", "Warn", "Ignore"
 

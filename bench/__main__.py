@@ -1,4 +1,4 @@
-"""``python -m federation.bench``: run the benchmark and write its JSON results."""
+"""``python -m bench``: run the benchmark and write its JSON results."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import logging
 import sys
 from pathlib import Path
 
+from bench.grid import GRIDS, configs, memory_slope, run_grid
+from bench.running import run, summary
+from bench.settings import BenchConfig
 from federation import errors
-from federation.bench.grid import GRIDS, configs, memory_slope, run_grid
-from federation.bench.running import run, summary
-from federation.bench.settings import BenchConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
     d = BenchConfig()
-    p = argparse.ArgumentParser(prog="python -m federation.bench",
+    p = argparse.ArgumentParser(prog="python -m bench",
                                 description="Measure a hub process against simulated member clusters.")
     p.add_argument("--clusters", type=int, default=d.clusters, help=f"member clusters (default {d.clusters})")
     p.add_argument("--networks", type=int, default=d.networks, help=f"networks (default {d.networks})")
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                         if not name.startswith("run")))
     print(f"results written to {args.out}")
     if args.plot and not any("error" in r for r in runs):
-        from federation.bench.plotting import plot
+        from bench.plotting import plot
 
         print(f"plot written to {plot(grid, args.plot)}")
     failed = [r["error"] for r in runs if "error" in r]

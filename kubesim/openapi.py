@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from federation.sim.resources import Catalog, ResourceType
+from kubesim.resources import Catalog, ResourceType
 
 _WRITE_PARAMS = ("dryRun", "fieldManager", "fieldValidation", "force")
 

@@ -1,9 +1,15 @@
 """Simulated member clusters: a Kubernetes-compatible API server for tests, the demo and benchmarks.
 
+Not the product: the hub (``federation``) never imports this package, and its
+wheel does not contain it; it runs from the checkout (``python -m kubesim``,
+``python -m kubesim.demo``), with the ``dev`` or ``demo`` extra's dependencies.
+
 ``SimCluster`` is one cluster (object store + HTTPS API with bearer-token auth,
 discovery, CRUD, server-side apply, watches, fault injection); ``SimFleet``
 runs N of them with one CA and writes their kubeconfigs; ``schemas`` loads CRD
-schemas and validates objects; ``workloads`` builds and seeds cluster content.
+schemas and validates objects; ``workloads`` builds and seeds cluster content;
+``cli`` runs a fleet until stopped (``python -m kubesim``); ``demo`` is the
+hub with three seeded clusters and a live view (``make demo``).
 
 The reference is a real kube-apiserver: ``tests/conformance`` runs one suite
 against both. Known, deliberate differences (each skipped for the simulator
@@ -36,8 +42,8 @@ it Terminating until ``PUT namespaces/<name>/finalize``, as an API server
 running alone does (the conformance suite runs that way).
 """
 
-from federation.sim.cluster import SimCluster
-from federation.sim.fleet import SimFleet
-from federation.sim.schemas import SchemaSet, load_crd_schemas
+from kubesim.cluster import SimCluster
+from kubesim.fleet import SimFleet
+from kubesim.schemas import SchemaSet, load_crd_schemas
 
 __all__ = ["SimCluster", "SimFleet", "SchemaSet", "load_crd_schemas"]
