@@ -1,6 +1,6 @@
 """Running a hub: store, key-encryption key, telemetry, the hub and its APIs.
 
-``HubService`` is what ``federation serve`` and ``federation demo`` start;
+``HubService`` is what ``federation serve`` and the demo (``kubesim.demo``) start;
 ``prepare_workdir`` makes the local credentials a demo or a test needs.
 """
 
