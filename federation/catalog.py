@@ -48,6 +48,7 @@ class ClusterRecord:
     # SHA-256 of its CA bundle ("" in records stored before they were kept).
     uid: str = ""
     ca_sha256: str = ""
+    istiod_ca: str = ""  # HOST:PORT of its istiod's TLS port, for rotation's intermediate check
 
     def __repr__(self) -> str:  # never print credentials
         return f"ClusterRecord(name={self.name!r}, server={self.server!r}, network={self.network!r})"
@@ -59,7 +60,7 @@ def dump_cluster_record(record: ClusterRecord, kek: bytes) -> bytes:
     return json.dumps({
         "name": record.name, "server": record.server, "network": record.network,
         "region": record.region, "kubeconfig": base64.b64encode(sealed).decode(),
-        "uid": record.uid, "caSha256": record.ca_sha256,
+        "uid": record.uid, "caSha256": record.ca_sha256, "istiodCa": record.istiod_ca,
     }).encode()
 
 
@@ -72,4 +73,5 @@ def load_cluster_record(value: bytes, kek: bytes) -> ClusterRecord:
         raise errors.StoreError(f"stored cluster record unreadable: {exc.__class__.__name__}") from exc
     return ClusterRecord(name=name, kubeconfig=kubeconfig, server=data.get("server", ""),
                          network=data.get("network", ""), region=data.get("region", ""),
-                         uid=data.get("uid", ""), ca_sha256=data.get("caSha256", ""))
+                         uid=data.get("uid", ""), ca_sha256=data.get("caSha256", ""),
+                         istiod_ca=data.get("istiodCa", ""))

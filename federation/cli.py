@@ -139,7 +139,8 @@ def listener_env(service) -> dict[str, str]:
 
 def cmd_cluster_add(args) -> int:
     kubeconfig = _read_input(args.kubeconfig)
-    record = _client(args).register_cluster(args.name, kubeconfig, network=args.network, region=args.region)
+    record = _client(args).register_cluster(args.name, kubeconfig, network=args.network, region=args.region,
+                                            istiod_ca=args.istiod_ca)
     print(f"cluster {record.name} registered (server {record.server})")
     return 0
 
@@ -391,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kubeconfig", required=True, help="kubeconfig file for the hub's access ('-' for stdin)")
     p.add_argument("--network", default="", help="Istio network (default: istio-system's topology.istio.io/network)")
     p.add_argument("--region", default="", help="region (default: from its Nodes)")
+    p.add_argument("--istiod-ca", default="", metavar="HOST:PORT",
+                   help="where the hub reaches this cluster's istiod over TLS (its port 15012, e.g. "
+                        "the east-west gateway's); root rotation then waits until istiod signs with "
+                        "each step's intermediate (not checked when omitted)")
     _add_hub_flags(p)
     p.set_defaults(func=cmd_cluster_add)
     p = cluster.add_parser("list", help="list member clusters")

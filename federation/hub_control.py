@@ -23,6 +23,7 @@ from federation.model.policy import parse_policy
 from federation.push.diffing import differences
 from federation.push.inventory import take_inventory
 from federation.render import conflicts, object_ref, render_cluster
+from federation.trust.signer_probe import check_address
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,9 @@ class HubControl(control.Control):
         self.hub = hub
 
     # -- clusters -------------------------------------------------------------
-    def add_cluster(self, name, kubeconfig, network="", region=""):
+    def add_cluster(self, name, kubeconfig, network="", region="", istiod_ca=""):
         _check_name(name)
+        istiod_ca = check_address(istiod_ca)
         source = f"kubeconfig for cluster {name!r}"
         allow = self.hub.settings.kubeconfig_options
         data = parse_kubeconfig(kubeconfig, source, allow)
@@ -91,12 +93,12 @@ class HubControl(control.Control):
             kube.close()
         record = ClusterRecord(name=name, kubeconfig=kubeconfig, server=kube.server,
                                network=network, region=region, uid=identity.uid,
-                               ca_sha256=identity.ca_sha256)
+                               ca_sha256=identity.ca_sha256, istiod_ca=istiod_ca)
         register_once(self.hub.store, self.hub.kek, record)
         log.info("cluster registered", extra={"fields": {"cluster": name, "server": kube.server,
                                                          "uid": identity.uid}})
         return control.ClusterRecord(name=name, network=network, region=region,
-                                     server=kube.server, state="registered")
+                                     server=kube.server, state="registered", istiod_ca=istiod_ca)
 
     def _records(self) -> list[ClusterRecord]:
         items, _ = self.hub.store.range(Keys.CLUSTERS)
@@ -114,7 +116,7 @@ class HubControl(control.Control):
                 region=(info.region if info else record.region), server=record.server,
                 state=member.state if member else (
                     "refused" if record.name in self.hub.refused else "pending"),
-                gateways=info.gateways if info else ()))
+                gateways=info.gateways if info else (), istiod_ca=record.istiod_ca))
         return out
 
     def remove_cluster(self, name, force=False):

@@ -26,6 +26,7 @@ from federation.agent.connection import Session, enroll
 from federation.agent.credentials import CertificateInfo
 from federation.agent.files import AgentFiles, AgentState
 from federation.api.gen.federation.v1 import onboarding_pb2 as pb
+from federation.model import ids
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +38,7 @@ RETRYABLE = (errors.Transient, errors.LimitExceeded, errors.Conflict)
 
 
 def split_host_port(address: str) -> tuple[str, int]:
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise errors.ConfigError(f"hub address {address!r} is not HOST:PORT")
-    return host.strip("[]"), int(port)
+    return ids.split_host_port(address, "hub address")
 
 
 class Agent:

@@ -22,7 +22,8 @@ class AdminServicer(pb_grpc.AdminServicer):
     def RegisterCluster(self, request: pb.RegisterClusterRequest, context) -> pb.Cluster:
         _require(name=request.name, kubeconfig=request.kubeconfig)
         record = self._control.add_cluster(request.name, request.kubeconfig,
-                                           network=request.network, region=request.region)
+                                           network=request.network, region=request.region,
+                                           istiod_ca=request.istiod_ca)
         return converting.cluster_to_message(record)
 
     def ListClusters(self, request, context) -> pb.ListClustersResponse:

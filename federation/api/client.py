@@ -77,8 +77,10 @@ class AdminClient:
         return cls(address, read_pem(ca_file), token, **kwargs)
 
     # --- calls ---------------------------------------------------------------
-    def register_cluster(self, name: str, kubeconfig: str, network: str = "", region: str = "") -> ClusterRecord:
-        req = pb.RegisterClusterRequest(name=name, kubeconfig=kubeconfig, network=network, region=region)
+    def register_cluster(self, name: str, kubeconfig: str, network: str = "", region: str = "",
+                         istiod_ca: str = "") -> ClusterRecord:
+        req = pb.RegisterClusterRequest(name=name, kubeconfig=kubeconfig, network=network, region=region,
+                                        istiod_ca=istiod_ca)
         return converting.cluster_from_message(self._call("RegisterCluster", req))
 
     def list_clusters(self) -> list[ClusterRecord]:

@@ -34,6 +34,7 @@ class ClusterRecord:
     server: str = ""  # API server URL from the kubeconfig
     state: str = ""
     gateways: tuple[str, ...] = ()  # east-west gateway addresses
+    istiod_ca: str = ""  # HOST:PORT of the cluster's istiod as the hub reaches it
 
     def __post_init__(self):
         _freeze(self, "gateways")
@@ -121,8 +122,10 @@ class Control(Protocol):
     """The hub operations behind the Admin API. Every method returns within the
     hub's own timeouts; none returns credentials."""
 
-    def add_cluster(self, name: str, kubeconfig: str, network: str = "", region: str = "") -> ClusterRecord:
-        """Register a member cluster from its kubeconfig's content."""
+    def add_cluster(self, name: str, kubeconfig: str, network: str = "", region: str = "",
+                    istiod_ca: str = "") -> ClusterRecord:
+        """Register a member cluster from its kubeconfig's content (and, optionally,
+        where its istiod's TLS port is reached, for rotation's intermediate check)."""
 
     def list_clusters(self) -> Sequence[ClusterRecord]:
         """Registered clusters, ordered by name."""

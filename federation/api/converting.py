@@ -12,12 +12,14 @@ from federation.api.gen.federation.v1 import admin_pb2 as pb
 
 def cluster_to_message(record: ClusterRecord) -> pb.Cluster:
     return pb.Cluster(name=record.name, network=record.network, region=record.region,
-                      server=record.server, state=record.state, gateways=list(record.gateways))
+                      server=record.server, state=record.state, gateways=list(record.gateways),
+                      istiod_ca=record.istiod_ca)
 
 
 def cluster_from_message(msg: pb.Cluster) -> ClusterRecord:
     return ClusterRecord(name=msg.name, network=msg.network, region=msg.region,
-                         server=msg.server, state=msg.state, gateways=tuple(msg.gateways))
+                         server=msg.server, state=msg.state, gateways=tuple(msg.gateways),
+                         istiod_ca=msg.istiod_ca)
 
 
 def service_to_message(row: ServiceRow) -> pb.FederatedService:

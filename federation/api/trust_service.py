@@ -136,7 +136,9 @@ def rotation_to_message(rotation: dict) -> pb.Rotation:
         clusters=[pb.ClusterGate(cluster=c["cluster"], confirmed=bool(c["confirmed"]),
                                  waiting_for=c.get("waiting_for", ""),
                                  published_roots=c.get("published_roots", []),
-                                 cacerts_written=bool(c.get("cacerts_written")))
+                                 cacerts_written=bool(c.get("cacerts_written")),
+                                 signing_intermediate=c.get("signing_intermediate", ""),
+                                 intermediate_note=c.get("intermediate_note", ""))
                   for c in rotation.get("clusters", [])],
         waiting_for=rotation.get("waiting_for", []),
         intermediate_check=rotation.get("intermediate_check", ""))

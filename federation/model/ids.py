@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from federation import errors
+
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "mesh-federation"
 SERVICE_NAMESPACE_LABEL = "federation.mesh/service-namespace"
@@ -18,6 +20,14 @@ EASTWEST_PORT = 15443
 EXPORT_LABEL = "federation.mesh/export"
 SERVICE_ACCOUNT_ANNOTATION = "federation.mesh/service-account"
 TLS_MODE_LABEL = "security.istio.io/tlsMode"
+
+
+def split_host_port(address: str, what: str = "address") -> tuple[str, int]:
+    """``HOST:PORT`` (IPv6 in brackets) as (host, port); ConfigError naming ``what``."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+        raise errors.ConfigError(f"{what} {address!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
 
 
 def host_matches(pattern: str, host: str) -> bool:

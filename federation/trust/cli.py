@@ -183,6 +183,14 @@ def _time(iso: str | None) -> str:
     return iso[:16].replace("T", " ") if iso else "-"
 
 
+def _signer_line(gate: dict) -> str:
+    if gate.get("signing_intermediate"):
+        return f"  cluster {gate['cluster']}: istiod signs with {gate['signing_intermediate']}"
+    if gate.get("intermediate_note"):
+        return f"  cluster {gate['cluster']}: signing intermediate {gate['intermediate_note']}"
+    return ""
+
+
 def format_status(status: dict, wide: bool = False) -> str:
     if not status.get("initialized"):
         return (f"no mesh root (trust domain {status.get('trust_domain', '-')}): "
@@ -197,6 +205,7 @@ def format_status(status: dict, wide: bool = False) -> str:
                if rot["step"] == 0 and c.get("waiting_for")],
              *([f"  intermediate check: {rot['intermediate_check']}"]
                if wide and rot.get("intermediate_check") else []),
+             *([_signer_line(c) for c in rot.get("clusters", []) if _signer_line(c)] if wide else []),
              "",
              output.table(["ROOT", "ROLE", "ALGORITHM", "NOT AFTER", "FINGERPRINT"]
                           + (["SUBJECT"] if wide else []),

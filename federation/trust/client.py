@@ -76,7 +76,9 @@ def rotation_from_message(msg: pb.Rotation) -> dict:
             "clusters": [{"cluster": c.cluster, "confirmed": c.confirmed,
                           "waiting_for": c.waiting_for,
                           "published_roots": list(c.published_roots),
-                          "cacerts_written": c.cacerts_written} for c in msg.clusters],
+                          "cacerts_written": c.cacerts_written,
+                          "signing_intermediate": c.signing_intermediate,
+                          "intermediate_note": c.intermediate_note} for c in msg.clusters],
             "waiting_for": list(msg.waiting_for), "intermediate_check": msg.intermediate_check}
 
 

@@ -10,23 +10,27 @@ A step is in use in a cluster when
     it moves only when istiod really took the new ``cacerts``: it started with
     them mounted, and ``ISTIO_MULTIROOT_MESH=true`` lets it accept a root change.
 
-The intermediate istiod signs with is not checked here: nothing the hub can
-read through a member's API server shows it (istiod signs workload and its own
-serving certificates, none of which reach the API server). ``INTERMEDIATE_CHECK``
-says so in the status; the soak time, one workload-certificate lifetime per
-step, is what covers workloads whose certificates come from the old one.
+(c) where the cluster was registered with its istiod's address, the certificate
+    istiod serves there is signed by the step's intermediate (``judge_signer``;
+    ``signer_probe`` reads it). Steps 1 and 2 have the same roots, so only this
+    tells that istiod took step 2's intermediate. Nothing in a member's API
+    server shows which intermediate istiod signs with, so a cluster registered
+    without an address is judged on (a) and (b), and its gate says so.
+
+The soak time, one workload-certificate lifetime per step, covers workloads
+whose certificates still come from the previous intermediate.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 from cryptography import x509
 
 from federation.kubeapi import ResourceType
 from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
-from federation.trust.certificates import fingerprint
+from federation.trust.certificates import certificate_id, fingerprint, is_issued_by
 
 CONFIG_MAP = ResourceType("", "v1", "configmaps", "ConfigMap")
 ROOTS_CONFIGMAP = "istio-ca-root-cert"
@@ -34,9 +38,11 @@ ROOTS_NAMESPACE = "istio-system"
 ROOTS_KEY = "root-cert.pem"
 
 INTERMEDIATE_CHECK = (
-    "not observed: no member API object shows which intermediate istiod signs with; "
-    "istiod reloads it with the cacerts whose roots it publishes, and the soak (one "
-    "workload-certificate lifetime) lets workloads replace certificates from the old one")
+    "the certificate istiod serves at the cluster's registered istiod address (cluster add "
+    "--istiod-ca) must be signed by the step's intermediate; clusters registered without "
+    "one are not checked (their gates say so), and the soak (one workload-certificate "
+    "lifetime) lets workloads replace certificates from the previous intermediate")
+NO_ADDRESS = "not observed: no istiod address registered (federation cluster add --istiod-ca)"
 
 NOT_WRITTEN = "cacerts not written yet"
 NO_CONFIGMAP = (f"istiod publishes no {ROOTS_NAMESPACE}/{ROOTS_CONFIGMAP} "
@@ -55,11 +61,15 @@ class ClusterGate:
     waiting_for: str = ""
     published_roots: tuple[str, ...] = ()
     cacerts_written: bool = False
+    signing_intermediate: str = ""  # its id when it is the step's; else the issuer as served
+    intermediate_note: str = ""  # why the signing intermediate was not observed
 
     def to_dict(self) -> dict:
         return {"cluster": self.cluster, "confirmed": self.confirmed,
                 "waiting_for": self.waiting_for, "published_roots": list(self.published_roots),
-                "cacerts_written": self.cacerts_written}
+                "cacerts_written": self.cacerts_written,
+                "signing_intermediate": self.signing_intermediate,
+                "intermediate_note": self.intermediate_note}
 
 
 def holds_cacerts(live: Mapping | None, wanted: Mapping) -> bool:
@@ -120,5 +130,34 @@ def certificate_id_of(fp: str) -> str:
     return fp[:16]
 
 
+def judge_signer(gate: ClusterGate, *, address: str, served: bytes | None, probe_error: str,
+                 expected_ca_pem: bytes | str) -> ClusterGate:
+    """``gate`` (judged on cacerts and roots) further judged on the certificate
+    istiod serves at ``address``: confirmed only when the step's intermediate
+    (``expected_ca_pem``, the step's ``ca-cert.pem``) signed it."""
+    if not address:
+        return replace(gate, intermediate_note=NO_ADDRESS)
+    if not gate.confirmed:
+        return gate  # the roots come first: istiod reloads both from one cacerts
+    expected = x509.load_pem_x509_certificate(
+        expected_ca_pem.encode() if isinstance(expected_ca_pem, str) else expected_ca_pem)
+    wanted = certificate_id(expected)
+    if probe_error or not served:
+        why = probe_error or f"istiod at {address} served no certificate"
+        return _waiting(replace(gate, intermediate_note=why),
+                        f"the intermediate istiod signs with is not observed ({why})")
+    try:
+        leaf = x509.load_der_x509_certificate(served)
+    except ValueError:
+        return _waiting(replace(gate, intermediate_note=f"istiod at {address} served an unreadable certificate"),
+                        f"istiod at {address} served an unreadable certificate")
+    if is_issued_by(leaf, expected):
+        return replace(gate, signing_intermediate=wanted, intermediate_note="")
+    issuer = leaf.issuer.rfc4514_string()
+    return _waiting(replace(gate, signing_intermediate=issuer),
+                    f"istiod at {address} still signs with another intermediate ({issuer}), not the "
+                    f"step's {wanted}: it has not reloaded the new cacerts")
+
+
 def _waiting(gate: ClusterGate, why: str) -> ClusterGate:
-    return ClusterGate(gate.cluster, False, why, gate.published_roots, gate.cacerts_written)
+    return replace(gate, confirmed=False, waiting_for=why)

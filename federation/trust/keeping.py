@@ -23,9 +23,11 @@ prunes (or rewrites) an existing one for want of it.
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
+from dataclasses import replace
 from typing import Callable, Iterable
 
 from federation import errors, kubeapi
@@ -33,9 +35,10 @@ from federation.catalog import Keys
 from federation.trust.authority import TrustAuthority
 from federation.trust.cacerts import SECRET_NAME, SECRET_NAMESPACE
 from federation.trust.gating import (
-    CONFIG_MAP, ROOTS_CONFIGMAP, ROOTS_NAMESPACE, ClusterGate, holds_cacerts, judge,
+    CONFIG_MAP, ROOTS_CONFIGMAP, ROOTS_NAMESPACE, ClusterGate, holds_cacerts, judge, judge_signer,
 )
 from federation.trust.metrics import ExpiryGauge
+from federation.trust.signer_probe import served_certificate
 from federation.trust.rotation import RotationPlan, Step
 
 log = logging.getLogger(__name__)
@@ -285,6 +288,8 @@ class TrustKeeper:
                 log.info("rotation step not in use in cluster yet", extra={"fields": {
                     "cluster": name, "step": step.label, "waiting_for": gate.waiting_for}})
             gates[name] = gate
+            # published per cluster: status reads the store's confirmations at any moment
+            self._gates = (plan.rotation_id, int(step), dict(gates))
             if gate.confirmed:
                 try:
                     self.authority.confirm(name, step)
@@ -344,8 +349,17 @@ class TrustKeeper:
                 f"{ROOTS_NAMESPACE}/{ROOTS_CONFIGMAP} (apply deploy/member)"))
         except errors.FederationError as exc:
             return ClusterGate(name, waiting_for=f"cluster not readable ({type(exc).__name__})")
-        return judge(name, live_secret=live, wanted_secret=wanted, configmap=configmap,
+        gate = judge(name, live_secret=live, wanted_secret=wanted, configmap=configmap,
                      expected=expected, hub_roots=hub_roots)
+        address = member.record.istiod_ca
+        served, probe_error = None, ""
+        if address and gate.confirmed:
+            try:
+                served = served_certificate(address)
+            except errors.FederationError as exc:
+                probe_error = str(exc)
+        return judge_signer(gate, address=address, served=served, probe_error=probe_error,
+                            expected_ca_pem=base64.b64decode(wanted["data"]["ca-cert.pem"]))
 
     # -- status ----------------------------------------------------------------------
     def status(self) -> dict:
@@ -364,7 +378,8 @@ class TrustKeeper:
         for name in self.cluster_names():
             gate = gates.get(name) if current else None
             if name not in pending:
-                gate = ClusterGate(name, True, "", gate.published_roots if gate else (), True)
+                gate = (replace(gate, confirmed=True, waiting_for="", cacerts_written=True) if gate
+                        else ClusterGate(name, True, "", (), True))
             elif gate is None or gate.confirmed:
                 gate = ClusterGate(name, waiting_for="not observed yet")
             clusters.append(gate.to_dict())

@@ -34,7 +34,7 @@ class FakeHub:
         if self.fail_with is not None:
             raise self.fail_with
 
-    def add_cluster(self, name, kubeconfig, network="", region=""):
+    def add_cluster(self, name, kubeconfig, network="", region="", istiod_ca=""):
         self._enter("add_cluster")
         try:
             config = yaml.safe_load(kubeconfig)

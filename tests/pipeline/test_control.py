@@ -47,7 +47,20 @@ def test_bad_cluster_registrations_are_refused_and_change_nothing(hub, tmp_path)
     bad_token["users"][0]["user"]["token"] = "forged"
     with pytest.raises(errors.AuthError, match="refused"):
         control.add_cluster("forged", yaml.safe_dump(bad_token))
+    with pytest.raises(errors.ConfigError, match="istiod address 'istiod' is not HOST:PORT"):
+        control.add_cluster("fresh", good.replace("cluster-1", "fresh"), istiod_ca="istiod")
     assert store_dump(hub) == before
+
+
+def test_the_istiod_address_is_kept_with_the_registration(hub):
+    hub.service.control.remove_cluster("cluster-3")
+    wait_for(lambda: hub.store.get("clusters/cluster-3") is None, message="cluster-3 removed")
+    hub.service.control.add_cluster("cluster-3", hub.fleet.kubeconfig_path("cluster-3").read_text(),
+                                    istiod_ca="10.0.0.3:15012")
+    (row,) = [c for c in hub.service.control.list_clusters() if c.name == "cluster-3"]
+    assert row.istiod_ca == "10.0.0.3:15012"
+    member = wait_for(lambda: hub.service.hub.members().get("cluster-3"), message="cluster-3 running again")
+    assert member.record.istiod_ca == "10.0.0.3:15012"
 
 
 def test_cluster_credentials_are_stored_sealed_and_never_listed(hub):

@@ -31,6 +31,7 @@ from federation.serving import HubService, prepare_workdir
 from federation.settings import HubSettings
 from federation.trust.client import TrustClient
 from peers.fleet import RealFleet
+from peers.passthrough import Passthrough
 from peers.workload import PortSpec as PeerPort
 from peers.xds import Locality, Proxy, XdsProbe
 from tests.peers.support import (  # noqa: F401  (fixtures, and wait_for for the tests here)
@@ -66,6 +67,8 @@ class Mesh:
     trust: TrustClient
     workdir: Path
     probes: list = field(default_factory=list)
+    # per member, the east-west gateway's passthrough to istiod's 15012 (registered as --istiod-ca)
+    gateways: dict[str, Passthrough] = field(default_factory=dict)
 
     def hub_root(self, cluster: str) -> str:
         """The mesh root as the hub wrote it into ``cluster`` (``cacerts``' root-cert.pem)."""
@@ -121,14 +124,17 @@ def deploy_workloads(fleet: RealFleet) -> None:
     c1.deploy(NS, "stateful", http, [("us-east-1a", True)], headless=True)
 
 
-def register(hub: HubService, fleet: RealFleet, workdir: Path) -> None:
-    """What a user does per member: grant the hub least privilege, issue its kubeconfig, add it."""
+def register(hub: HubService, fleet: RealFleet, workdir: Path,
+             gateways: dict[str, Passthrough] | None = None) -> None:
+    """What a user does per member: grant the hub least privilege, issue its kubeconfig, add it
+    (with the address of its istiod's 15012 behind ``gateways``, when given)."""
     for name, member in fleet.members.items():
         member.kubectl("apply", "-k", str(ROOT / "deploy" / "member"))
         kubeconfig = make_member_kubeconfig(context=name, kubeconfig_path=member.kubeconfig,
                                             duration_seconds=3600)
         assert "client-key-data" not in kubeconfig  # the hub holds a token, not the admin's key
-        hub.control.add_cluster(name, kubeconfig)
+        hub.control.add_cluster(name, kubeconfig,
+                                istiod_ca=gateways[name].address if gateways else "")
 
 
 def all_synced(hub: HubService):
@@ -151,6 +157,7 @@ def mesh(real_binaries, shared_crds, peers_etcd, peers_workdir):  # noqa: F811
     workdir = peers_workdir / unique_name("mesh")
     fleet = RealFleet(workdir / "fleet", TOPOLOGY, etcd_url=peers_etcd.url)
     hub = trust = None
+    gateways = {name: Passthrough() for name, _, _, _ in TOPOLOGY}
     try:
         fleet.start()
         deploy_workloads(fleet)
@@ -162,11 +169,12 @@ def mesh(real_binaries, shared_crds, peers_etcd, peers_workdir):  # noqa: F811
         hub = HubService(settings)
         hub.start()
         trust = TrustClient(hub.api.address, ca_file=wd.ca, token=wd.token.read_text().strip(), timeout=20)
-        register(hub, fleet, workdir)
+        register(hub, fleet, workdir, gateways)
         trust.init_root()
         wait_for(lambda: all_synced(hub), 90, "every member synced")
-        fleet.start_istiods(wait_for_cacerts=True)
-        m = Mesh(fleet, hub, trust, workdir)
+        for name, istiod in fleet.start_istiods(wait_for_cacerts=True).items():
+            gateways[name].point_at(istiod.secure_address)
+        m = Mesh(fleet, hub, trust, workdir, gateways=gateways)
         yield m
         for probe in m.probes:
             probe.close()
@@ -176,3 +184,5 @@ def mesh(real_binaries, shared_crds, peers_etcd, peers_workdir):  # noqa: F811
         if hub is not None:
             hub.stop()
         fleet.stop()
+        for gateway in gateways.values():
+            gateway.close()

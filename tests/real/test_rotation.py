@@ -7,7 +7,10 @@ step 1, from the new one at step 2), only the new one after step 3. A step is
 not taken while one member's istiod still publishes the previous roots (its
 Secret projector, the kubelet's part, is stopped, and the test projects that
 member's cacerts itself from then on): the Trust status names that cluster and
-why, and the step is taken once that istiod catches up.
+why, and the step is taken once that istiod catches up. Step 2 has step 1's
+roots, so it is held on the intermediate that istiod signs with instead, read
+from the certificate it serves on its 15012, which each member registered as
+its ``--istiod-ca`` address (a passthrough, as the east-west gateway's).
 
 The status is the Trust API's, read in process. A VM agent name (``GATE``) is added to the agents each step waits for, and the
 test confirms it only once it has probed a step: that holds each step still
@@ -87,13 +90,24 @@ def status_when(mesh, predicate, what: str, timeout: float = 90.0) -> dict:
 def project_cacerts(mesh, cluster: str, step: int) -> None:
     """Do the kubelet's part for ``cluster``: once its cacerts is at ``step``, put
     the Secret's files where its istiod reads them."""
+    secret = cacerts_at(mesh, cluster, step)
+    project(mesh.istiod(cluster).ca_dir,
+            {key: base64.b64decode(value) for key, value in secret["data"].items()})
+
+
+def cacerts_at(mesh, cluster: str, step: int) -> dict:
+    """``cluster``'s cacerts Secret once the hub wrote the one of ``step``."""
     def at_step():
         secret = mesh.member(cluster).get("v1", "Secret", "istio-system", "cacerts")
         annotations = (secret or {}).get("metadata", {}).get("annotations", {})
         return secret if annotations.get(STEP_ANNOTATION) == str(step) else None
-    secret = wait_for(at_step, 60, f"{cluster}'s cacerts at step {step}")
-    project(mesh.istiod(cluster).ca_dir,
-            {key: base64.b64decode(value) for key, value in secret["data"].items()})
+    return wait_for(at_step, 60, f"{cluster}'s cacerts at step {step}")
+
+
+def intermediate_id(mesh, cluster: str, step: int) -> str:
+    """The id of the intermediate in ``cluster``'s cacerts of ``step``, as the hub wrote it."""
+    secret = cacerts_at(mesh, cluster, step)
+    return certificate_id(x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["ca-cert.pem"])))
 
 
 def gate_of(st: dict, cluster: str) -> dict:
@@ -125,7 +139,7 @@ def gated(mesh):
     authority.rotation_soak = soak
 
 
-def test_full_rotation_on_real_istiods_gated_on_the_roots_they_publish(mesh, gated):
+def test_full_rotation_on_real_istiods_gated_on_their_roots_and_signing_intermediates(mesh, gated):
     keeper, authority = gated
     # Step 0: one root, every chain verifies against it.
     old_pem = mesh.hub_root(CLUSTERS[0])
@@ -181,6 +195,23 @@ def test_full_rotation_on_real_istiods_gated_on_the_roots_they_publish(mesh, gat
     st = status_when(mesh, lambda s: s["rotation"]["step"] == 2, "step 2 once cluster-3 caught up")
     assert root_ids(published_root(mesh.member(HELD).kubectl)) == both
 
+    # Step 2 keeps step 1's roots: only the certificate cluster-3's istiod serves on
+    # its 15012 (reached through the gateway's passthrough) shows it has not taken
+    # step 2's intermediate, and that holds the step.
+    signers = {cluster: intermediate_id(mesh, cluster, 2) for cluster in CLUSTERS}
+
+    def held_on_the_intermediate(s):
+        return (s["rotation"]["step"] == 2 and s["rotation"]["pending_clusters"] == [HELD]
+                and all(gate_of(s, c)["signing_intermediate"] == signers[c] for c in CLUSTERS if c != HELD)
+                and "still signs with another intermediate" in gate_of(s, HELD)["waiting_for"])
+
+    st = status_when(mesh, held_on_the_intermediate,
+                     "cluster-1 and cluster-2 signing with step 2's intermediates, cluster-3 held on its old one")
+    held = gate_of(st, HELD)
+    assert held["cacerts_written"] and sorted(held["published_roots"]) == both, "its roots alone would pass"
+    assert signers[HELD] in held["waiting_for"], held
+    assert all(gate_of(st, c)["confirmed"] for c in CLUSTERS if c != HELD)
+
     # Step 2: intermediates from the new root; the bundle still trusts both.
     project_cacerts(mesh, HELD, 2)
     for cluster in CLUSTERS:
@@ -191,6 +222,7 @@ def test_full_rotation_on_real_istiods_gated_on_the_roots_they_publish(mesh, gat
         assert cluster in intermediate_subject(issued), "signed by this cluster's intermediate"
     st = status_when(mesh, lambda s: s["rotation"]["step"] == 2 and not s["rotation"]["pending_clusters"],
                      "every cluster confirming step 2")
+    assert gate_of(st, HELD)["signing_intermediate"] == signers[HELD]
     assert st["rotation"]["pending_agents"] == [GATE], "held by the VM while probed"
 
     authority.confirm_agent(GATE, 2)

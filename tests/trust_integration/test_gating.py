@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from federation.trust import certificates as certs
-from federation.trust.gating import FOREIGN, NO_CONFIGMAP, NOT_RELOADED
+from federation.trust.gating import FOREIGN, INTERMEDIATE_CHECK, NO_ADDRESS, NO_CONFIGMAP, NOT_RELOADED
 
 from .support import wait_for
 
@@ -47,7 +47,9 @@ def test_a_step_is_held_while_one_istiod_publishes_the_old_roots_and_says_so(hub
     for name in ("cluster-1", "cluster-3"):
         assert _gate(status, name)["confirmed"]
         assert sorted(_gate(status, name)["published_roots"]) == both
-    assert status["rotation"]["intermediate_check"].startswith("not observed")
+    assert status["rotation"]["intermediate_check"] == INTERMEDIATE_CHECK
+    # registered without --istiod-ca: the roots decide, and each gate says the signer was not observed
+    assert {_gate(status, n)["intermediate_note"] for n in ("cluster-1", "cluster-2", "cluster-3")} == {NO_ADDRESS}
     # Many keeper passes later (one per 0.25 s while a cluster is awaited) it is still held.
     deadline = time.monotonic() + 1.5
     while time.monotonic() < deadline:

@@ -11,32 +11,36 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Cluster(_message.Message):
-    __slots__ = ("name", "network", "region", "server", "state", "gateways")
+    __slots__ = ("name", "network", "region", "server", "state", "gateways", "istiod_ca")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NETWORK_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     GATEWAYS_FIELD_NUMBER: _ClassVar[int]
+    ISTIOD_CA_FIELD_NUMBER: _ClassVar[int]
     name: str
     network: str
     region: str
     server: str
     state: str
     gateways: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., network: _Optional[str] = ..., region: _Optional[str] = ..., server: _Optional[str] = ..., state: _Optional[str] = ..., gateways: _Optional[_Iterable[str]] = ...) -> None: ...
+    istiod_ca: str
+    def __init__(self, name: _Optional[str] = ..., network: _Optional[str] = ..., region: _Optional[str] = ..., server: _Optional[str] = ..., state: _Optional[str] = ..., gateways: _Optional[_Iterable[str]] = ..., istiod_ca: _Optional[str] = ...) -> None: ...
 
 class RegisterClusterRequest(_message.Message):
-    __slots__ = ("name", "kubeconfig", "network", "region")
+    __slots__ = ("name", "kubeconfig", "network", "region", "istiod_ca")
     NAME_FIELD_NUMBER: _ClassVar[int]
     KUBECONFIG_FIELD_NUMBER: _ClassVar[int]
     NETWORK_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
+    ISTIOD_CA_FIELD_NUMBER: _ClassVar[int]
     name: str
     kubeconfig: str
     network: str
     region: str
-    def __init__(self, name: _Optional[str] = ..., kubeconfig: _Optional[str] = ..., network: _Optional[str] = ..., region: _Optional[str] = ...) -> None: ...
+    istiod_ca: str
+    def __init__(self, name: _Optional[str] = ..., kubeconfig: _Optional[str] = ..., network: _Optional[str] = ..., region: _Optional[str] = ..., istiod_ca: _Optional[str] = ...) -> None: ...
 
 class ListClustersRequest(_message.Message):
     __slots__ = ()

@@ -137,18 +137,22 @@ class Rotation(_message.Message):
     def __init__(self, step: _Optional[int] = ..., step_name: _Optional[str] = ..., rotation_id: _Optional[str] = ..., current_root: _Optional[str] = ..., new_root: _Optional[str] = ..., previous_root: _Optional[str] = ..., bundle: _Optional[_Iterable[str]] = ..., pending_clusters: _Optional[_Iterable[str]] = ..., pending_agents: _Optional[_Iterable[str]] = ..., complete: _Optional[bool] = ..., soak_seconds: _Optional[float] = ..., soak_left_seconds: _Optional[float] = ..., clusters: _Optional[_Iterable[_Union[ClusterGate, _Mapping]]] = ..., waiting_for: _Optional[_Iterable[str]] = ..., intermediate_check: _Optional[str] = ...) -> None: ...
 
 class ClusterGate(_message.Message):
-    __slots__ = ("cluster", "confirmed", "waiting_for", "published_roots", "cacerts_written")
+    __slots__ = ("cluster", "confirmed", "waiting_for", "published_roots", "cacerts_written", "signing_intermediate", "intermediate_note")
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     CONFIRMED_FIELD_NUMBER: _ClassVar[int]
     WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
     PUBLISHED_ROOTS_FIELD_NUMBER: _ClassVar[int]
     CACERTS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_INTERMEDIATE_FIELD_NUMBER: _ClassVar[int]
+    INTERMEDIATE_NOTE_FIELD_NUMBER: _ClassVar[int]
     cluster: str
     confirmed: bool
     waiting_for: str
     published_roots: _containers.RepeatedScalarFieldContainer[str]
     cacerts_written: bool
-    def __init__(self, cluster: _Optional[str] = ..., confirmed: _Optional[bool] = ..., waiting_for: _Optional[str] = ..., published_roots: _Optional[_Iterable[str]] = ..., cacerts_written: _Optional[bool] = ...) -> None: ...
+    signing_intermediate: str
+    intermediate_note: str
+    def __init__(self, cluster: _Optional[str] = ..., confirmed: _Optional[bool] = ..., waiting_for: _Optional[str] = ..., published_roots: _Optional[_Iterable[str]] = ..., cacerts_written: _Optional[bool] = ..., signing_intermediate: _Optional[str] = ..., intermediate_note: _Optional[str] = ...) -> None: ...
 
 class TrustStatus(_message.Message):
     __slots__ = ("initialized", "trust_domain", "roots", "intermediates", "workload_intermediate", "rotation")
