@@ -88,6 +88,7 @@ def _settings_from(args):
         kubeconfig_options=tuple(args.allow_kubeconfig_option or ()),
         otlp_endpoint=args.otlp_endpoint, otlp_ca_file=args.otlp_ca,
         gateway_probe_interval=args.probe_gateways, replica_id=args.replica_id,
+        lease_ttl=args.lease_ttl,
     )
 
 
@@ -361,6 +362,9 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replica-id", default=_env("FEDERATION_REPLICA_ID"),
                    help="this replica's name among the hub's replicas; unique per replica "
                         "(default: hostname plus a random suffix)")
+    p.add_argument("--lease-ttl", type=int, default=10, metavar="SECONDS",
+                   help="replica membership lease: a replica that dies is seen gone, and its clusters "
+                        "move (status: owner lost), within this time (default 10)")
     p.add_argument("--vm-grace", type=float, default=30.0,
                    help="seconds without heartbeats before a VM's entries are removed (default 30)")
     p.add_argument("--allow-kubeconfig-option", action="append", metavar="OPTION[,OPTION]",

@@ -57,3 +57,6 @@ class HubSettings:
             raise errors.ConfigError("debounce: need 0 <= quiet <= max delay")
         if self.debounce_weight_max < 0:
             raise errors.ConfigError("debounce: --debounce-weight-max must not be negative")
+        if self.lease_ttl < 2:
+            raise errors.ConfigError("--lease-ttl must be at least 2 seconds (the lease is renewed "
+                                     "and proven well within it)")

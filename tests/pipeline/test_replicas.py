@@ -7,7 +7,11 @@ import json
 import uuid
 from dataclasses import replace
 
+import pytest
+
+from federation import errors
 from federation.catalog import Keys
+from federation.cli import _settings_from, build_parser
 from federation.serving import HubService
 from federation.sharding import owner
 from federation.store import open_store
@@ -135,3 +139,12 @@ def test_status_says_owner_lost_while_a_gone_replicas_status_is_all_there_is(hub
         assert "owner lost: replica gone-replica is gone" in row.error
     finally:
         second.stop()
+
+
+def test_replica_flags_reach_the_settings_and_a_too_short_lease_is_refused():
+    settings = _settings_from(build_parser().parse_args(["serve", "--replica-id", "hub-0", "--lease-ttl", "4"]))
+    settings.validate()
+    assert (settings.replica_id, settings.lease_ttl) == ("hub-0", 4)
+    short = _settings_from(build_parser().parse_args(["serve", "--lease-ttl", "1"]))
+    with pytest.raises(errors.ConfigError, match="--lease-ttl must be at least 2"):
+        short.validate()
