@@ -26,7 +26,7 @@ PROTO_ROOT = REPO_ROOT / "protos"
 OUT_DIR = REPO_ROOT / "federation" / "api" / "gen"
 _PROTOC_TIMEOUT_S = 120
 _GENERATED_SUFFIXES = (".py", ".pyi")
-_HEADER = "# Generated from {source} by federation.api.protogen (grpcio-tools {version}); run `make protos`.\n"
+_HEADER = "# Generated from {source} by tools.protogen (grpcio-tools {version}); run `make protos`.\n"
 _INIT_DOC = '"""Code generated from protos/ by ``make protos``; do not edit."""\n'
 _SERIALIZED = re.compile(r"AddSerializedFile\((b'.*?')\)\n", re.S)
 

@@ -1,4 +1,4 @@
-# Generated from protos/federation/v1/check.proto by federation.api.protogen (grpcio-tools 1.85.1); run `make protos`.
+# Generated from protos/federation/v1/check.proto by tools.protogen (grpcio-tools 1.85.1); run `make protos`.
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

@@ -1,4 +1,4 @@
-# Generated from protos/federation/v1/trust.proto by federation.api.protogen (grpcio-tools 1.85.1); run `make protos`.
+# Generated from protos/federation/v1/trust.proto by tools.protogen (grpcio-tools 1.85.1); run `make protos`.
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
