@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from federation import errors
 from federation.desired import CLUSTER_BUCKET, DesiredState
-from federation.kubeapi import KubeClient
+from federation.kube.client import KubeClient
 from federation.model import ChangeSet, ClusterChange, ServiceChange, Snapshot
 from federation.model.ids import ServiceKey
 from federation.model.policy import FailoverPolicy, parse_policy

@@ -128,7 +128,7 @@ def cmd_serve(args) -> int:
 def listener_env(service) -> dict[str, str]:
     """The running hub's other listeners as hub.env variables (only those that listen)."""
     env = {}
-    server = getattr(getattr(service, "onboarding", None), "server", None)
+    server = service.onboarding.server
     if server is not None:
         env["FEDERATION_ONBOARDING"] = server.address
         env["FEDERATION_ONBOARDING_SESSION"] = server.session_address
@@ -176,7 +176,7 @@ def cmd_cluster_remove(args) -> int:
 
 
 def cmd_cluster_kubeconfig(args) -> int:
-    from federation.member_access import make_member_kubeconfig
+    from federation.kube.member_access import make_member_kubeconfig
 
     text = make_member_kubeconfig(args.context, kubeconfig_path=args.kubeconfig,
                                   namespace=args.namespace, service_account=args.service_account,

@@ -21,7 +21,8 @@ import yaml
 
 from federation import errors
 from federation.catalog import ClusterRecord, Keys, dump_cluster_record, load_cluster_record
-from federation.kubeapi import NAMESPACE, KubeClient, ca_fingerprint
+from federation.kube.client import NAMESPACE, KubeClient
+from federation.kube.kubeconfigs import ca_fingerprint
 from federation.store.base import Compare, Put, Store
 
 _CLAIM_ATTEMPTS = 4

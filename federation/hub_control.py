@@ -18,7 +18,8 @@ from federation.app import Hub, push_status_record
 from federation.catalog import ClusterRecord, Keys, load_cluster_record
 from federation.check.reasons import watch_errors
 from federation.cluster_identity import read_identity, register_once
-from federation.kubeapi import KubeClient, parse_kubeconfig
+from federation.kube.client import KubeClient
+from federation.kube.kubeconfigs import parse_kubeconfig
 from federation.model.policy import parse_policy
 from federation.push.diffing import differences
 from federation.push.inventory import take_inventory

@@ -20,7 +20,7 @@ from typing import Callable
 
 from federation import errors
 from federation.catalog import ClusterRecord, Keys, load_cluster_record
-from federation.kubeapi import KubeClient
+from federation.kube.client import KubeClient
 from federation.push.inventory import delete_all_owned
 from federation.store import Compare, Delete, Put, Store
 

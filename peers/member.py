@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 import yaml
 
 from federation import errors
-from federation.kubeapi import ENDPOINT_SLICE, MERGE_PATCH, NAMESPACE, NODE, SERVICE, KubeClient, ResourceType
+from federation.kube.client import ENDPOINT_SLICE, MERGE_PATCH, NAMESPACE, NODE, POD, SERVICE, KubeClient, ResourceType
 from kubesim import workloads as shapes
 from peers.apiserver import KubeAPIServer
 from peers.errors import PeerError
@@ -33,7 +33,6 @@ FIELD_MANAGER = "peers"
 ESTABLISH_TIMEOUT = 60.0
 ADMISSION_RETRY = 10.0  # admission plugins read namespaces/service accounts from an informer
 
-POD = ResourceType("", "v1", "pods", "Pod")
 SERVICE_ACCOUNT = ResourceType("", "v1", "serviceaccounts", "ServiceAccount")
 CRD = ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
                    namespaced=False)
@@ -93,7 +92,7 @@ class MemberCluster:
 
     @property
     def client(self) -> KubeClient:
-        """The official client as the cluster admin (``federation.kubeapi``)."""
+        """The official client as the cluster admin (``federation.kube``)."""
         if self._client is None:
             self._client = KubeClient(self.name, self.apiserver.admin_kubeconfig.read_text(), timeout=30.0)
         return self._client

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from federation import errors
-from federation.kubeapi import SECRET, KubeClient, WatchStream
+from federation.kube.client import SECRET, KubeClient, WatchStream
 
 log = logging.getLogger(__name__)
 

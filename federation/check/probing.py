@@ -16,18 +16,14 @@ import yaml
 
 from federation import errors
 from federation.check.findings import FAIL, OK, WARN, Finding
-from federation.kubeapi import KubeClient, ResourceType
+from federation.kube.client import CONFIG_MAP, NAMESPACE, POD, SECRET, SERVICE, KubeClient
 from federation.model.ids import EASTWEST_LABEL, EASTWEST_PORT
 from federation.sources.deriving import gateway_addresses, gateway_port
-from federation.trust.gating import CONFIG_MAP, ROOTS_CONFIGMAP, published_fingerprints
+from federation.trust.gating import ROOTS_CONFIGMAP, published_fingerprints
 
 ISTIO_NS = "istio-system"
 NETWORK_LABEL = "topology.istio.io/network"
 MESH_CONFIGMAP = "istio"
-PODS = ResourceType("", "v1", "pods", "Pod")
-SERVICES = ResourceType("", "v1", "services", "Service")
-NAMESPACES = ResourceType("", "v1", "namespaces", "Namespace")
-SECRETS = ResourceType("", "v1", "secrets", "Secret")
 SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 APPLY_MEMBER = "kubectl --context CONTEXT apply -k deploy/member (in this cluster)"
 RESTART_ISTIOD = ("restart istiod so it loads the hub's cacerts: "
@@ -66,9 +62,8 @@ class MemberReport:
 
 
 def forbidden(exc: errors.FederationError) -> bool:
-    """A 403 (the API server maps both 401 and 403 to ``AuthError``)."""
-    return isinstance(exc, errors.PermissionDenied) or (
-        isinstance(exc, errors.AuthError) and ": 403" in str(exc))
+    """A 403: authenticated, but RBAC refuses it (``federation.kube.errors``)."""
+    return isinstance(exc, errors.PermissionDenied)
 
 
 def describe_need(need: tuple[str, str, str, str, str]) -> str:
@@ -197,7 +192,7 @@ def _env_of(pod: dict, name: str) -> str | None:
 def _istiod(kube: KubeClient, report: MemberReport) -> None:
     check, multiroot = "istiod running", "istiod has ISTIO_MULTIROOT_MESH=true"
     try:
-        pods = kube.list(PODS, ISTIO_NS, label_selector="app=istiod").get("items", [])
+        pods = kube.list(POD, ISTIO_NS, label_selector="app=istiod").get("items", [])
     except errors.FederationError as exc:
         report.add(check, WARN, f"pods in {ISTIO_NS} not readable: {exc}", APPLY_MEMBER)
         return
@@ -229,7 +224,7 @@ def _cacerts(kube: KubeClient, report: MemberReport, hub_roots: set[str], has_ro
         report.add(check, WARN, "the hub has no mesh root yet", "federation trust init")
         return
     try:
-        secret = kube.get(SECRETS, ISTIO_NS, "cacerts")
+        secret = kube.get(SECRET, ISTIO_NS, "cacerts")
         configmap = kube.get(CONFIG_MAP, ISTIO_NS, ROOTS_CONFIGMAP)
     except errors.FederationError as exc:
         report.add(check, FAIL if forbidden(exc) else WARN, f"could not read: {exc}",
@@ -257,7 +252,7 @@ def _gateway(kube: KubeClient, report: MemberReport) -> None:
     check = "east-west gateway with an address and port 15443"
     key, value = EASTWEST_LABEL
     try:
-        services = kube.list(SERVICES, None, label_selector=f"{key}={value}").get("items", [])
+        services = kube.list(SERVICE, None, label_selector=f"{key}={value}").get("items", [])
     except errors.FederationError as exc:
         report.add(check, WARN, f"services not readable: {exc}", APPLY_MEMBER)
         return
@@ -288,7 +283,7 @@ def _gateway(kube: KubeClient, report: MemberReport) -> None:
 def _network(kube: KubeClient, report: MemberReport, registered: str) -> None:
     check = f"{ISTIO_NS} labelled {NETWORK_LABEL}"
     try:
-        namespace = kube.get(NAMESPACES, None, ISTIO_NS)
+        namespace = kube.get(NAMESPACE, None, ISTIO_NS)
     except errors.FederationError as exc:
         report.add(check, WARN, f"namespace not readable: {exc}", APPLY_MEMBER)
         return

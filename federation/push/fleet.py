@@ -14,7 +14,7 @@ from typing import Mapping
 import tenacity
 
 from federation import errors
-from federation.kubeapi import KubeClient
+from federation.kube.client import KubeClient
 from federation.model.ids import MANAGED_BY
 from federation.push.digest import DEFAULT_HUB_ID, Ref
 from federation.push.inventory import delete_all_owned

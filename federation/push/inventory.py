@@ -20,8 +20,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable
 
-from federation import errors, kubeapi
-from federation.kubeapi import KubeClient, ResourceType
+from federation import errors
+from federation.kube.client import (
+    DESTINATION_RULE, ISTIO_GATEWAY, K8S_GATEWAY, NAMESPACE, SECRET, SERVICE, SERVICE_ENTRY, WORKLOAD_ENTRY,
+    KubeClient, ResourceType,
+)
 from federation.model.ids import MANAGED_BY
 from federation.model.ownership import taken_over
 from federation.push.digest import (
@@ -34,22 +37,22 @@ log = logging.getLogger(__name__)
 # Secrets are listed in istio-system only: that is where cacerts lives, and it
 # keeps the hub's read access to Secrets narrow.
 OWNED_KINDS: tuple[tuple[ResourceType, str | None], ...] = (
-    (kubeapi.NAMESPACE, None),  # where the target lacks a federated service's namespace
-    (kubeapi.SERVICE, None),  # stub Services of services the target does not run
-    (kubeapi.WORKLOAD_ENTRY, None),
-    (kubeapi.SERVICE_ENTRY, None),  # no longer written: listed so that old ones are pruned
-    (kubeapi.DESTINATION_RULE, None),
-    (kubeapi.ISTIO_GATEWAY, None),
-    (kubeapi.K8S_GATEWAY, None),  # no longer written: listed so that old ones are pruned
-    (kubeapi.SECRET, "istio-system"),
+    (NAMESPACE, None),  # where the target lacks a federated service's namespace
+    (SERVICE, None),  # stub Services of services the target does not run
+    (WORKLOAD_ENTRY, None),
+    (SERVICE_ENTRY, None),  # no longer written: listed so that old ones are pruned
+    (DESTINATION_RULE, None),
+    (ISTIO_GATEWAY, None),
+    (K8S_GATEWAY, None),  # no longer written: listed so that old ones are pruned
+    (SECRET, "istio-system"),
 )
 # Kinds listed by name too: RBAC grants the hub list/watch of one Secret only
 # (resourceNames), which the API server allows only with this field selector.
-FIELD_SELECTORS: dict[ResourceType, str] = {kubeapi.SECRET: "metadata.name=cacerts"}
+FIELD_SELECTORS: dict[ResourceType, str] = {SECRET: "metadata.name=cacerts"}
 # Kinds listed whole (not by label) by ``take_inventory``, so that every name in
 # use is known. Not Secrets: that would read other parties' key material.
 LISTED_WHOLE: frozenset[ResourceType] = frozenset(
-    rtype for rtype, _ in OWNED_KINDS if rtype != kubeapi.SECRET)
+    rtype for rtype, _ in OWNED_KINDS if rtype != SECRET)
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ def delete_owned(kube: KubeClient, ref: Ref, live: LiveObject) -> bool:
     """Delete one owned object; False when it is already gone or was replaced
     by an object with another uid (which is then not ours to delete)."""
     _, _, namespace, name = ref
-    if live.rtype == kubeapi.SERVICE and _release_if_taken_over(kube, ref, live):
+    if live.rtype == SERVICE and _release_if_taken_over(kube, ref, live):
         return False
     body = None
     if live.uid:

@@ -22,7 +22,7 @@ from itertools import chain, islice
 from typing import Iterator, Mapping
 
 from federation import errors
-from federation.kubeapi import SERVICE, ResourceType, resource_type_of
+from federation.kube.client import SERVICE, ResourceType, resource_type_of
 from federation.model.ids import MANAGED_BY
 from federation.model.ownership import taken_over
 from federation.push.digest import (

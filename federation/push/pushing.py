@@ -46,9 +46,9 @@ import tenacity
 from opentelemetry import trace
 
 from federation import errors
-from federation.kubeapi import KubeClient
+from federation.kube.client import KubeClient
 from federation.model.ids import MANAGED_BY
-from federation.kubeapi import ResourceType
+from federation.kube.client import ResourceType
 from federation.push.digest import (
     DEFAULT_HUB_ID, LEGACY, Ref, describe, owner_of, safe_message, stamped_body,
 )

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from federation.kubeapi import KubeClient, ResourceType
+from federation.kube.client import KubeClient, ResourceType
 from federation.push.digest import MANAGED_SELECTOR
 from federation.push.inventory import FIELD_SELECTORS, OWNED_KINDS
 from federation.sources.reflecting import DELETED, Reflector, ReflectorEvent, slim_identity

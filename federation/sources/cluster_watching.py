@@ -28,8 +28,9 @@ import time
 from collections import Counter
 from typing import Callable, Iterable
 
-from federation import kubeapi
-from federation.kubeapi import KubeClient, ResourceType
+from federation.kube.client import (
+    DESTINATION_RULE, ENDPOINT_SLICE, NAMESPACE, NODE, POD, SERVICE, SERVICE_EXPORT, KubeClient, ResourceType,
+)
 from federation.model import ChangeSet, ClusterChange, ClusterInfo, ClusterService, ServiceChange
 from federation.model import UserRulesChange
 from federation.model.ids import (
@@ -126,7 +127,7 @@ class ClusterWatcher:
         for rtype, handler, selector, missing_ok in self._kinds():
             self.reflectors[rtype.kind] = Reflector(
                 kube, rtype,
-                slim=deriving.slim_pod if rtype == kubeapi.POD else None,
+                slim=deriving.slim_pod if rtype == POD else None,
                 on_event=lambda event, h=handler: self._on_event(h, event),
                 on_synced=lambda kind=rtype.kind: self._on_synced(kind),
                 stop_event=self._stop,
@@ -138,17 +139,17 @@ class ClusterWatcher:
 
     def _kinds(self) -> list[tuple[ResourceType, Callable[[ReflectorEvent], None], str | None, bool]]:
         kinds = [
-            (kubeapi.NAMESPACE, self._namespace_event, None, False),
-            (kubeapi.NODE, self._node_event, None, False),
-            (kubeapi.SERVICE, self._service_event, None, False),
-            (kubeapi.ENDPOINT_SLICE, self._slice_event, deriving.SERVICE_NAME_LABEL, False),
-            (kubeapi.POD, self._pod_event, None, False),
+            (NAMESPACE, self._namespace_event, None, False),
+            (NODE, self._node_event, None, False),
+            (SERVICE, self._service_event, None, False),
+            (ENDPOINT_SLICE, self._slice_event, deriving.SERVICE_NAME_LABEL, False),
+            (POD, self._pod_event, None, False),
             # The hub's own rules are filtered on the server; a cluster without
             # Istio's CRDs simply has no user rules.
-            (kubeapi.DESTINATION_RULE, self._rule_event, f"{MANAGED_BY_LABEL}!={MANAGED_BY}", True),
+            (DESTINATION_RULE, self._rule_event, f"{MANAGED_BY_LABEL}!={MANAGED_BY}", True),
         ]
         if self.settings.export_mode == EXPORT_SERVICE_EXPORT:
-            kinds.append((kubeapi.SERVICE_EXPORT, self._export_event, None, True))
+            kinds.append((SERVICE_EXPORT, self._export_event, None, True))
         return kinds
 
     # -- lifecycle --------------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Callable
 import tenacity
 
 from federation import errors
-from federation.kubeapi import KubeClient, ResourceType, WatchStream
+from federation.kube.client import KubeClient, ResourceType, WatchStream
 from federation.sources.settings import SourceSettings
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ class Reflector:
         return tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(errors.Transient),
             wait=tenacity.wait_exponential_jitter(
-                initial=s.backoff_initial_seconds, max=s.backoff_max_seconds,
+                multiplier=s.backoff_initial_seconds, max=s.backoff_max_seconds,
                 jitter=s.backoff_initial_seconds),
             stop=lambda _state: self._stop.is_set(),
             sleep=self._sleep,

@@ -28,11 +28,9 @@ from typing import Iterable, Mapping
 
 from cryptography import x509
 
-from federation.kubeapi import ResourceType
 from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
 from federation.trust.certificates import certificate_id, fingerprint, is_issued_by
 
-CONFIG_MAP = ResourceType("", "v1", "configmaps", "ConfigMap")
 ROOTS_CONFIGMAP = "istio-ca-root-cert"
 ROOTS_NAMESPACE = "istio-system"
 ROOTS_KEY = "root-cert.pem"

@@ -30,12 +30,13 @@ import time
 from dataclasses import replace
 from typing import Callable, Iterable
 
-from federation import errors, kubeapi
+from federation import errors
+from federation.kube.client import CONFIG_MAP, SECRET
 from federation.catalog import Keys
 from federation.trust.authority import TrustAuthority
 from federation.trust.cacerts import SECRET_NAME, SECRET_NAMESPACE
 from federation.trust.gating import (
-    CONFIG_MAP, ROOTS_CONFIGMAP, ROOTS_NAMESPACE, ClusterGate, holds_cacerts, judge, judge_signer,
+    ROOTS_CONFIGMAP, ROOTS_NAMESPACE, ClusterGate, holds_cacerts, judge, judge_signer,
 )
 from federation.trust.metrics import ExpiryGauge
 from federation.trust.signer_probe import served_certificate
@@ -340,7 +341,7 @@ class TrustKeeper:
         if member is None:
             return ClusterGate(name, waiting_for="the cluster is not running on this hub")
         try:
-            live = member.kube.get(kubeapi.SECRET, SECRET_NAMESPACE, SECRET_NAME)
+            live = member.kube.get(SECRET, SECRET_NAMESPACE, SECRET_NAME)
             configmap = (member.kube.get(CONFIG_MAP, ROOTS_NAMESPACE, ROOTS_CONFIGMAP)
                          if holds_cacerts(live, wanted) else None)
         except errors.PermissionDenied:

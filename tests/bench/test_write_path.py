@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from federation import errors
-from federation.kubeapi import KubeClient, resource_type_of
+from federation.kube.client import KubeClient, resource_type_of
 from kubesim.fleet import SimFleet
 
 

@@ -3,7 +3,7 @@
 ``Api`` is what every conformance test sees: the server URL, its CA, an admin
 kubeconfig, and the two things the servers do differently on purpose (how
 history is expired, whether it is the simulator). Requests go through the
-official ``kubernetes`` client, exactly as ``federation.kubeapi`` sends them,
+official ``kubernetes`` client, exactly as ``federation.kube`` sends them,
 but hand back the status code and body instead of raising.
 """
 

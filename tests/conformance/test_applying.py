@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from federation import kubeapi
+from federation.kube.client import WORKLOAD_ENTRY, KubeClient
 from tests.conformance.support import APPLY, MERGE, call, rv_of, we_path, workload_entry
 
 
@@ -102,19 +102,19 @@ def test_apply_needs_a_field_manager(client, ns):
 
 
 def test_the_hubs_client_applies_and_reads_back(api, ns):
-    """``federation.kubeapi.KubeClient``, exactly as the pusher calls it."""
-    kube = kubeapi.KubeClient("conformance", api.kubeconfig.read_text())
+    """``federation.kube.client.KubeClient``, exactly as the pusher calls it."""
+    kube = KubeClient("conformance", api.kubeconfig.read_text())
     try:
         body = workload_entry("hubwe", ns, "10.1.2.3", labels={"app.kubernetes.io/managed-by": "mesh-federation"},
                               weight=2)
-        applied = kube.apply(kubeapi.WORKLOAD_ENTRY, body, "mesh-federation", force=True)
+        applied = kube.apply(WORKLOAD_ENTRY, body, "mesh-federation", force=True)
         assert applied["spec"] == {"address": "10.1.2.3", "weight": 2}
-        listed = kube.list(kubeapi.WORKLOAD_ENTRY, namespace=ns,
+        listed = kube.list(WORKLOAD_ENTRY, namespace=ns,
                            label_selector="app.kubernetes.io/managed-by=mesh-federation")
         assert [i["metadata"]["name"] for i in listed["items"]] == ["hubwe"]
-        assert kube.get(kubeapi.WORKLOAD_ENTRY, ns, "hubwe")["metadata"]["uid"] == applied["metadata"]["uid"]
-        assert kube.delete(kubeapi.WORKLOAD_ENTRY, ns, "hubwe") is True
-        assert kube.get(kubeapi.WORKLOAD_ENTRY, ns, "hubwe") is None
-        assert kube.delete(kubeapi.WORKLOAD_ENTRY, ns, "hubwe") is False
+        assert kube.get(WORKLOAD_ENTRY, ns, "hubwe")["metadata"]["uid"] == applied["metadata"]["uid"]
+        assert kube.delete(WORKLOAD_ENTRY, ns, "hubwe") is True
+        assert kube.get(WORKLOAD_ENTRY, ns, "hubwe") is None
+        assert kube.delete(WORKLOAD_ENTRY, ns, "hubwe") is False
     finally:
         kube.close()

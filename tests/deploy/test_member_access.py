@@ -13,7 +13,7 @@ from kubernetes import client as k8s
 from kubernetes.config import kube_config
 
 from federation import errors
-from federation.member_access import make_member_kubeconfig
+from federation.kube.member_access import make_member_kubeconfig
 
 from .tokenserver import ADMIN_TOKEN, ISSUED_TOKEN, SECRET_TOKEN, TokenServer
 

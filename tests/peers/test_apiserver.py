@@ -7,7 +7,7 @@ import json
 import pytest
 
 from federation import errors
-from federation.kubeapi import KubeClient
+from federation.kube.client import KubeClient
 from peers.apiserver import KubeAPIServer
 from peers.errors import PeerError
 from peers.processes import process_exists

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from federation.kubeapi import NAMESPACE, NODE
+from federation.kube.client import NAMESPACE, NODE
 from peers.errors import PeerError
 from peers.fleet import RealFleet
 from peers.processes import process_exists

@@ -12,7 +12,7 @@ import time
 import pytest
 from cryptography import x509
 
-from federation.kubeapi import ResourceType
+from federation.kube.client import CONFIG_MAP, SECRET, SERVICE
 from federation.trust.cacerts import build_cacerts
 from federation.trust.certificates import create_root, issue_intermediate
 from peers.fleet import MemberSpec
@@ -21,9 +21,6 @@ from tests.peers.support import wait_for
 
 pytestmark = pytest.mark.peers
 
-CONFIG_MAP = ResourceType("", "v1", "configmaps", "ConfigMap")
-SECRET = ResourceType("", "v1", "secrets", "Secret")
-SERVICE = ResourceType("", "v1", "services", "Service")
 TOPOLOGY = [("cluster-1", "net-east", "us-east", ["us-east-1a", "us-east-1b"])]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from federation import errors
-from federation.kubeapi import ENDPOINT_SLICE, NAMESPACE, NODE, SERVICE, KubeClient
+from federation.kube.client import ENDPOINT_SLICE, NAMESPACE, NODE, SERVICE, KubeClient
 from peers.errors import PeerError
 from peers.member import CRD, POD, MemberCluster
 from peers.workload import PortSpec, port_specs

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from federation.kubeapi import KubeClient
+from federation.kube.client import KubeClient
 from federation.push import ClusterPusher, PushFleet
 from kubesim import SimCluster, load_crd_schemas
 from tests.push.support import FAST_RETRY, RequestLog

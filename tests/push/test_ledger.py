@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from federation import kubeapi
+from federation.kube.client import SECRET, WORKLOAD_ENTRY
 from federation.push import ref_of
 from federation.push.digest import owned_digest
 from federation.push.inventory import Inventory, LiveObject
@@ -10,7 +10,7 @@ from federation.push.ledger import Ledger
 from tests.push.support import cacerts, desired, destination_rule, workload_entry
 
 
-def live(obj: dict, rtype=kubeapi.WORKLOAD_ENTRY) -> LiveObject:
+def live(obj: dict, rtype=WORKLOAD_ENTRY) -> LiveObject:
     return LiveObject(rtype, "uid-" + obj["metadata"]["name"], owned_digest(ref_of(obj), obj))
 
 
@@ -97,13 +97,13 @@ def test_only_names_listed_as_foreign_or_of_unlisted_kinds_need_a_look():
     ledger = Ledger()
     ledger.take_inventory(Inventory(owned={ref_of(mine): live(mine)}, foreign={ref_of(theirs)}))
 
-    assert not ledger.must_look(ref_of(mine), kubeapi.WORKLOAD_ENTRY)
-    assert ledger.must_look(ref_of(theirs), kubeapi.WORKLOAD_ENTRY)
-    assert not ledger.must_look(ref_of(fresh), kubeapi.WORKLOAD_ENTRY)
-    assert ledger.must_look(ref_of(cacerts()), kubeapi.SECRET)  # Secrets are never listed whole
+    assert not ledger.must_look(ref_of(mine), WORKLOAD_ENTRY)
+    assert ledger.must_look(ref_of(theirs), WORKLOAD_ENTRY)
+    assert not ledger.must_look(ref_of(fresh), WORKLOAD_ENTRY)
+    assert ledger.must_look(ref_of(cacerts()), SECRET)  # Secrets are never listed whole
 
     ledger.record_absent(ref_of(theirs))
-    assert not ledger.must_look(ref_of(theirs), kubeapi.WORKLOAD_ENTRY)
+    assert not ledger.must_look(ref_of(theirs), WORKLOAD_ENTRY)
 
 
 def test_invalid_desired_objects_are_problems_never_work():

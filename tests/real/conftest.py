@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from federation.member_access import make_member_kubeconfig
+from federation.kube.member_access import make_member_kubeconfig
 from federation.serving import HubService, prepare_workdir
 from federation.settings import HubSettings
 from federation.trust.client import TrustClient

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from federation.check.findings import FAIL, OK, WARN, format_findings
 from federation.check.probing import probe_member
-from federation.kubeapi import KubeClient
+from federation.kube.client import KubeClient
 from tests.real.conftest import NETWORK
 
 

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from cryptography import x509
 
-from federation.kubeapi import MERGE_PATCH
+from federation.kube.client import MERGE_PATCH
 from peers.binaries import find_binaries
 from peers.xds import XdsError
 from peers.ca import Workload, create_certificate, published_root, request_token, verify_chain

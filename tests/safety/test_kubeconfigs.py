@@ -13,7 +13,7 @@ import pytest
 
 from federation import errors
 from federation.api.tls import make_self_signed_ca
-from federation.kubeconfig_policy import OPTIONS, check_kubeconfig, parse_options
+from federation.kube.kubeconfigs import OPTIONS, check_kubeconfig, parse_options
 from tests.pipeline.conftest import wait_for
 
 from .support import LogLines, admin_client, admin_token, kubeconfig_of, store_dump, variant

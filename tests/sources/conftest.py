@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from federation.kubeapi import KubeClient
+from federation.kube.client import KubeClient
 from kubesim.cluster import SimCluster
 from federation.sources.cluster_watching import ClusterWatcher
 from tests.sources.support import Sink, fast_settings

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from federation import errors, kubeapi
-from federation.kubeapi import KubeClient, ResourceType
+from federation import errors
+from federation.kube.client import SERVICE, KubeClient, ResourceType
 from federation.sources.reflecting import Reflector, ReflectorEvent
 from tests.sources.support import CORE, fast_settings, namespace, service, wait_for
 
@@ -61,7 +61,7 @@ def test_list_then_watch_keeps_a_cache_of_raw_objects(make_sim, reflect):
     sim = make_sim()
     sim.apply(namespace("shop"))
     sim.apply(service("shop", "a"))
-    reflector, rec = reflect(sim, kubeapi.SERVICE)
+    reflector, rec = reflect(sim, SERVICE)
     wait_for(lambda: rec.synced == 1, what="the first list")
     assert rec.seen() == [("ADDED", "a", True)]
     assert set(reflector.cache) == {"shop/a"}
@@ -83,7 +83,7 @@ def test_relist_after_410_emits_synthetic_deletes_and_only_real_changes(make_sim
     sim.apply(namespace("shop"))
     for name in ("keep", "change", "drop"):
         sim.apply(service("shop", name))
-    reflector, rec = reflect(sim, kubeapi.SERVICE)
+    reflector, rec = reflect(sim, SERVICE)
     wait_for(lambda: rec.synced == 1 and sim.active_watches() == 1, what="list and watch")
     mark = len(rec.events)
     sim.set_latency(0.5)
@@ -105,7 +105,7 @@ def test_label_selector_reports_objects_leaving_it_as_deleted(make_sim, reflect)
     sim.apply(namespace("shop"))
     sim.apply(service("shop", "a", labels={"pick": "yes"}))
     sim.apply(service("shop", "b"))
-    reflector, rec = reflect(sim, kubeapi.SERVICE, label_selector="pick=yes")
+    reflector, rec = reflect(sim, SERVICE, label_selector="pick=yes")
     wait_for(lambda: rec.synced == 1, what="the first list")
     assert set(reflector.cache) == {"shop/a"}
     mark = len(rec.events)
@@ -125,7 +125,7 @@ def test_a_kind_the_server_lacks_counts_as_empty_when_allowed(make_sim, reflect)
 
 def test_errors_that_are_not_transient_are_reported_and_retried_slower(make_sim, reflect):
     sim = make_sim()
-    reflector, rec = reflect(sim, kubeapi.SERVICE, token="wrong-token")
+    reflector, rec = reflect(sim, SERVICE, token="wrong-token")
     wait_for(lambda: len(rec.failures) >= 2, what="two failed attempts")
     assert all(isinstance(exc, errors.AuthError) for exc, _ in rec.failures)
     assert [n for _, n in rec.failures[:2]] == [1, 2]
@@ -137,7 +137,7 @@ def test_transient_failures_back_off_and_recover(make_sim, reflect):
     sim.apply(namespace("shop"))
     sim.apply(service("shop", "a"))
     sim.fail_next(3, 500)
-    reflector, rec = reflect(sim, kubeapi.SERVICE)
+    reflector, rec = reflect(sim, SERVICE)
     wait_for(lambda: rec.synced == 1, what="the list after the errors")
     assert [n for _, n in rec.failures] == [1, 2, 3]
     assert all(isinstance(exc, errors.Transient) for exc, _ in rec.failures)

@@ -7,8 +7,8 @@ returns a self-contained kubeconfig (server, CA data, token) that
 (bounded lifetime); API servers without it get a long-lived
 ``kubernetes.io/service-account-token`` Secret instead.
 
-This is the adapter between the official kubernetes client and the project for
-this one task: every client error leaves here as a ``federation.errors`` type.
+Every client error leaves here as a ``federation.errors`` type, its class from
+``federation.kube.errors`` (the one map from an API status to the tree).
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ from kubernetes.config import kube_config
 from kubernetes.config.config_exception import ConfigException
 
 from federation.errors import (
-    AuthError,
     ClusterError,
     ClusterUnreachable,
     ConfigError,
+    Conflict,
+    FederationError,
     NotFound,
-    PermissionDenied,
 )
+from federation.kube.errors import api_error, api_status, message_of
 
 log = logging.getLogger(__name__)
 
@@ -151,37 +152,40 @@ def _names(names: list[str]) -> str:
 
 # --- API calls ---------------------------------------------------------------
 def _call(where: str, what: str, fn, *args, **kwargs):
-    """Run one API call, translating transport and HTTP failures."""
+    """Run one API call, translating transport and HTTP failures (see ``api_error``)."""
     try:
         return fn(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
     except ApiException as exc:
-        status = exc.status or 0
-        if status == 401:
-            raise AuthError(f"{where}: credentials refused while trying to {what}") from exc
-        if status == 403:
-            raise PermissionDenied(f"{where}: not allowed to {what}: {_reason(exc)}") from exc
-        if status == 0 or status >= 500:
-            raise ClusterUnreachable(f"{where}: API server failed to {what}: {_reason(exc)}") from exc
-        raise
+        raise api_error(exc, _message(exc, where, what)) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise ClusterUnreachable(f"{where}: cannot reach the API server to {what}: {exc}") from exc
 
 
+def _message(exc: ApiException, where: str, what: str) -> str:
+    status = api_status(exc)
+    if status == 401:
+        return f"{where}: credentials refused while trying to {what}"
+    if status == 403:
+        return f"{where}: not allowed to {what}: {_reason(exc)}"
+    if status == 0 or status >= 500:
+        return f"{where}: API server failed to {what}: {_reason(exc)}"
+    return f"{where}: {what}: {_reason(exc)}"
+
+
+def _status(exc: FederationError) -> int:
+    return getattr(exc, "status", 0)
+
+
 def _reason(exc: ApiException) -> str:
-    try:
-        return yaml.safe_load(exc.body or "")["message"]
-    except (yaml.YAMLError, TypeError, KeyError):
-        return f"HTTP {exc.status} {exc.reason}"
+    return message_of(exc.body) or f"HTTP {exc.status} {exc.reason}"
 
 
 def _ensure_service_account(core: k8s.CoreV1Api, namespace: str, name: str, where: str) -> None:
     try:
         _call(where, f"read service account {namespace}/{name}",
               core.read_namespaced_service_account, name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            raise NotFound(f"{where}: service account {namespace}/{name} does not exist; {_APPLY_HINT}") from exc
-        raise ClusterError(f"{where}: reading service account {namespace}/{name}: {_reason(exc)}") from exc
+    except NotFound as exc:
+        raise NotFound(f"{where}: service account {namespace}/{name} does not exist; {_APPLY_HINT}") from exc
 
 
 def _request_token(core: k8s.CoreV1Api, namespace: str, name: str, seconds: int, where: str) -> str | None:
@@ -192,13 +196,13 @@ def _request_token(core: k8s.CoreV1Api, namespace: str, name: str, seconds: int,
     try:
         answer = _call(where, f"request a token for {namespace}/{name}",
                        core.create_namespaced_service_account_token, name, namespace, body)
-    except ApiException as exc:
+    except FederationError as exc:
         # 404 on the subresource (the account exists) or 405: TokenRequest is not served.
-        if exc.status in (404, 405):
-            log.info("TokenRequest unsupported; using a token Secret",
-                     extra={"fields": {"namespace": namespace, "service_account": name}})
-            return None
-        raise ClusterError(f"{where}: token request for {namespace}/{name}: {_reason(exc)}") from exc
+        if _status(exc) not in (404, 405):
+            raise
+        log.info("TokenRequest unsupported; using a token Secret",
+                 extra={"fields": {"namespace": namespace, "service_account": name}})
+        return None
     token = answer.status.token if answer and answer.status else None
     if not token:
         raise ClusterError(f"{where}: token request for {namespace}/{name} returned no token")
@@ -221,19 +225,13 @@ def _secret_token(core: k8s.CoreV1Api, namespace: str, name: str, where: str) ->
         try:
             _call(where, f"create token Secret {namespace}/{secret_name}",
                   core.create_namespaced_secret, namespace, body)
-        except ApiException as exc:
-            if exc.status != 409:  # created meanwhile: use it
-                raise ClusterError(f"{where}: creating token Secret {namespace}/{secret_name}: "
-                                   f"{_reason(exc)}") from exc
+        except Conflict:
+            pass  # created meanwhile: use it
     # The token controller fills data.token asynchronously; wait a bounded time.
     deadline = time.monotonic() + SECRET_TOKEN_WAIT_SECONDS
     for _ in range(int(SECRET_TOKEN_WAIT_SECONDS / SECRET_TOKEN_POLL_SECONDS) + 1):
-        try:
-            secret = _call(where, f"read token Secret {namespace}/{secret_name}",
-                           core.read_namespaced_secret, secret_name, namespace)
-        except ApiException as exc:
-            raise ClusterError(f"{where}: reading token Secret {namespace}/{secret_name}: "
-                               f"{_reason(exc)}") from exc
+        secret = _call(where, f"read token Secret {namespace}/{secret_name}",
+                       core.read_namespaced_secret, secret_name, namespace)
         encoded = (secret.data or {}).get("token")
         if encoded:
             return base64.b64decode(encoded).decode()
@@ -245,11 +243,8 @@ def _secret_token(core: k8s.CoreV1Api, namespace: str, name: str, where: str) ->
 
 
 def _find_token_secret(core: k8s.CoreV1Api, namespace: str, name: str, where: str) -> str | None:
-    try:
-        secrets = _call(where, f"list Secrets in {namespace}", core.list_namespaced_secret,
-                        namespace, field_selector=f"type={_TOKEN_SECRET_TYPE}")
-    except ApiException as exc:
-        raise ClusterError(f"{where}: listing Secrets in {namespace}: {_reason(exc)}") from exc
+    secrets = _call(where, f"list Secrets in {namespace}", core.list_namespaced_secret,
+                    namespace, field_selector=f"type={_TOKEN_SECRET_TYPE}")
     for secret in sorted(secrets.items or [], key=lambda s: s.metadata.name):
         annotations = secret.metadata.annotations or {}
         if annotations.get(_SA_NAME_ANNOTATION) == name:

@@ -1,4 +1,4 @@
-"""The one adapter to member clusters' Kubernetes API, on the official client.
+"""Member clusters' Kubernetes API on the official client: requests, watches, kinds.
 
 Requests and watch streams are raw JSON: the client's model classes are far too
 slow for watch streams. Every error leaves this module as a ``federation.errors``
@@ -7,8 +7,6 @@ type; the kubeconfig's credentials never appear in a message.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import http.client
 import json
 import ssl
@@ -18,14 +16,14 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 import urllib3
-import yaml
 from kubernetes import client as kclient
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import KubeConfigLoader
 
 from federation import errors
-from federation.kubeconfig_policy import check_kubeconfig
+from federation.kube.errors import status_error
+from federation.kube.kubeconfigs import check_kubeconfig, parse_kubeconfig
 
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
@@ -54,49 +52,6 @@ class ResourceType:
         if name:
             base += f"/{name}"
         return base
-
-
-def parse_kubeconfig(text: str, source: str = "kubeconfig", allow=()) -> dict:
-    """Parse and check a kubeconfig, refusing the options the hub does not
-    ``allow`` (see ``kubeconfig_policy``); ConfigError names what is wrong."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise errors.ConfigError(f"{source}: not valid YAML ({exc.__class__.__name__})") from exc
-    if not isinstance(data, dict):
-        raise errors.ConfigError(f"{source}: expected a kubeconfig mapping")
-    for section in ("clusters", "contexts", "users"):
-        if not isinstance(data.get(section), list) or not data[section]:
-            raise errors.ConfigError(f"{source}: missing or empty '{section}'")
-    if not data.get("current-context") and len(data["contexts"]) != 1:
-        raise errors.ConfigError(f"{source}: no current-context set")
-    check_kubeconfig(data, source, allow)
-    return data
-
-
-def selected_cluster(kubeconfig: dict, source: str = "kubeconfig") -> dict:
-    """The ``cluster`` mapping the current context points at."""
-    context_name = kubeconfig.get("current-context") or kubeconfig["contexts"][0].get("name")
-    context = next((c.get("context") or {} for c in kubeconfig["contexts"]
-                    if isinstance(c, dict) and c.get("name") == context_name), None)
-    if not isinstance(context, dict):
-        raise errors.ConfigError(f"{source}: context {context_name!r} not found")
-    cluster = next((c.get("cluster") for c in kubeconfig["clusters"]
-                    if isinstance(c, dict) and c.get("name") == context.get("cluster")), None)
-    if not isinstance(cluster, dict):
-        raise errors.ConfigError(f"{source}: cluster {context.get('cluster')!r} of context "
-                                 f"{context_name!r} not found")
-    return cluster
-
-
-def ca_fingerprint(kubeconfig: dict, source: str = "kubeconfig") -> str:
-    """SHA-256 (hex) of the selected cluster's CA bundle, "" when it has none."""
-    data = selected_cluster(kubeconfig, source).get("certificate-authority-data") or ""
-    try:
-        pem = base64.b64decode(data, validate=True) if data else b""
-    except ValueError as exc:
-        raise errors.ConfigError(f"{source}: certificate-authority-data is not base64") from exc
-    return hashlib.sha256(pem.strip()).hexdigest() if pem else ""
 
 
 def _configuration(kubeconfig: dict, source: str, allow=()) -> kclient.Configuration:
@@ -162,9 +117,10 @@ class KubeClient:
             return self._api.call_api(method, url, header_params=headers, body=payload,
                                       _request_timeout=timeout)
         except (urllib3.exceptions.HTTPError, OSError, ApiException) as exc:
-            # The client turns TLS failures into ApiException(status=0).
+            # The client turns TLS failures into ApiException(status=0); one with a
+            # status is an answer (a Retry-After the client gave up on, say).
             if isinstance(exc, ApiException) and exc.status:
-                raise
+                raise status_error(self.cluster, method, path, exc.status, exc.body) from exc
             if _verify_failed(exc):
                 raise errors.ClusterUnreachable(
                     f"cluster {self.cluster!r} at {self.server}: certificate verify failed: the "
@@ -381,35 +337,13 @@ class WatchStream:
             self.close()
 
 
-def status_error(cluster: str, method: str, path: str, code: int, body: bytes) -> errors.FederationError:
-    """Translate an API server's failure answer into the project's error tree."""
-    message = ""
-    try:
-        message = json.loads(body).get("message", "")
-    except (ValueError, AttributeError):
-        message = body[:200].decode("utf-8", "replace") if body else ""
-    text = f"cluster {cluster!r}: {method} {path}: {code} {message}".rstrip()
-    if code == 404:
-        return errors.NotFound(text)
-    if code == 409:
-        return errors.Conflict(text)
-    if code == 410:
-        return errors.ResourceExpired(text)
-    if code in (401, 403):
-        return errors.AuthError(text)
-    if code in (400, 422):
-        return errors.ValidationError(text)
-    if code == 429 or code >= 500:
-        return errors.ClusterUnreachable(text)
-    return errors.ClusterError(text)
-
-
 # The kinds the hub reads and writes.
 NAMESPACE = ResourceType("", "v1", "namespaces", "Namespace", namespaced=False)
 NODE = ResourceType("", "v1", "nodes", "Node", namespaced=False)
 SERVICE = ResourceType("", "v1", "services", "Service")
 POD = ResourceType("", "v1", "pods", "Pod")
 SECRET = ResourceType("", "v1", "secrets", "Secret")
+CONFIG_MAP = ResourceType("", "v1", "configmaps", "ConfigMap")  # read only (istiod's root bundle)
 ENDPOINT_SLICE = ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice")
 SERVICE_EXPORT = ResourceType("multicluster.x-k8s.io", "v1alpha1", "serviceexports", "ServiceExport")
 WORKLOAD_ENTRY = ResourceType("networking.istio.io", "v1", "workloadentries", "WorkloadEntry")

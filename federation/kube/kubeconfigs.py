@@ -1,4 +1,4 @@
-"""Which kubeconfig options the hub accepts for a member cluster.
+"""A member cluster's kubeconfig: parsing it, and which of its options the hub accepts.
 
 A member's kubeconfig arrives over the admin API: it is data, not configuration
 of the hub. The hub must never run a program, read one of its own files, skip
@@ -8,11 +8,18 @@ secrets, citing kubernetes/kubectl#697). Each such option is refused unless the
 hub was started with ``--allow-kubeconfig-option NAME``; a refusal names the
 entry and the field. Checked at registration and again before a stored record
 is loaded, so a hub started with fewer options never acts on an older record.
+
+``parse_kubeconfig`` checks the document's shape and these options;
+``selected_cluster`` and ``ca_fingerprint`` read the cluster its context selects.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterable
+
+import yaml
 
 from federation import errors
 
@@ -88,3 +95,46 @@ def _entries(data: dict, section: str, body: str, source: str):
         if not isinstance(value, dict):
             raise errors.ConfigError(f"{source}: {section} entry {name!r}: {body} is not a mapping")
         yield name, value
+
+
+def parse_kubeconfig(text: str, source: str = "kubeconfig", allow=()) -> dict:
+    """Parse and check a kubeconfig, refusing the options the hub does not
+    ``allow`` (see ``check_kubeconfig``); ConfigError names what is wrong."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise errors.ConfigError(f"{source}: not valid YAML ({exc.__class__.__name__})") from exc
+    if not isinstance(data, dict):
+        raise errors.ConfigError(f"{source}: expected a kubeconfig mapping")
+    for section in ("clusters", "contexts", "users"):
+        if not isinstance(data.get(section), list) or not data[section]:
+            raise errors.ConfigError(f"{source}: missing or empty '{section}'")
+    if not data.get("current-context") and len(data["contexts"]) != 1:
+        raise errors.ConfigError(f"{source}: no current-context set")
+    check_kubeconfig(data, source, allow)
+    return data
+
+
+def selected_cluster(kubeconfig: dict, source: str = "kubeconfig") -> dict:
+    """The ``cluster`` mapping the current context points at."""
+    context_name = kubeconfig.get("current-context") or kubeconfig["contexts"][0].get("name")
+    context = next((c.get("context") or {} for c in kubeconfig["contexts"]
+                    if isinstance(c, dict) and c.get("name") == context_name), None)
+    if not isinstance(context, dict):
+        raise errors.ConfigError(f"{source}: context {context_name!r} not found")
+    cluster = next((c.get("cluster") for c in kubeconfig["clusters"]
+                    if isinstance(c, dict) and c.get("name") == context.get("cluster")), None)
+    if not isinstance(cluster, dict):
+        raise errors.ConfigError(f"{source}: cluster {context.get('cluster')!r} of context "
+                                 f"{context_name!r} not found")
+    return cluster
+
+
+def ca_fingerprint(kubeconfig: dict, source: str = "kubeconfig") -> str:
+    """SHA-256 (hex) of the selected cluster's CA bundle, "" when it has none."""
+    data = selected_cluster(kubeconfig, source).get("certificate-authority-data") or ""
+    try:
+        pem = base64.b64decode(data, validate=True) if data else b""
+    except ValueError as exc:
+        raise errors.ConfigError(f"{source}: certificate-authority-data is not base64") from exc
+    return hashlib.sha256(pem.strip()).hexdigest() if pem else ""
