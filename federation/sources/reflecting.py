@@ -206,7 +206,7 @@ class Reflector:
         return tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(errors.Transient),
             wait=tenacity.wait_exponential_jitter(
-                multiplier=s.backoff_initial_seconds, max=s.backoff_max_seconds,
+                initial=s.backoff_initial_seconds, max=s.backoff_max_seconds,
                 jitter=s.backoff_initial_seconds),
             stop=lambda _state: self._stop.is_set(),
             sleep=self._sleep,
