@@ -4,10 +4,10 @@
 the given CA) for one call. ``Session`` is a channel to the session port that
 presents the VM's workload certificate (mutual TLS); it is replaced after every
 renewal so the next handshake shows the new certificate. gRPC errors become
-the project's: UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED and UNKNOWN (how
-gRPC reports a connection lost mid-call) are ``Transient``,
+the project's as for every client of the hub (``federation.api.codes.client_error``:
+UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED and UNKNOWN are ``Transient``,
 RESOURCE_EXHAUSTED ``LimitExceeded``, UNAUTHENTICATED ``AuthError``,
-PERMISSION_DENIED ``PermissionDenied``, INVALID_ARGUMENT ``ValidationError``.
+PERMISSION_DENIED ``PermissionDenied``, INVALID_ARGUMENT ``ValidationError``).
 When enrolling, failures no retry can fix are told apart from a hub that is
 down: a certificate the CA bundle does not verify is ``TrustError``; an address
 that is not the enrollment port (the session port, the admin API, a plaintext
@@ -19,7 +19,7 @@ from __future__ import annotations
 import grpc
 
 from federation import errors
-from federation.api.codes import error_for
+from federation.api.codes import client_error
 from federation.api.gen.federation.v1 import onboarding_pb2 as pb
 from federation.api.gen.federation.v1 import onboarding_pb2_grpc as pb_grpc
 
@@ -61,8 +61,8 @@ def _permanent(error_type, message: str, hint: str, address: str) -> errors.Fede
     return error
 
 
-def translate(exc: grpc.RpcError, method: str, address: str,
-              enrolling: bool = False) -> errors.FederationError:
+def translate(exc: grpc.RpcError, method: str, address: str, enrolling: bool = False,
+              timeout: float | None = None) -> errors.FederationError:
     """``enrolling``: the address was given by hand, so a handshake or service
     mismatch is a mistake to report (a running session retries instead: the hub
     may be mid-rotation or mid-restart)."""
@@ -75,13 +75,7 @@ def translate(exc: grpc.RpcError, method: str, address: str,
     if enrolling and code == grpc.StatusCode.UNIMPLEMENTED:
         return _permanent(errors.EndpointMismatch, f"{method} to {address}: {details}",
                           _WRONG_SERVICE_HINT, address)
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-                grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN):
-        return errors.Transient(f"{method} to {address}: {code.name}: {details}")
-    error = error_for(code, details)
-    if type(error) is errors.FederationError:
-        return errors.FederationError(f"{method} to {address} failed ({code.name}): {details}")
-    return type(error)(f"{method} refused by {address}: {details}")
+    return client_error(exc, method, address, timeout)
 
 
 def _short(details: str) -> str:
@@ -96,7 +90,7 @@ def enroll(address: str, ca_pem: bytes, request: pb.EnrollRequest,
         try:
             return pb_grpc.OnboardingStub(channel).Enroll(request, timeout=timeout)
         except grpc.RpcError as exc:
-            raise translate(exc, "Enroll", address, enrolling=True) from exc
+            raise translate(exc, "Enroll", address, enrolling=True, timeout=timeout) from exc
 
 
 class Session:
@@ -122,7 +116,7 @@ class Session:
         try:
             return getattr(self._stub, method)(request, timeout=self.timeout)
         except grpc.RpcError as exc:
-            raise translate(exc, method, self.address) from exc
+            raise translate(exc, method, self.address, timeout=self.timeout) from exc
 
     def close(self) -> None:
         self._channel.close()

@@ -12,7 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from federation import errors
 from federation.api import converting
-from federation.api.codes import error_for
+from federation.api.codes import client_error
 from federation.api.control import ClusterRecord, HubStatus, ObjectDiff, RemovalResult, ServiceRow
 from federation.api.gen.federation.v1 import admin_pb2 as pb
 from federation.api.gen.federation.v1 import admin_pb2_grpc as pb_grpc
@@ -151,20 +151,4 @@ class AdminClient:
             raise self._error(method, exc) from exc
 
     def _error(self, method: str, exc: grpc.RpcError) -> errors.FederationError:
-        code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
-        details = (exc.details() if hasattr(exc, "details") else "") or ""
-        if code == grpc.StatusCode.UNAVAILABLE:
-            hint = ""
-            if any(s in details.lower() for s in ("handshake", "certificate", "ssl")):
-                hint = " (TLS handshake failed: check the CA file and the names in the hub's certificate)"
-            return errors.Transient(f"hub at {self.address} is unavailable{hint}: {details}")
-        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            return errors.Transient(f"hub at {self.address} did not answer {method} within {self.timeout:g}s")
-        if code == grpc.StatusCode.UNIMPLEMENTED:
-            return errors.FederationError(f"hub at {self.address} does not implement {method}: {details}")
-        if code == grpc.StatusCode.UNAUTHENTICATED:
-            return errors.AuthError(f"hub at {self.address} refused the credentials: {details}")
-        error = error_for(code, details)
-        if type(error) is errors.FederationError:
-            return errors.FederationError(f"{method} failed ({code.name}): {details}")
-        return error
+        return client_error(exc, method, self.address, self.timeout)

@@ -21,8 +21,9 @@ from grpc_reflection.v1alpha import reflection
 from federation.api import admin
 from federation.api.control import Control
 from federation.api.gen.federation.v1 import admin_pb2_grpc
-from federation.api.limiting import FailureLimiter
 from federation.api.interceptors import PUBLIC, Authenticator, BearerTokens, ServingInterceptor
+from federation.api.limiting import FailureLimiter
+from federation.api.servers import abandon, bind, build_server, shut_down, thread_pool
 from federation.api.tls import ServerTLS
 from federation.errors import ConfigError, FederationError
 
@@ -108,18 +109,13 @@ class ApiServer:
     def start(self) -> None:
         if self._server is not None:
             raise FederationError("the API server is already started")
-        options = [
-            ("grpc.max_receive_message_length", self._max_message_bytes),
-            ("grpc.so_reuseport", 0),  # a taken port is an error, not a shared one
-        ]
         self.health = health.HealthServicer()
-        self._executor = ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="api")
-        server = grpc.server(
+        self._executor = thread_pool(self._max_workers, "api")
+        server = build_server(
             self._executor,
-            interceptors=[ServingInterceptor(dict(self._policies), failures=self.auth_failures,
-                                             tracer=self._tracer)],
-            options=options,
-            maximum_concurrent_rpcs=self._max_concurrent_rpcs,
+            ServingInterceptor(dict(self._policies), failures=self.auth_failures, tracer=self._tracer),
+            max_message_bytes=self._max_message_bytes,
+            max_concurrent_rpcs=self._max_concurrent_rpcs,
         )
         for register, servicer in self._registrations:
             register(servicer, server)
@@ -131,15 +127,14 @@ class ApiServer:
             require_client_auth=self._tls.client_ca_pem is not None,
         )
         try:
-            self._port = _bind(server, self._address, credentials)
+            self._port = bind(server, self._address, credentials)
             if self._health_address is not None:
-                self._health_server = grpc.server(self._executor, options=options[1:],
-                                                  interceptors=[ServingInterceptor({HEALTH_SERVICE: PUBLIC})])
+                self._health_server = build_server(self._executor, ServingInterceptor({HEALTH_SERVICE: PUBLIC}))
                 health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
-                self._health_port = _bind(self._health_server, self._health_address, None)
+                self._health_port = bind(self._health_server, self._health_address, None)
         except ConfigError:
-            self._executor.shutdown(wait=False)
-            self._executor = None
+            abandon((server, self._health_server), self._executor)
+            self._executor = self._health_server = None
             raise
         self._server = server
         server.start()
@@ -157,12 +152,8 @@ class ApiServer:
         if self._server is None:
             return
         self.health.enter_graceful_shutdown()
-        events = [s.stop(grace) for s in (self._server, self._health_server) if s is not None]
-        for event in events:
-            event.wait(grace + 5)
         # Handlers call Control, whose calls are bounded by their own timeouts.
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+        shut_down((self._server, self._health_server), self._executor, grace)
         self._server = self._health_server = self._executor = None
         log.info("api stopped", extra={"fields": {"address": self.address}})
 
@@ -172,13 +163,3 @@ class ApiServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def _bind(server: grpc.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
-    try:
-        port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
-    except RuntimeError as exc:
-        raise ConfigError(f"cannot listen on {address}: {exc}") from exc
-    if not port:
-        raise ConfigError(f"cannot listen on {address}")
-    return port

@@ -24,6 +24,7 @@ import grpc
 
 from federation.api.gen.federation.v1 import onboarding_pb2_grpc as pb_grpc
 from federation.api.interceptors import PUBLIC, ServingInterceptor
+from federation.api.servers import abandon, bind, build_server, shut_down, thread_pool
 from federation.api.tls import ServerTLS
 from federation.errors import ConfigError, FederationError
 from federation.onboarding.servicers import ONBOARDING_SERVICE, OnboardingServicer
@@ -78,23 +79,18 @@ class OnboardingServer:
         """Listen; after a stop, again on the ports bound the first time."""
         if self._server is not None:
             raise FederationError("the onboarding server is already started")
-        options = [("grpc.max_receive_message_length", self._max_message),
-                   ("grpc.max_metadata_size", MAX_METADATA_BYTES),
-                   ("grpc.so_reuseport", 0)]
-        self._executor = ThreadPoolExecutor(max_workers=self._max_workers,
-                                            thread_name_prefix="onboarding")
-        server = grpc.server(self._executor, options=options,
-                             interceptors=[ServingInterceptor({ONBOARDING_SERVICE: PUBLIC})],
-                             maximum_concurrent_rpcs=self._max_concurrent)
+        self._executor = thread_pool(self._max_workers, "onboarding")
+        server = build_server(self._executor, ServingInterceptor({ONBOARDING_SERVICE: PUBLIC}),
+                              max_message_bytes=self._max_message, max_metadata_bytes=MAX_METADATA_BYTES,
+                              max_concurrent_rpcs=self._max_concurrent)
         pb_grpc.add_OnboardingServicer_to_server(self._servicer, server)
         enroll_credentials = grpc.ssl_server_credentials([(self._tls.key_pem, self._tls.cert_pem)])
         try:
-            self.port = _bind(server, _with_port(self._address, self.port), enroll_credentials)
-            self.session_port = _bind(server, _with_port(self._session_address, self.session_port),
-                                      self._follower.server_credentials())
+            self.port = bind(server, _with_port(self._address, self.port), enroll_credentials)
+            self.session_port = bind(server, _with_port(self._session_address, self.session_port),
+                                     self._follower.server_credentials())
         except ConfigError:
-            server.stop(None)
-            self._executor.shutdown(wait=False)
+            abandon((server,), self._executor)
             self._executor = None
             raise
         server.start()
@@ -106,10 +102,8 @@ class OnboardingServer:
         server, self._server = self._server, None
         if server is None:
             return
-        server.stop(grace).wait(grace + 5)
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        shut_down((server,), self._executor, grace)
+        self._executor = None
         log.info("onboarding stopped", extra={"fields": {"enroll": self.address}})
 
 
@@ -117,13 +111,3 @@ def _with_port(address: str, bound: int) -> str:
     """Rebind the port chosen the first time when the configured one was ephemeral."""
     host, _, port = address.rpartition(":")
     return f"{host}:{bound}" if bound and port == "0" else address
-
-
-def _bind(server: grpc.Server, address: str, credentials: grpc.ServerCredentials) -> int:
-    try:
-        port = server.add_secure_port(address, credentials)
-    except RuntimeError as exc:
-        raise ConfigError(f"cannot listen on {address}: {exc}") from exc
-    if not port:
-        raise ConfigError(f"cannot listen on {address}")
-    return port
