@@ -7,7 +7,8 @@ import socket
 import subprocess
 
 from federation.agent.running import NEEDS_ENROLLMENT
-from tests.onboarding.support import PYTHON, REPO_ROOT, AgentProcess, group_doc, wait_until
+from tests.onboarding.support import PYTHON, REPO_ROOT, AgentProcess, group_doc
+from tests.support import wait_for
 
 
 def test_a_refused_token_exits_3_with_a_clear_error_and_writes_no_enrollment(hub, agents):
@@ -51,7 +52,7 @@ def test_sigterm_stops_an_agent_that_cannot_reach_the_hub(agents, tmp_path):
                           "--ca-bundle", str(ca), "--out", str(tmp_path / "out"),
                           "--address", "10.0.0.1", "--max-backoff", "1"], tmp_path / "agent.log")
     agents.started.append(agent)
-    wait_until(lambda: "hub unreachable; retrying" in agent.output(), timeout=15,
+    wait_for(lambda: "hub unreachable; retrying" in agent.output(), timeout=15,
                what="the agent to back off and retry")
     assert agent.terminate(timeout=10) == 0  # TimeoutExpired if it does not stop
     assert "stopped before enrolling" in agent.output()

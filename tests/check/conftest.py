@@ -9,7 +9,8 @@ import base64
 import pytest
 import yaml
 
-from tests.pipeline.conftest import env, hub, wait_for  # noqa: F401  (fixtures)
+from tests.pipeline.conftest import env, hub  # noqa: F401  (fixtures)
+from tests.support import wait_for
 
 ISTIO_VERSION = "1.24.2"
 
@@ -55,7 +56,7 @@ def istio_hub(hub):  # noqa: F811
         sim.apply(istiod_pod())
         sim.apply(mesh_configmap())
     hub.service.trust.init_root()
-    roots = {sim.name: wait_for(lambda s=sim: cacerts_root(s), message=f"cacerts in {sim.name}")
+    roots = {sim.name: wait_for(lambda s=sim: cacerts_root(s), what=f"cacerts in {sim.name}")
              for sim in hub.fleet}
     for sim in hub.fleet:
         publish_root(sim, roots[sim.name])

@@ -9,7 +9,8 @@ from federation.api.control import ClusterStatus
 from federation.check.reasons import error_reason, explain
 from federation.check.watching import watch
 from federation.serving import prepare_workdir
-from tests.pipeline.conftest import env, hub, wait_for  # noqa: F401  (fixtures)
+from tests.pipeline.conftest import env, hub  # noqa: F401  (fixtures)
+from tests.support import wait_for
 
 FORBIDDEN = ("cluster 'c3': PATCH /apis/networking.istio.io/v1/namespaces/shop/workloadentries/"
              "federation-both-c1?fieldManager=mesh-federation: 403 workloadentries is forbidden")
@@ -43,7 +44,7 @@ def test_an_unreachable_cluster_says_so_and_why(hub):  # noqa: F811
     try:
         status = wait_for(lambda: next((c for c in hub.service.control.status().clusters
                                         if c.name == "cluster-2" and c.state in ("unreachable", "stale")), None),
-                          message="cluster-2 unreachable")
+                          what="cluster-2 unreachable")
         reason = explain(status)
         # The watcher's cause reaches the status: what failed, and where.
         assert reason.startswith("unreachable: connection refused (or no route) at https://127."), reason

@@ -15,7 +15,8 @@ import yaml
 from federation import cli
 from kubesim.fleet import SimFleet
 from kubesim.workloads import seed_cluster
-from tests.onboarding.support import group_doc, start_hub, stop_hub, wait_until
+from tests.onboarding.support import group_doc, start_hub, stop_hub
+from tests.support import wait_for
 
 READ_COMMANDS = (["get"], ["services"], ["status"], ["cluster", "list"], ["vm", "list"],
                  ["vm", "token", "list"], ["trust", "status"])
@@ -35,7 +36,7 @@ def hub(tmp_path):
         started = start_hub(root / "hub")
         try:
             started.client.register_cluster("cluster-1", fleet.kubeconfig_path("cluster-1").read_text())
-            wait_until(lambda: started.client.list_services(), timeout=20, what="the service to federate")
+            wait_for(lambda: started.client.list_services(), timeout=20, what="the service to federate")
             yield started
         finally:
             stop_hub(started)

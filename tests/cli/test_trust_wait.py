@@ -14,7 +14,8 @@ import pytest
 from federation.serving import prepare_workdir
 from kubesim import SimFleet
 from kubesim.workloads import istio_system_namespace
-from tests.trust_integration.support import RootPublisher, start_hub, wait_for
+from tests.trust_integration.support import RootPublisher, start_hub
+from tests.support import wait_for
 
 GATE = "vm-gate"  # a VM agent the test confirms by hand, holding step 1 until then
 

@@ -11,22 +11,17 @@ from __future__ import annotations
 
 import pytest
 
-from kubesim import SimCluster, load_crd_schemas
+from kubesim import SimCluster
 from tests.conformance import support
 from tests.conformance.realserver import RealServer
-from tests.sim.helpers import SHARED_DIR, kubectl_runner
-
-
-def _need_shared() -> None:
-    if not (SHARED_DIR / "istio" / "crds.gen.yaml").is_file():
-        pytest.skip(f"CRD schemas not found at {SHARED_DIR} (../shared is absent in this checkout)")
+from tests.sim.helpers import kubectl_runner
+from tests.support import crd_schemas, shared_dir
 
 
 @pytest.fixture(scope="session")
 def sim_api(tmp_path_factory):
-    _need_shared()
     # No namespace controller: the reference is an API server running alone.
-    sim = SimCluster("conformance", schemas=load_crd_schemas(SHARED_DIR), namespace_controller=False).start()
+    sim = SimCluster("conformance", schemas=crd_schemas(), namespace_controller=False).start()
     try:
         kubeconfig = sim.write_kubeconfig(tmp_path_factory.mktemp("sim") / "kubeconfig.yaml")
         api = support.Api(support.SIM, sim.url, sim.ca.cert_pem, kubeconfig, expire_history=sim.compact, sim=sim)
@@ -38,8 +33,7 @@ def sim_api(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def kube_api(tmp_path_factory):
-    _need_shared()
-    server = RealServer(tmp_path_factory.mktemp("kube"), SHARED_DIR)
+    server = RealServer(tmp_path_factory.mktemp("kube"), shared_dir())
     server.start()
     try:
         api = support.Api(support.KUBE, server.url, server.ca_pem, server.kubeconfig,

@@ -18,6 +18,7 @@ import yaml
 
 from kubesim.schemas import CRD_FILES
 from tests.conformance import support
+from tests.support import wait_for
 
 CRD_TIMEOUT = 30.0
 SERVICE_CIDR = "10.96.0.0/16"
@@ -89,14 +90,14 @@ class RealServer:
                            for c in (got.get("status") or {}).get("conditions") or [])
 
             for crd in crds:
-                support.wait_for(lambda: established(crd["metadata"]["name"]), CRD_TIMEOUT,
-                                 what=f"CRD {crd['metadata']['name']} Established")
+                wait_for(lambda: established(crd["metadata"]["name"]), CRD_TIMEOUT,
+                         what=f"CRD {crd['metadata']['name']} Established")
                 group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
                 for version in (v["name"] for v in crd["spec"]["versions"] if v.get("served")):
                     def served(group=group, version=version, plural=plural) -> bool:
                         doc = support.call(client, "GET", f"/apis/{group}/{version}")
                         return doc.status == 200 and any(r["name"] == plural for r in doc.body["resources"])
-                    support.wait_for(served, CRD_TIMEOUT, what=f"discovery of {plural}.{group}/{version}")
+                    wait_for(served, CRD_TIMEOUT, what=f"discovery of {plural}.{group}/{version}")
         finally:
             api.close_clients()
 

@@ -14,14 +14,15 @@ from federation.dashboard.latency import parse, quantile
 from federation.dashboard.serving import Dashboard
 from federation.serving import prepare_workdir
 from tests.dashboard import browser
-from tests.pipeline.conftest import env, wait_for  # noqa: F401  (fixtures)
+from tests.pipeline.conftest import env  # noqa: F401  (fixtures)
+from tests.support import wait_for
 
 
 @pytest.fixture
 def served(env):  # noqa: F811
     service = env.start_hub(metrics_listen="127.0.0.1:0")
     env.register_all()
-    wait_for(env.synced, message="every cluster synced")
+    wait_for(env.synced, what="every cluster synced")
     env.set_ready("cluster-1", "both", 4)  # a change, so propagation latency is measured
     wd = prepare_workdir(env.workdir / "hub", hosts=["127.0.0.1"])
     token = wd.token.read_text().strip()
@@ -43,7 +44,7 @@ def clusters_in(dom: str) -> dict[str, str]:
 def test_page_draws_clusters_by_network_with_flows_and_updates(served, tmp_path):
     env, dashboard, token = served
     wait_for(lambda: (dashboard.current_state()["clusters"][2]["latency"] or {}).get("count"),
-             message="a propagation latency measured")
+             what="a propagation latency measured")
     shot = tmp_path / "dashboard.png"
     browser.run(dashboard.url, screenshot=shot)
     print(f"dashboard screenshot: {shot}")
@@ -61,7 +62,7 @@ def test_page_draws_clusters_by_network_with_flows_and_updates(served, tmp_path)
     env.sim("cluster-3").go_offline()
     try:
         wait_for(lambda: any(c.name == "cluster-3" and c.state != "synced"
-                             for c in env.service.control.status().clusters), message="cluster-3 down")
+                             for c in env.service.control.status().clusters), what="cluster-3 down")
         dom = browser.run(dashboard.url)
         state = clusters_in(dom)["cluster-3"]
         assert state in ("unreachable", "stale")

@@ -31,8 +31,9 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
+from tests.support import REPO_ROOT, SHARED_DIR, has_crds
+
+ROOT = REPO_ROOT
 KUBERNETES_VERSION = "1.32"
 COMMAND_TIMEOUT = 120  # seconds for one kubectl/shellcheck run
 
@@ -265,7 +266,7 @@ def check_containerfile(containerfile: Path) -> list[str]:
 
 
 def shared_dir_or_none() -> Path | None:
-    return SHARED if (SHARED / "istio" / "crds.gen.yaml").exists() else None
+    return SHARED_DIR if has_crds() else None
 
 
 def main() -> int:

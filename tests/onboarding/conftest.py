@@ -7,10 +7,11 @@ import shutil
 
 import pytest
 
-from kubesim import SimFleet, load_crd_schemas
+from kubesim import SimFleet
 from kubesim.workloads import seed_cluster
+from tests.support.fixtures import schemas  # noqa: F401  (fixture)
 
-from .support import SHARED_DIR, Agents, start_hub, stop_hub
+from .support import Agents, start_hub, stop_hub
 
 
 
@@ -34,14 +35,6 @@ def make_hub(tmp_path):
 @pytest.fixture
 def hub(make_hub):
     return make_hub()
-
-
-@pytest.fixture(scope="session")
-def schemas():
-    """The real Istio CRD schemas when ../shared is present (objects are then validated)."""
-    if not (SHARED_DIR / "istio" / "crds.gen.yaml").is_file():
-        return None
-    return load_crd_schemas(SHARED_DIR)
 
 
 @pytest.fixture

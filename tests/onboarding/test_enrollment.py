@@ -24,7 +24,8 @@ from federation.api.tls import issue_client_cert, make_self_signed_ca
 from federation.model.ids import ServiceKey
 from federation.onboarding.records import alive_key, token_digest
 
-from .support import group_doc, wait_until
+from .support import group_doc
+from tests.support import wait_for
 
 SPIFFE_RATINGS = "spiffe://cluster.local/ns/default/sa/ratings"
 SPIFFE_REVIEWS = "spiffe://cluster.local/ns/default/sa/reviews"
@@ -81,7 +82,7 @@ def test_enroll_signs_the_group_identity_and_registers_the_vm(groups, tmp_path):
                                                               True, False)
         assert vm.certificate_serial == agent.certificate.serial
         assert agent.heartbeat_once().next_heartbeat_seconds == 1
-        workloads = wait_until(lambda: groups.service.hub.snapshot.vms.get(
+        workloads = wait_for(lambda: groups.service.hub.snapshot.vms.get(
             ServiceKey("default", "ratings")), what="the VM in the snapshot")
         assert workloads[agent.state.vm_name].address == "10.0.0.5"
         gauge = [line for line in groups.service.telemetry.scrape().splitlines()
@@ -117,7 +118,7 @@ def test_a_refused_enrollment_is_clear_counted_logged_without_token_and_writes_n
         assert not isinstance(call(hub.enroll_address, hub.ca_pem, "Enroll", enroll_request(token)),
                               grpc.RpcError)
     elif case == "expired":
-        wait_until(lambda: _expired(hub, token), timeout=3, what="the token to expire")
+        wait_for(lambda: _expired(hub, token), timeout=3, what="the token to expire")
     elif case == "revoked":
         hub.client.revoke_token(hub.onboarding.tokens.inspect(token).token_id)
     elif case == "forged":
@@ -130,7 +131,7 @@ def test_a_refused_enrollment_is_clear_counted_logged_without_token_and_writes_n
         csr = csr_for(x509.UniformResourceIdentifier("spiffe://evil.example/ns/default/sa/ratings"))
     elif case == "deleted group":
         hub.client.delete_resources(yaml.safe_dump(group_doc("ratings")))
-        wait_until(lambda: hub.onboarding.registrar.load_group("default", "ratings") is None)
+        wait_for(lambda: hub.onboarding.registrar.load_group("default", "ratings") is None)
     elif case == "bad address":
         address = "not an address!"
     before = hub.state()
@@ -236,10 +237,10 @@ def test_a_revoked_vm_is_withdrawn_and_its_certificate_refused(groups, tmp_path)
     try:
         name = agent.state.vm_name
         key = ServiceKey("default", "ratings")
-        wait_until(lambda: name in groups.service.hub.snapshot.vms.get(key, {}))
+        wait_for(lambda: name in groups.service.hub.snapshot.vms.get(key, {}))
         groups.client.revoke_vm(name)
         assert groups.store.get(alive_key(name)) is None
-        wait_until(lambda: name not in groups.service.hub.snapshot.vms.get(key, {}),
+        wait_for(lambda: name not in groups.service.hub.snapshot.vms.get(key, {}),
                    what="the revoked VM to leave the snapshot")
         before = groups.state()
         with pytest.raises(Exception) as caught:
@@ -276,12 +277,12 @@ def test_a_lapsed_vm_comes_back_with_its_next_heartbeat(make_hub, tmp_path):
     agent = joined(hub, tmp_path)
     try:
         name, key = agent.state.vm_name, ServiceKey("default", "ratings")
-        wait_until(lambda: name in hub.service.hub.snapshot.vms.get(key, {}))
-        wait_until(lambda: name not in hub.service.hub.snapshot.vms.get(key, {}), timeout=5,
+        wait_for(lambda: name in hub.service.hub.snapshot.vms.get(key, {}))
+        wait_for(lambda: name not in hub.service.hub.snapshot.vms.get(key, {}), timeout=5,
                    what="the silent VM to lapse")
         assert hub.store.get(alive_key(name)) is None
         agent.heartbeat_once()
-        wait_until(lambda: name in hub.service.hub.snapshot.vms.get(key, {}),
+        wait_for(lambda: name in hub.service.hub.snapshot.vms.get(key, {}),
                    what="the VM to come back without a new token")
     finally:
         agent.close()
@@ -298,7 +299,7 @@ def test_an_unhealthy_probe_withdraws_the_vm_until_it_passes(groups, tmp_path):
     try:
         name = agent.state.vm_name
         agent.heartbeat_once()
-        wait_until(lambda: name not in groups.service.hub.snapshot.vms.get(key, {}))
+        wait_for(lambda: name not in groups.service.hub.snapshot.vms.get(key, {}))
         [vm] = groups.client.list_vms()
         assert vm.alive and not vm.healthy
         with socket.socket() as server:
@@ -309,7 +310,7 @@ def test_an_unhealthy_probe_withdraws_the_vm_until_it_passes(groups, tmp_path):
                 agent.heartbeat_once()
                 return name in groups.service.hub.snapshot.vms.get(key, {})
 
-            wait_until(back, interval=0.2,
+            wait_for(back, interval=0.2,
                        what="the healthy VM back in the snapshot (probed once a second)")
     finally:
         agent.close()
@@ -323,13 +324,13 @@ def test_a_heartbeat_acts_only_on_the_registration_its_certificate_is_bound_to(m
     key = ServiceKey("default", "ratings")
     try:
         both = {first.state.vm_name, second.state.vm_name}
-        wait_until(lambda: both <= set(hub.service.hub.snapshot.vms.get(key, {})))
+        wait_for(lambda: both <= set(hub.service.hub.snapshot.vms.get(key, {})))
 
         def only_first_alive() -> bool:
             first.heartbeat_once()  # the same group and identity, another registration
             return set(hub.service.hub.snapshot.vms.get(key, {})) == {first.state.vm_name}
 
-        wait_until(only_first_alive, timeout=6, interval=0.2,
+        wait_for(only_first_alive, timeout=6, interval=0.2,
                    what="the silent VM to lapse while the other heartbeats")
         assert hub.store.get(alive_key(second.state.vm_name)) is None
     finally:

@@ -10,7 +10,8 @@ from federation import errors
 from federation.agent.running import Agent
 from federation.model.ids import ServiceKey
 
-from .support import group_doc, wait_until
+from .support import group_doc
+from tests.support import wait_for
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def test_on_etcd_a_vm_enrolls_once_lapses_when_silent_and_returns(etcd_hub, tmp_
     try:
         agent.join(hub.enroll_address, token, "10.50.0.1", "vm")
         name, key = agent.state.vm_name, ServiceKey("default", "ratings")
-        wait_until(lambda: name in hub.service.hub.snapshot.vms.get(key, {}), timeout=10,
+        wait_for(lambda: name in hub.service.hub.snapshot.vms.get(key, {}), timeout=10,
                    what="the VM in the snapshot")
         before = hub.state("vms/")
         with pytest.raises(errors.AuthError, match="already used"):
@@ -36,10 +37,10 @@ def test_on_etcd_a_vm_enrolls_once_lapses_when_silent_and_returns(etcd_hub, tmp_
                 hub.enroll_address, token, "10.50.0.2", "again")
         assert hub.state("vms/") == before, "a replayed token changes nothing in etcd"
         # Silent for longer than the grace: etcd expires the lease, the watch withdraws it.
-        wait_until(lambda: name not in hub.service.hub.snapshot.vms.get(key, {}), timeout=10,
+        wait_for(lambda: name not in hub.service.hub.snapshot.vms.get(key, {}), timeout=10,
                    what="the lease to expire")
         agent.heartbeat_once()
-        wait_until(lambda: name in hub.service.hub.snapshot.vms.get(key, {}), timeout=10,
+        wait_for(lambda: name in hub.service.hub.snapshot.vms.get(key, {}), timeout=10,
                    what="the VM to come back")
     finally:
         agent.close()

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from federation.agent.running import Agent
 from federation.model.ids import ServiceKey
 
-from .support import group_doc, wait_until, workload_entries
+from .support import group_doc, workload_entries
+from tests.support import wait_for
 
 AGENTS = 200
 POOL = 8
@@ -38,9 +39,9 @@ def test_two_hundred_agents_enroll_and_stay_alive_without_refusals(make_hub, fle
         assert len(vms) == AGENTS and all(vm.alive and vm.healthy for vm in vms)
         assert hub.refusals() == {}, "the hub refused nothing"
         key = ServiceKey("default", "ratings")
-        wait_until(lambda: len(hub.service.hub.snapshot.vms.get(key, {})) == AGENTS,
+        wait_for(lambda: len(hub.service.hub.snapshot.vms.get(key, {})) == AGENTS,
                    what="every VM in the snapshot")
-        entries = wait_until(lambda: len(e := vm_entries(fleet, sim.name)) == AGENTS and e,
+        entries = wait_for(lambda: len(e := vm_entries(fleet, sim.name)) == AGENTS and e,
                              timeout=30, what="every VM's WorkloadEntry")
         assert {e["spec"]["address"] for e in entries} == {
             f"10.30.{i // 250}.{i % 250 + 1}" for i in range(AGENTS)}

@@ -20,7 +20,8 @@ from federation.agent.credentials import CertificateInfo
 from federation.model.ids import ServiceKey
 from federation.trust.rotation import Step
 
-from .support import PYTHON, REPO_ROOT, group_doc, vm_entries, wait_until
+from .support import PYTHON, REPO_ROOT, group_doc, vm_entries
+from tests.support import wait_for
 
 SPIFFE = "spiffe://cluster.local/ns/default/sa/ratings"
 SIDECAR_FILES = {"cluster.env", "mesh.yaml", "root-cert.pem", "hosts", "cert-chain.pem",
@@ -30,13 +31,13 @@ SIDECAR_FILES = {"cluster.env", "mesh.yaml", "root-cert.pem", "hosts", "cert-cha
 def register(hub, fleet) -> None:
     for sim in fleet:
         hub.client.register_cluster(sim.name, fleet.kubeconfig_path(sim.name).read_text())
-    wait_until(lambda: all(c.state == "synced" for c in hub.client.list_clusters())
+    wait_for(lambda: all(c.state == "synced" for c in hub.client.list_clusters())
                and len(hub.client.list_clusters()) == len(fleet.clusters), timeout=15,
                what="the member clusters to sync")
 
 
 def vm_name(out) -> str:
-    state = wait_until(lambda: (out / "agent-state.json").exists() and
+    state = wait_for(lambda: (out / "agent-state.json").exists() and
                        json.loads((out / "agent-state.json").read_text()), timeout=20,
                        what="the agent to enroll")
     return state["vm_name"]
@@ -78,7 +79,7 @@ def test_an_enrolled_vm_reaches_every_cluster_leaves_when_killed_and_returns_on_
     assert sans.get_values_for_type(x509.UniformResourceIdentifier) == [SPIFFE]
 
     # A WorkloadEntry in every member cluster, with the VM's address and identity.
-    wait_until(lambda: in_every_cluster(fleet, name), timeout=15, what="WorkloadEntries")
+    wait_for(lambda: in_every_cluster(fleet, name), timeout=15, what="WorkloadEntries")
     for sim in fleet:
         [entry] = vm_entries(fleet.kubeconfig_path(sim.name), name)
         assert entry["spec"]["address"] == "10.20.0.7"
@@ -88,12 +89,12 @@ def test_an_enrolled_vm_reaches_every_cluster_leaves_when_killed_and_returns_on_
 
     # Killed: the entries go once the grace period (3 s) passes without a heartbeat.
     agent.kill()
-    wait_until(lambda: in_every_cluster(fleet, name, present=False), timeout=15,
+    wait_for(lambda: in_every_cluster(fleet, name, present=False), timeout=15,
                what="the dead VM's entries to be removed")
 
     # Restarted from its files: back without a new token (the one-use token is spent).
     resumed = agents.run("vm-a")
-    wait_until(lambda: in_every_cluster(fleet, name), timeout=15,
+    wait_for(lambda: in_every_cluster(fleet, name), timeout=15,
                what="the VM's entries to return after a restart")
     assert resumed.terminate() == 0, resumed.output()
     assert "agent stopped" in resumed.output()
@@ -145,13 +146,13 @@ def test_the_certificate_is_renewed_before_it_expires_with_a_new_key(make_hub, a
     elapsed = time.time() - first.not_before.timestamp()
     fraction = (elapsed + 2) / life
     agents.run("vm-c", "--renew-fraction", f"{fraction:.6f}")
-    renewed = wait_until(
+    renewed = wait_for(
         lambda: (c := CertificateInfo.from_chain((out / "cert-chain.pem").read_bytes())).serial
         != first.serial and c, timeout=20, what="a renewed certificate")
     assert time.time() < first.not_after.timestamp(), "renewed before the old one expired"
     assert renewed.spiffe_id == SPIFFE and renewed.not_after > first.not_after
     assert (out / "key.pem").read_bytes() != first_key, "every renewal uses a new key"
-    wait_until(lambda: hub.client.list_vms()[0].certificate_serial != first.serial,
+    wait_for(lambda: hub.client.list_vms()[0].certificate_serial != first.serial,
                what="the hub to bind the new serial")
     [vm] = hub.client.list_vms()
     assert vm.alive
@@ -162,7 +163,7 @@ def test_a_root_rotation_reaches_the_agent(hub, agents, openssl):
     agent = agents.join(hub, hub.token(), "vm-d", "10.20.0.10")
     out = agents.out("vm-d")
     name = vm_name(out)
-    wait_until(lambda: name in hub.onboarding.tracker.live_names(), what="the VM to be live")
+    wait_for(lambda: name in hub.onboarding.tracker.live_names(), what="the VM to be live")
     old_bundle = (out / "root-cert.pem").read_bytes()
     key = credentials.new_key()
     from_old_root = hub.service.trust.sign_workload_csr(credentials.build_csr(key), "default",
@@ -171,13 +172,13 @@ def test_a_root_rotation_reaches_the_agent(hub, agents, openssl):
     hub.service.trust_keeper.wake()
 
     # Step 1: the bundle of both roots reaches the VM.
-    wait_until(lambda: (out / "root-cert.pem").read_bytes().count(b"BEGIN CERTIFICATE") == 2,
+    wait_for(lambda: (out / "root-cert.pem").read_bytes().count(b"BEGIN CERTIFICATE") == 2,
                timeout=15, what="the two-root bundle on the VM")
     # Steps 2 and 3 follow once the agent confirmed; at step 2 it renews from the new root.
-    final = wait_until(lambda: (p := hub.service.trust.rotation_plan()).step == Step.FINALIZE
+    final = wait_for(lambda: (p := hub.service.trust.rotation_plan()).step == Step.FINALIZE
                        and p, timeout=20, what="the rotation to finish")
     assert final.current_root == plan.new_root
-    wait_until(lambda: (out / "root-cert.pem").read_bytes().count(b"BEGIN CERTIFICATE") == 1
+    wait_for(lambda: (out / "root-cert.pem").read_bytes().count(b"BEGIN CERTIFICATE") == 1
                and (out / "root-cert.pem").read_bytes() != old_bundle, timeout=15,
                what="the new root alone on the VM")
     verified = openssl_verify(openssl, out)
@@ -189,15 +190,15 @@ def test_a_root_rotation_reaches_the_agent(hub, agents, openssl):
     session = Session(hub.onboarding.server.session_address, hub.ca_pem,
                       from_old_root.full_chain_pem.encode(), credentials.key_pem(key), timeout=5)
     try:
-        wait_until(lambda: _handshake_refused(session), timeout=5, what="old roots to be dropped")
+        wait_for(lambda: _handshake_refused(session), timeout=5, what="old roots to be dropped")
     finally:
         session.close()
     assert agent.terminate() == 0
     since = time.time()
     agents.run("vm-d")
-    wait_until(lambda: hub.onboarding.registrar.last_heartbeat.get(name, 0) > since, timeout=15,
+    wait_for(lambda: hub.onboarding.registrar.last_heartbeat.get(name, 0) > since, timeout=15,
                what="heartbeats of the restarted agent under the new root")
-    wait_until(lambda: name in hub.service.hub.snapshot.vms.get(ServiceKey("default", "ratings"),
+    wait_for(lambda: name in hub.service.hub.snapshot.vms.get(ServiceKey("default", "ratings"),
                                                                  {}))
 
 
@@ -216,17 +217,17 @@ def test_the_agent_survives_the_hub_going_away(hub, agents):
     agent = agents.join(hub, hub.token(), "vm-e", "10.20.0.11")
     out = agents.out("vm-e")
     name = vm_name(out)
-    wait_until(lambda: hub.onboarding.registrar.last_heartbeat.get(name), what="a heartbeat")
+    wait_for(lambda: hub.onboarding.registrar.last_heartbeat.get(name), what="a heartbeat")
     files = {p.name: p.read_bytes() for p in out.iterdir()}
     hub.onboarding.server.stop(0)
     with agent.log_on_failure():
-        wait_until(lambda: "hub unreachable; retrying" in agent.output(), timeout=15,
+        wait_for(lambda: "hub unreachable; retrying" in agent.output(), timeout=15,
                    what="the agent to retry")
     assert agent.proc.poll() is None, "the agent keeps running while the hub is away"
     assert {p.name: p.read_bytes() for p in out.iterdir()} == files, "files are kept as they were"
     hub.onboarding.server.start()
     since = time.time()
     with agent.log_on_failure():
-        wait_until(lambda: hub.onboarding.registrar.last_heartbeat.get(name, 0) > since,
+        wait_for(lambda: hub.onboarding.registrar.last_heartbeat.get(name, 0) > since,
                    timeout=15, what="heartbeats after the hub came back")
     assert agent.terminate() == 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -93,13 +92,3 @@ def real_fleet_factory(real_binaries: PeerBinaries, shared_crds: Path, peers_etc
         fleet.stop()
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1):
-    """Poll ``condition`` until it returns something truthy (returned); fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"not {what} within {timeout:.0f}s (last: {str(last)[:300]})", pytrace=False)

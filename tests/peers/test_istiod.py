@@ -17,7 +17,7 @@ from federation.trust.cacerts import build_cacerts
 from federation.trust.certificates import create_root, issue_intermediate
 from peers.fleet import MemberSpec
 from peers.processes import process_exists
-from tests.peers.support import wait_for
+from tests.support import wait_for
 
 pytestmark = pytest.mark.peers
 

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from federation import errors
-from tests.pipeline.conftest import DR, MANAGED, wait_for
+from tests.pipeline.conftest import DR, MANAGED
+from tests.support import wait_for
 
 POLICY = """
 apiVersion: federation.mesh/v1alpha1
@@ -54,12 +55,12 @@ def test_bad_cluster_registrations_are_refused_and_change_nothing(hub, tmp_path)
 
 def test_the_istiod_address_is_kept_with_the_registration(hub):
     hub.service.control.remove_cluster("cluster-3")
-    wait_for(lambda: hub.store.get("clusters/cluster-3") is None, message="cluster-3 removed")
+    wait_for(lambda: hub.store.get("clusters/cluster-3") is None, what="cluster-3 removed")
     hub.service.control.add_cluster("cluster-3", hub.fleet.kubeconfig_path("cluster-3").read_text(),
                                     istiod_ca="10.0.0.3:15012")
     (row,) = [c for c in hub.service.control.list_clusters() if c.name == "cluster-3"]
     assert row.istiod_ca == "10.0.0.3:15012"
-    member = wait_for(lambda: hub.service.hub.members().get("cluster-3"), message="cluster-3 running again")
+    member = wait_for(lambda: hub.service.hub.members().get("cluster-3"), what="cluster-3 running again")
     assert member.record.istiod_ca == "10.0.0.3:15012"
 
 
@@ -81,7 +82,7 @@ def test_failover_policy_changes_the_destination_rule_and_invalid_ones_are_refus
         return rules and rules[0]["spec"]["trafficPolicy"]
 
     policy = wait_for(lambda: (lambda p: p if p and p["outlierDetection"].get("consecutive5xxErrors") == 7
-                               else None)(rule()), message="policy applied to the DestinationRule")
+                               else None)(rule()), what="policy applied to the DestinationRule")
     assert policy["loadBalancer"]["localityLbSetting"]["failover"] == [{"from": "r1", "to": "r2"}]
     before = store_dump(hub)
     broken = POLICY.replace("to: r2", "too: r2")
@@ -94,7 +95,7 @@ def test_failover_policy_changes_the_destination_rule_and_invalid_ones_are_refus
     assert store_dump(hub) == before
     assert control.delete_resources(POLICY) == ["FailoverPolicy shop/both-failover deleted"]
     wait_for(lambda: rule() and "failover" not in rule()["loadBalancer"]["localityLbSetting"],
-             message="default rule back")
+             what="default rule back")
 
 
 def test_metrics_are_exported_for_prometheus(hub):
@@ -106,7 +107,7 @@ def test_metrics_are_exported_for_prometheus(hub):
         return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
 
     text = wait_for(lambda: (lambda t: t if "federation_propagation_latency_seconds_count" in t else None)(
-        scrape()), message="latency histogram exported")
+        scrape()), what="latency histogram exported")
     assert 'federation_clusters{' in text and 'state="synced"' in text
     assert "federation_services" in text and "federation_endpoints" in text
     assert 'result="applied"' in text

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.pipeline.conftest import MANAGED, NS, WE, wait_for
+from tests.pipeline.conftest import MANAGED, NS, WE
+from tests.support import wait_for
 
 
 def cli(hub, *args):
@@ -17,7 +18,7 @@ def cli(hub, *args):
 
 def test_a_synced_cluster_has_no_differences_and_diff_exits_zero(hub):
     wait_for(lambda: hub.owned("cluster-3", WE, f"{MANAGED},federation.mesh/service-name=both"))
-    wait_for(lambda: hub.service.control.diff("cluster-3") == [], message="no differences once pushed")
+    wait_for(lambda: hub.service.control.diff("cluster-3") == [], what="no differences once pushed")
     proc = cli(hub, "diff", "--cluster", "cluster-3")
     assert (proc.returncode, proc.stdout) == (0, ""), proc.stderr
 
@@ -30,7 +31,7 @@ def test_an_object_the_hub_cannot_write_shows_as_a_conflict_and_diff_exits_one(e
     env.start_hub()
     env.register_all()
     wait_for(lambda: any(d.name == name and d.action == "conflict"
-                         for d in env.service.control.diff("cluster-2")), message="the conflict in diff")
+                         for d in env.service.control.diff("cluster-2")), what="the conflict in diff")
     proc = cli(env, "diff", "--cluster", "cluster-2")
     assert proc.returncode == 1, proc.stderr
     assert f"WorkloadEntry {NS}/{name}: exists and is not this hub's" in proc.stdout

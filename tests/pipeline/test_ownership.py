@@ -13,13 +13,8 @@ from federation.settings import HubSettings
 from federation.store import open_store
 from federation.store.memory import MemoryStore
 from tests.etcd_server import EtcdServer
-from tests.pipeline.conftest import MANAGED, WE, wait_for
-
-WRITES = ("POST", "PUT", "PATCH", "DELETE")
-
-
-def writes(sim, since: int = 0) -> list:
-    return [r for r in sim.requests()[since:] if r.method in WRITES]
+from tests.pipeline.conftest import MANAGED, WE
+from tests.support import wait_for, writes
 
 
 def test_every_object_carries_the_installations_hub_identity(hub):
@@ -49,10 +44,10 @@ def test_two_hubs_registering_one_cluster_leave_each_others_objects_alone(hub):
         for theirs, ours in (("east", "cluster-1"), ("west", "cluster-3")):
             second.control.add_cluster(theirs, hub.fleet.kubeconfig_path(ours).read_text())
         wait_for(lambda: any(c.conflicts for c in second.control.status().clusters),
-                 message="the second hub reports the first hub's objects")
+                 what="the second hub reports the first hub's objects")
         wait_for(lambda: any("another hub" in text for c in first.control.status().clusters
                              if c.name in ("cluster-1", "cluster-3") for text in c.conflicts),
-                 message="the first hub reports the second hub's objects")
+                 what="the first hub reports the second hub's objects")
         second_id = second.hub.hub_id
         theirs = [o for o in hub.owned("cluster-3", WE) if o["metadata"]["labels"][HUB_LABEL] == second_id]
         assert theirs, "the second hub wrote its own entries beside the first hub's"
@@ -83,9 +78,9 @@ def test_removing_a_cluster_that_does_not_answer_stays_removing_until_it_does(hu
     assert row and row[0].state == "removing" and "retrying" in row[0].error, row
     sim.go_online()
     wait_for(lambda: not hub.sim("cluster-3").list(*WE, label_selector=MANAGED),
-             timeout=20.0, message="cleanup completed once the cluster answers")
+             timeout=20.0, what="cleanup completed once the cluster answers")
     wait_for(lambda: all(c.name != "cluster-3" for c in control.status().clusters),
-             message="status forgets the cluster once it is removed")
+             what="status forgets the cluster once it is removed")
 
 
 def test_a_forced_removal_names_what_it_leaves_behind(hub):
@@ -108,24 +103,24 @@ def test_a_replica_that_cannot_prove_its_lease_writes_nothing_and_status_says_wh
                                timeout=1.0)
         env.start_hub(lease_ttl=3)
         env.register_all()
-        wait_for(env.synced, timeout=30.0, message="every cluster synced")
+        wait_for(env.synced, timeout=30.0, what="every cluster synced")
         hub = env.service.hub
         targets = [env.sim("cluster-2"), env.sim("cluster-3")]
 
         etcd.kill()
-        wait_for(lambda: not hub.membership.holds_lease(), timeout=10.0, message="lease no longer proven")
+        wait_for(lambda: not hub.membership.holds_lease(), timeout=10.0, what="lease no longer proven")
         marks = [len(sim.requests()) for sim in targets]
         env.set_ready("cluster-1", "both", 1)  # would change the entries in cluster-2 and cluster-3
-        status = wait_for(lambda: _fenced(env), timeout=10.0, message="pushers refuse to write")
+        status = wait_for(lambda: _fenced(env), timeout=10.0, what="pushers refuse to write")
         assert status.store_health.startswith("unavailable"), status.store_health
         assert all(not c.synced for c in status.clusters if c.name != "cluster-1")
         assert [writes(sim, mark) for sim, mark in zip(targets, marks)] == [[], []]
 
         etcd.restart()
         wait_for(lambda: env.service.control.status().store_health == "ok", timeout=20.0,
-                 message="store healthy again")
+                 what="store healthy again")
         wait_for(lambda: _weight(env, "cluster-3") == 1, timeout=30.0,
-                 message="writes resume once the lease is proven again")
+                 what="writes resume once the lease is proven again")
         env.stop_hub()
         env.store.close()
         env.store = MemoryStore()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from federation.api.client import AdminClient
-from tests.pipeline.conftest import DR, MANAGED, NS, SVC, WE, wait_for
+from tests.pipeline.conftest import DR, MANAGED, NS, SVC, WE
+from tests.support import crd_schemas, wait_for
 
 
 def entries_for(env, target, service):
@@ -20,7 +21,7 @@ def gateway_of(env, cluster):
 
 def test_remote_endpoints_become_weighted_workload_entries_with_failover_rule(hub):
     wes = wait_for(lambda: (lambda w: w if set(w) == {"cluster-1", "cluster-2"} else None)(
-        entries_for(hub, "cluster-3", "both")), message="entries for both in cluster-3")
+        entries_for(hub, "cluster-3", "both")), what="entries for both in cluster-3")
     one, two = wes["cluster-1"]["spec"], wes["cluster-2"]["spec"]
     assert one["address"] == gateway_of(hub, "cluster-1")
     assert two["address"] == gateway_of(hub, "cluster-2")
@@ -41,10 +42,10 @@ def test_scaling_to_zero_removes_the_entry_and_scaling_back_restores_it(hub):
     wait_for(lambda: "cluster-1" in entries_for(hub, "cluster-3", "both"))
     hub.set_ready("cluster-1", "both", 0, total=3)
     wait_for(lambda: set(entries_for(hub, "cluster-3", "both")) == {"cluster-2"},
-             message="cluster-1's entry gone")
+             what="cluster-1's entry gone")
     hub.set_ready("cluster-1", "both", 4)
     we = wait_for(lambda: entries_for(hub, "cluster-3", "both").get("cluster-1"),
-                  message="cluster-1's entry back")
+                  what="cluster-1's entry back")
     assert we["spec"]["weight"] == 4
 
 
@@ -71,7 +72,7 @@ def test_deleting_a_service_prunes_everything_derived_from_it_and_nothing_else(h
     sim.delete("discovery.k8s.io/v1", "EndpointSlice", "solo-sim", NS)
     for target in ("cluster-2", "cluster-3"):
         wait_for(lambda t=target: not hub.owned(t, SVC, f"{MANAGED},federation.mesh/service-name=solo")
-                 and not entries_for(hub, t, "solo"), message=f"solo pruned from {target}")
+                 and not entries_for(hub, t, "solo"), what=f"solo pruned from {target}")
         after = entries_for(hub, target, "both")
         assert {k: v["metadata"]["resourceVersion"] for k, v in after.items()} == \
             {k: v["metadata"]["resourceVersion"] for k, v in before_both[target].items()}
@@ -85,7 +86,7 @@ def test_hub_restart_with_no_change_writes_nothing(hub):
     versions = {sim.name: sim.store.resource_version for sim in hub.fleet}
     hub.stop_hub()
     hub.start_hub()
-    wait_for(hub.synced, message="synced after restart")
+    wait_for(hub.synced, what="synced after restart")
     status = hub.service.hub.members()
     for name, member in status.items():
         push = member.pusher.status()
@@ -98,7 +99,7 @@ def test_unreachable_cluster_keeps_last_known_endpoints_while_others_sync(hub):
     hub.sim("cluster-2").go_offline()
     try:
         wait_for(lambda: any(c.name == "cluster-2" and c.stale for c in hub.service.control.status().clusters),
-                 message="cluster-2 reported stale")
+                 what="cluster-2 reported stale")
         rows = {r.name: r for r in hub.service.control.list_services()}
         stale = {c.cluster: c.stale for c in rows["both"].clusters}
         assert stale == {"cluster-1": False, "cluster-2": True}
@@ -110,7 +111,7 @@ def test_unreachable_cluster_keeps_last_known_endpoints_while_others_sync(hub):
     finally:
         hub.sim("cluster-2").go_online()
     wait_for(lambda: not any(c.stale for c in hub.service.control.status().clusters),
-             timeout=30, message="cluster-2 back")
+             timeout=30, what="cluster-2 back")
 
 
 def test_user_owned_destination_rule_is_left_alone_and_reported(hub):
@@ -120,7 +121,7 @@ def test_user_owned_destination_rule_is_left_alone_and_reported(hub):
                           "trafficPolicy": {"connectionPool": {"tcp": {"maxConnections": 7}}}}}
     hub.sim("cluster-3").apply(user_rule, manager="kubectl")
     wait_for(lambda: not hub.owned("cluster-3", DR, f"{MANAGED},federation.mesh/service-name=both"),
-             message="hub's DR for both withdrawn from cluster-3")
+             what="hub's DR for both withdrawn from cluster-3")
     status = {c.name: c for c in hub.service.control.status().clusters}
     assert any("both" in c for c in status["cluster-3"].conflicts)
     mine = hub.sim("cluster-3").get(*DR, "mine", NS)
@@ -129,10 +130,7 @@ def test_user_owned_destination_rule_is_left_alone_and_reported(hub):
 
 
 def test_written_objects_validate_and_carry_the_labels(hub):
-    from kubesim.schemas import load_crd_schemas
-    from kubesim.cli import default_schemas_dir
-
-    schemas = load_crd_schemas(default_schemas_dir())
+    schemas = crd_schemas()
     wait_for(lambda: hub.owned("cluster-3", SVC))
     kinds = [WE, DR, ("networking.istio.io/v1", "Gateway")]
     seen = 0
@@ -173,13 +171,13 @@ def test_admin_api_lists_services_and_renders_over_grpc(hub):
 def test_a_cluster_away_longer_than_stale_ttl_loses_its_endpoints_until_it_returns(env):
     env.start_hub(stale_ttl=1.0)
     env.register_all()
-    wait_for(env.synced, message="every cluster synced")
+    wait_for(env.synced, what="every cluster synced")
     wait_for(lambda: set(entries_for(env, "cluster-3", "both")) == {"cluster-1", "cluster-2"})
     env.sim("cluster-2").go_offline()
     try:
         wait_for(lambda: set(entries_for(env, "cluster-3", "both")) == {"cluster-1"}, timeout=20,
-                 message="cluster-2's entries dropped after the stale TTL")
+                 what="cluster-2's entries dropped after the stale TTL")
     finally:
         env.sim("cluster-2").go_online()
     wait_for(lambda: set(entries_for(env, "cluster-3", "both")) == {"cluster-1", "cluster-2"}, timeout=30,
-             message="cluster-2's entries back")
+             what="cluster-2's entries back")

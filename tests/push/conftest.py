@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from federation.kube.client import KubeClient
 from federation.push import ClusterPusher, PushFleet
-from kubesim import SimCluster, load_crd_schemas
-from tests.push.support import FAST_RETRY, RequestLog
-
-SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared"
+from kubesim import SimCluster
+from tests.push.support import FAST_RETRY
+from tests.support.fixtures import schemas  # noqa: F401  (fixture)
 
 
 def _push_threads() -> set[str]:
@@ -30,30 +27,6 @@ def no_push_threads_left():
         time.sleep(0.05)
     left = _push_threads() - before
     assert not left, f"pusher threads left running: {sorted(left)}"
-
-
-@pytest.fixture(scope="session")
-def schemas():
-    """The real CRD schemas when ../shared is present (objects are then validated);
-    without them the simulator stores custom kinds unvalidated."""
-    if not (SHARED_DIR / "istio" / "crds.gen.yaml").is_file():
-        return None
-    return load_crd_schemas(SHARED_DIR)
-
-
-@pytest.fixture
-def request_log():
-    """The simulators' access log, captured: the write counter of the tests."""
-    logger = logging.getLogger("kubesim.requesting")
-    handler = RequestLog()
-    level = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 @pytest.fixture

@@ -1,11 +1,8 @@
-"""Helpers for the push tests: desired objects, refs and the sim's access log as a write counter."""
+"""Helpers for the push tests: desired objects and refs (write counts: ``tests.support.writes``)."""
 
 from __future__ import annotations
 
 import base64
-import logging
-import re
-import threading
 
 from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
 from federation.push import RetryPolicy, ref_of
@@ -13,35 +10,7 @@ from federation.push import RetryPolicy, ref_of
 FAST_RETRY = RetryPolicy(initial_delay=0.05, max_delay=0.3, jitter=0.05)
 WAIT = 10.0  # upper bound of every wait for a pusher to reach a state
 
-WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-_REQUEST_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<code>\d{3})')
 OWNED = {MANAGED_BY_LABEL: MANAGED_BY}
-
-
-class RequestLog(logging.Handler):
-    """Every request a simulated API server answered, read from its access log.
-
-    The simulator logs one line per answered request (before the client reads
-    the answer), so counting the write methods in it counts writes exactly.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self._entries_lock = threading.Lock()
-        self.entries: list[tuple[str, str, str, int]] = []  # (cluster, method, path, code)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        fields = getattr(record, "fields", None) or {}
-        match = _REQUEST_LINE.search(str(fields.get("line", "")))
-        if match:
-            with self._entries_lock:
-                self.entries.append((fields.get("cluster", ""), match["method"], match["path"],
-                                     int(match["code"])))
-
-    def writes(self, cluster: str, path_part: str = "") -> list[tuple[str, str, int]]:
-        with self._entries_lock:
-            return [(method, path, code) for name, method, path, code in self.entries
-                    if name == cluster and method in WRITE_METHODS and path_part in path]
 
 
 def workload_entry(name: str, address: str = "10.0.0.1", namespace: str = "default",

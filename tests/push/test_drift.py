@@ -14,11 +14,11 @@ import pytest
 from federation.push.digest import HUB_LABEL
 from federation.push.inventory import OWNED_KINDS
 from tests.push.support import WAIT, desired, destination_rule, workload_entry
+from tests.support import wait_for, writes
 
 WE = ("networking.istio.io/v1", "WorkloadEntry")
 DR = ("networking.istio.io/v1", "DestinationRule")
 WE_PATH = "/apis/networking.istio.io/v1/namespaces/default/workloadentries"
-WRITES = ("POST", "PUT", "PATCH", "DELETE")
 REPAIR_BOUND = 1.5  # "about a second", with room for a loaded 2-core machine
 
 
@@ -37,20 +37,6 @@ def kubectl(tmp_path):
     return run
 
 
-def writes(sim, since: int = 0) -> list[tuple[str, str]]:
-    return [(r.method, r.path) for r in sim.requests()[since:] if r.method in WRITES]
-
-
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"not within {timeout}s: {what}")
-
-
 def settle_watch(sim, pusher) -> None:
     """Wait until the pusher has seen a marker object written after everything
     before it (a WorkloadEntry of another hub): events of one kind arrive in
@@ -66,7 +52,7 @@ def watched_and_synced(sim, make_pusher, *objects, **kwargs):
     pusher.replace_all(desired(*objects))
     assert pusher.wait_status(lambda s: s.synced, WAIT) is not None, pusher.status()
     # every written kind has its watch open, so what follows is seen by a watch
-    wait_until(lambda: sim.active_watches() >= len(OWNED_KINDS), WAIT, "owned-object watches open")
+    wait_for(lambda: sim.active_watches() >= len(OWNED_KINDS), WAIT, "owned-object watches open")
     return pusher
 
 
@@ -77,14 +63,14 @@ def test_a_deleted_owned_object_is_restored_within_a_second_with_one_write(make_
 
     sim.delete(*WE, "a", "default")  # in-process: not an HTTP request of the record
     started = time.monotonic()
-    restored = wait_until(lambda: _get(sim, "a"), REPAIR_BOUND, "deleted entry restored")
+    restored = wait_for(lambda: _get(sim, "a"), REPAIR_BOUND, "deleted entry restored", interval=0.02)
     took = time.monotonic() - started
 
     assert restored["spec"]["address"] == "10.0.0.1"
     assert restored["metadata"]["labels"][HUB_LABEL] == "hub-a"
     status = pusher.wait_status(lambda s: s.synced and s.repairs == 1, WAIT)
     assert status is not None, pusher.status()
-    assert writes(sim, mark) == [("PATCH", f"{WE_PATH}/a?fieldManager=mesh-federation")]
+    assert writes(sim, mark) == [("PATCH", f"{WE_PATH}/a?fieldManager=mesh-federation", 201)]
     assert any("WorkloadEntry default/a" in f and "deleted" in f for f in status.fights), status.fights
     assert took < REPAIR_BOUND
 
@@ -101,18 +87,19 @@ def test_a_kubectl_patch_of_an_owned_object_is_undone_within_a_second_with_one_w
     kubectl(sim, "patch", "workloadentries.networking.istio.io", "a", "-n", "default", "--type", "merge",
             "-p", '{"spec": {"address": "6.6.6.6", "weight": 99}}')
     patched_at = time.monotonic()
-    wait_until(lambda: _get(sim, "a")["spec"] == entry["spec"], REPAIR_BOUND, "patched entry corrected")
+    wait_for(lambda: _get(sim, "a")["spec"] == entry["spec"], REPAIR_BOUND, "patched entry corrected",
+             interval=0.02)
     took = time.monotonic() - patched_at
 
     status = pusher.wait_status(lambda s: s.synced and s.repairs == 1, WAIT)
     assert status is not None, pusher.status()
-    ours = [w for w in writes(sim, mark) if "fieldManager=mesh-federation" in w[1]]
-    assert ours == [("PATCH", f"{WE_PATH}/a?fieldManager=mesh-federation&force=true")]
+    ours = writes(sim, mark, "fieldManager=mesh-federation")
+    assert ours == [("PATCH", f"{WE_PATH}/a?fieldManager=mesh-federation&force=true", 200)]
     assert status.fights and "changed by kubectl-patch" in status.fights[0], status.fights
     assert took < REPAIR_BOUND
     # the hub's own write, seen by its watch, causes no further write
     settle_watch(sim, pusher)
-    assert [w for w in writes(sim, mark) if "fieldManager=mesh-federation" in w[1]] == ours
+    assert writes(sim, mark, "fieldManager=mesh-federation") == ours
 
 
 def test_repeated_fights_back_off_and_are_reported(make_cluster, make_pusher):
@@ -124,7 +111,7 @@ def test_repeated_fights_back_off_and_are_reported(make_cluster, make_pusher):
         sim.apply({"apiVersion": WE[0], "kind": WE[1], "metadata": {"name": "a", "namespace": "default"},
                    "spec": {"address": "6.6.6.6"}}, manager="rogue-controller", force=True)
         started = time.monotonic()
-        wait_until(lambda: _get(sim, "a")["spec"]["address"] == "10.0.0.1", WAIT, "repaired")
+        wait_for(lambda: _get(sim, "a")["spec"]["address"] == "10.0.0.1", WAIT, "repaired", interval=0.02)
         return time.monotonic() - started
 
     first, second, third = fight(), fight(), fight()
@@ -139,7 +126,7 @@ def test_an_unchanged_object_is_never_rewritten_by_its_watch(make_cluster, make_
     pusher = watched_and_synced(sim, make_pusher, workload_entry("a"), destination_rule("r", "r.default.svc"))
     mark = len(sim.requests())
     sim.cut_watches()  # resumed watches replay nothing new: no write
-    wait_until(lambda: sim.active_watches() >= len(OWNED_KINDS), WAIT, "watches resumed")
+    wait_for(lambda: sim.active_watches() >= len(OWNED_KINDS), WAIT, "watches resumed")
     settle_watch(sim, pusher)
     assert writes(sim, mark) == []
 

@@ -11,6 +11,7 @@ from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
 from federation.push import HASH_ANNOTATION, ref_of
 from federation.push.digest import DEFAULT_HUB_ID, HUB_LABEL, owned_digest
 from tests.push.support import WAIT, cacerts, desired, destination_rule, workload_entry
+from tests.support import writes
 
 WE = ("networking.istio.io/v1", "WorkloadEntry")
 DR = ("networking.istio.io/v1", "DestinationRule")
@@ -64,13 +65,13 @@ def test_given_objects_are_not_modified(make_cluster, make_pusher):
                                                                   HUB_LABEL: DEFAULT_HUB_ID}
 
 
-def test_unchanged_desired_set_writes_nothing(make_cluster, make_pusher, request_log):
+def test_unchanged_desired_set_writes_nothing(make_cluster, make_pusher):
     sim = make_cluster("c1")
     pusher = make_pusher(sim)
     wanted = desired(workload_entry("a"), workload_entry("b", "10.0.0.2"), cacerts())
     pusher.replace_all(wanted)
     wait_synced(pusher)
-    before = len(request_log.writes("c1"))
+    before = len(writes(sim))
     assert before == 3
 
     pusher.replace_all(wanted)
@@ -78,21 +79,21 @@ def test_unchanged_desired_set_writes_nothing(make_cluster, make_pusher, request
     pusher.update({ref: dict(obj) for ref, obj in wanted.items()})
     status = wait_synced(pusher)
 
-    assert request_log.writes("c1")[before:] == []
+    assert writes(sim)[before:] == []
     assert status.applies == 3
 
 
-def test_changed_object_is_written_exactly_once(make_cluster, make_pusher, request_log):
+def test_changed_object_is_written_exactly_once(make_cluster, make_pusher):
     sim = make_cluster("c1")
     pusher = make_pusher(sim)
     pusher.replace_all(desired(workload_entry("a"), workload_entry("b")))
     wait_synced(pusher)
-    before = len(request_log.writes("c1"))
+    before = len(writes(sim))
 
     pusher.update(desired(workload_entry("a", "10.9.9.9")))
     wait_synced(pusher)
 
-    assert request_log.writes("c1")[before:] == [
+    assert writes(sim)[before:] == [
         ("PATCH", "/apis/networking.istio.io/v1/namespaces/default/workloadentries/a"
                   "?fieldManager=mesh-federation&force=true", 200)]
     assert sim.get(*WE, "a", "default")["spec"]["address"] == "10.9.9.9"
@@ -113,20 +114,20 @@ def test_removed_object_is_deleted(make_cluster, make_pusher):
     assert (status.deletes, status.objects) == (2, 1)
 
 
-def test_restarted_pusher_with_the_same_desired_set_writes_nothing(make_cluster, make_pusher, request_log):
+def test_restarted_pusher_with_the_same_desired_set_writes_nothing(make_cluster, make_pusher):
     sim = make_cluster("c1")
     wanted = desired(workload_entry("a"), destination_rule("r", "r.default.svc"), cacerts())
     first = make_pusher(sim)
     first.replace_all(wanted)
     wait_synced(first)
     assert first.stop(timeout=5.0)
-    before = len(request_log.writes("c1"))
+    before = len(writes(sim))
 
     second = make_pusher(sim)
     second.replace_all(wanted)
     status = wait_synced(second)
 
-    assert request_log.writes("c1")[before:] == []
+    assert writes(sim)[before:] == []
     assert (status.applies, status.objects) == (0, 3)
 
 
@@ -196,7 +197,7 @@ def test_server_errors_are_retried_until_success(make_cluster, make_pusher):
     assert sim.get(*WE, "a", "default")["spec"]["address"] == "10.0.0.1"
 
 
-def test_rejected_object_is_reported_and_not_retried_until_it_changes(make_cluster, make_pusher, request_log):
+def test_rejected_object_is_reported_and_not_retried_until_it_changes(make_cluster, make_pusher):
     sim = make_cluster("c1")
     pusher = make_pusher(sim)
     bad = workload_entry("bad")
@@ -211,7 +212,7 @@ def test_rejected_object_is_reported_and_not_retried_until_it_changes(make_clust
         pusher.update(desired(workload_entry("good", address)))
         status = pusher.wait_status(lambda s: s.objects == 1 and s.applies == applies + 1, WAIT)
         assert status is not None
-    assert len(request_log.writes("c1", "/workloadentries/bad")) == 1
+    assert len(writes(sim, path_part="/workloadentries/bad")) == 1
 
     pusher.update(desired(workload_entry("bad")))
     status = wait_synced(pusher)
@@ -330,7 +331,7 @@ def test_an_explicit_resync_retries_a_conflict(make_cluster, make_pusher):
     assert sim.get("v1", "Secret", "cacerts", "istio-system")["data"] == cacerts()["data"]
 
 
-def test_unsupported_or_mismatched_objects_are_reported_not_written(make_cluster, make_pusher, request_log):
+def test_unsupported_or_mismatched_objects_are_reported_not_written(make_cluster, make_pusher):
     sim = make_cluster("c1")
     pusher = make_pusher(sim)
     config_map = {"apiVersion": "v1", "kind": "ConfigMap",
@@ -343,4 +344,4 @@ def test_unsupported_or_mismatched_objects_are_reported_not_written(make_cluster
     assert status is not None and not status.synced
     assert any("unsupported kind v1/ConfigMap" in e for e in status.errors)
     assert any("identifies as" in e for e in status.errors)
-    assert request_log.writes("c1") == []
+    assert writes(sim) == []

@@ -34,9 +34,10 @@ from peers.fleet import RealFleet
 from peers.passthrough import Passthrough
 from peers.workload import PortSpec as PeerPort
 from peers.xds import Locality, Proxy, XdsProbe
-from tests.peers.support import (  # noqa: F401  (fixtures, and wait_for for the tests here)
-    peers_etcd, peers_workdir, real_binaries, shared_crds, unique_name, wait_for,
+from tests.peers.support import (  # noqa: F401  (fixtures)
+    peers_etcd, peers_workdir, real_binaries, shared_crds, unique_name,
 )
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 NS = "bookinfo"

@@ -22,7 +22,8 @@ from federation.kube.client import MERGE_PATCH
 from peers.binaries import find_binaries
 from peers.xds import XdsError
 from peers.ca import Workload, create_certificate, published_root, request_token, verify_chain
-from tests.real.conftest import GATEWAY_PORT, NS, host, outbound, wait_for
+from tests.real.conftest import GATEWAY_PORT, NS, host, outbound
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.peers, pytest.mark.timeout(900)]
 

@@ -13,7 +13,8 @@ import time
 from prometheus_client.parser import text_string_to_metric_families
 
 from federation.model.ids import SERVICE_NAME_LABEL, SOURCE_CLUSTER_LABEL
-from tests.pipeline.conftest import WE, env, hub, wait_for  # noqa: F401 - fixtures
+from tests.pipeline.conftest import WE, env, hub  # noqa: F401 - fixtures
+from tests.support import wait_for
 
 METRIC = "federation_propagation_latency_seconds"
 TARGET = "cluster-3"
@@ -52,7 +53,7 @@ def weight_committed(sim, weight: int, after: int, timeout: float = 10.0) -> flo
 
 def test_latency_observations_agree_with_an_outside_stopwatch(hub):
     target = hub.sim(TARGET)
-    wait_for(lambda: histogram(hub.service, TARGET)[1] >= 1 or hub.owned(TARGET), message="first push")
+    wait_for(lambda: histogram(hub.service, TARGET)[1] >= 1 or hub.owned(TARGET), what="first push")
     measured = []
     observed = []
     for i, ready in enumerate((2, 3, 1, 3, 2, 1, 2, 3)):
@@ -62,7 +63,7 @@ def test_latency_observations_agree_with_an_outside_stopwatch(hub):
         hub.set_ready("cluster-1", "both", ready, total=3)
         measured.append(weight_committed(target, ready, rv) - started)
         after = wait_for(lambda: (h := histogram(hub.service, TARGET))[1] > before_count and h,
-                         message=f"observation {i} recorded")
+                         what=f"observation {i} recorded")
         observed.append((after[0] - before_sum) / (after[1] - before_count))
     outside, metric = sum(measured) / len(measured), sum(observed) / len(observed)
     # The metric starts when the watcher sees the change (a little after the write) and

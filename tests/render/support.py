@@ -26,10 +26,10 @@ from federation.model import (
     ServiceKey, Snapshot, UserRulesChange, VMChange, VMWorkload,
 )
 from federation.model.policy import parse_duration
+from tests.support import crd_schemas
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden"
-SHARED = HERE.parents[2] / "shared"
 
 REVIEWS = ServiceKey("default", "reviews")
 RATINGS = ServiceKey("default", "ratings")
@@ -103,21 +103,9 @@ def assert_golden(name: str, objects: list[dict]) -> None:
 
 
 # --- schema checks ------------------------------------------------------------------
-_schemas = None
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PORT_NAME = re.compile(r"^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$")
 _HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-
-def crd_schemas():
-    """The shared CRD schemas; skips the test when ../shared is absent."""
-    global _schemas
-    if _schemas is None:
-        if not (SHARED / "istio" / "crds.gen.yaml").is_file():
-            pytest.skip(f"{SHARED} has no istio/crds.gen.yaml: cannot validate against the CRD schemas")
-        from kubesim.schemas import load_crd_schemas
-        _schemas = load_crd_schemas(SHARED)
-    return _schemas
 
 
 def schema_errors(obj: dict) -> list[str]:

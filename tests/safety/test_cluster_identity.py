@@ -15,7 +15,7 @@ from federation import errors
 from federation.catalog import ClusterRecord, Keys, dump_cluster_record, load_cluster_record
 from federation.serving import prepare_workdir
 from federation.trust.sealing import load_kek
-from tests.pipeline.conftest import wait_for
+from tests.support import wait_for
 
 from .support import admin_client, kubeconfig_of, store_dump, variant
 
@@ -88,7 +88,7 @@ def test_old_records_without_identity_load_and_still_block_a_duplicate(env):
     env.store.put(Keys.cluster("cluster-1"), json.dumps(old).encode())
     env.start_hub()
     wait_for(lambda: any(c.name == "cluster-1" and c.synced for c in env.service.control.status().clusters),
-             message="the old record loaded and synced")
+             what="the old record loaded and synced")
     before = store_dump(env)
     with pytest.raises(errors.AlreadyExists, match="already registered as 'cluster-1'"):
         env.service.control.add_cluster("cluster-1-again", text)  # server and CA match

@@ -14,7 +14,7 @@ import pytest
 from federation import errors
 from federation.api.tls import make_self_signed_ca
 from federation.kube.kubeconfigs import OPTIONS, check_kubeconfig, parse_options
-from tests.pipeline.conftest import wait_for
+from tests.support import wait_for
 
 from .support import LogLines, admin_client, admin_token, kubeconfig_of, store_dump, variant
 
@@ -127,7 +127,7 @@ def test_an_allowed_option_works_and_a_stored_record_refused_later_is_reported_n
     env.start_hub(kubeconfig_options=("tokenFile",))
     env.service.control.add_cluster("cluster-1", text)
     wait_for(lambda: any(c.name == "cluster-1" and c.synced for c in env.service.control.status().clusters),
-             message="cluster-1 synced with a token file")
+             what="cluster-1 synced with a token file")
     env.stop_hub()
 
     env.sim("cluster-1").clear_requests()

@@ -9,9 +9,10 @@ from pathlib import Path
 import kubernetes
 import pytest
 
-from kubesim import SimCluster, load_crd_schemas
+from kubesim import SimCluster
+from tests.support import crd_schemas, shared_dir as find_shared_dir
 
-from .helpers import SHARED_DIR, kubectl_runner
+from .helpers import kubectl_runner
 
 
 
@@ -33,14 +34,12 @@ def no_leftover_sim_threads():
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    if not (SHARED_DIR / "istio" / "crds.gen.yaml").is_file():
-        pytest.skip(f"CRD schemas not found at {SHARED_DIR} (../shared is absent in this checkout)")
-    return SHARED_DIR
+    return find_shared_dir()
 
 
 @pytest.fixture(scope="session")
-def schemas(shared_dir):
-    return load_crd_schemas(shared_dir)
+def schemas():
+    return crd_schemas()
 
 
 @pytest.fixture

@@ -8,15 +8,13 @@ import os
 import shutil
 import ssl
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from kubesim import SimCluster
+from tests.support import REPO_ROOT  # noqa: F401  (for the tests here)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DIR = REPO_ROOT.parent / "shared"
 
 # A WorkloadEntry manifest as kubectl users write one (namespace "default").
 WORKLOAD_ENTRY_YAML = """\
@@ -59,16 +57,6 @@ def http_request(sim: SimCluster, method: str, path: str, body=None, headers: di
 def open_connection(sim: SimCluster, timeout: float = 10.0) -> http.client.HTTPSConnection:
     context = ssl.create_default_context(cadata=sim.ca.cert_pem.decode())
     return http.client.HTTPSConnection(sim.host, sim.port, context=context, timeout=timeout)
-
-
-def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02) -> bool:
-    """Poll ``predicate`` until true or ``timeout`` (bounded in time)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def kubectl_runner(kubeconfig: Path, cache_dir: Path, timeout: float = 30.0):

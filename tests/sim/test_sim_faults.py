@@ -10,7 +10,8 @@ import pytest
 import urllib3
 from kubernetes import client
 
-from .helpers import http_request, open_connection, wait_until
+from .helpers import http_request, open_connection
+from tests.support import wait_for
 
 # How a reader sees a stream cut mid-way: an unfinished chunked body or a reset socket.
 STREAM_ERRORS = (http.client.IncompleteRead, ConnectionError, OSError)
@@ -65,12 +66,12 @@ def test_cut_watches_resets_open_streams(cluster):
     try:
         first = json.loads(resp.readline())
         assert (first["type"], first["object"]["metadata"]["name"]) == ("ADDED", "a")
-        assert wait_until(lambda: cluster.active_watches() == 1)
+        wait_for(lambda: cluster.active_watches() == 1, what="one open watch")
         assert cluster.cut_watches() == 1
         with pytest.raises(STREAM_ERRORS):
             while resp.read(1024):  # bounded: the server closes the stream
                 pass
-        assert wait_until(lambda: cluster.active_watches() == 0)
+        wait_for(lambda: cluster.active_watches() == 0, what="no open watch")
     finally:
         conn.close()
 
@@ -78,7 +79,7 @@ def test_cut_watches_resets_open_streams(cluster):
 def test_graceful_cut_ends_streams_normally(cluster):
     conn, resp = _open_watch(cluster, "/api/v1/namespaces/default/configmaps?watch=1")
     try:
-        assert wait_until(lambda: cluster.active_watches() == 1)
+        wait_for(lambda: cluster.active_watches() == 1, what="one open watch")
         cluster.cut_watches(graceful=True)
         assert resp.read() == b""  # complete chunked body: the stream simply ended
     finally:
@@ -109,7 +110,7 @@ def test_offline_cluster_is_unreachable_then_back_on_the_same_address(cluster, a
 def test_offline_ends_open_watches(cluster):
     conn, resp = _open_watch(cluster, "/api/v1/namespaces/default/configmaps?watch=1")
     try:
-        assert wait_until(lambda: cluster.active_watches() == 1)
+        wait_for(lambda: cluster.active_watches() == 1, what="one open watch")
         done = threading.Event()
 
         def drain():

@@ -14,7 +14,8 @@ from kubernetes import client
 
 from kubesim import SimFleet
 
-from .helpers import REPO_ROOT, wait_until
+from .helpers import REPO_ROOT
+from tests.support import wait_for
 
 
 def test_fleet_serves_each_cluster_on_its_own_address_with_its_own_token(tmp_path, schemas):
@@ -44,7 +45,7 @@ def test_sim_process_writes_kubeconfigs_and_ready_and_exits_0_on_sigterm(tmp_pat
                              "--crd-schemas", str(shared_dir), "--services", "2"],
                             cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        assert wait_until(lambda: (tmp_path / "ready").exists() or proc.poll() is not None, timeout=30.0)
+        wait_for(lambda: (tmp_path / "ready").exists() or proc.poll() is not None, 30.0, "the fleet ready or exited")
         assert proc.poll() is None, proc.stdout.read()
         kubeconfig = tmp_path / "kubeconfigs" / "cluster-2.yaml"
         api = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))

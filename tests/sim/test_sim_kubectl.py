@@ -8,7 +8,8 @@ import tempfile
 import pytest
 import yaml
 
-from .helpers import WORKLOAD_ENTRY_YAML, wait_until
+from .helpers import WORKLOAD_ENTRY_YAML
+from tests.support import wait_for
 
 pytestmark = pytest.mark.kubectl
 
@@ -59,14 +60,14 @@ def test_get_watch_shows_a_change(kubectl, cluster):
         proc = subprocess.Popen(kubectl.base + ["get", "workloadentries", "-w", "--request-timeout=0",
                                                 "-o", "name"], stdout=out, stderr=subprocess.STDOUT, text=True)
         try:
-            assert wait_until(lambda: cluster.active_watches() >= 1, timeout=15.0), "kubectl never started watching"
+            wait_for(lambda: cluster.active_watches() >= 1, 15.0, "kubectl to start watching")
             cluster.apply(yaml.safe_load(WORKLOAD_ENTRY_YAML.replace("vm-1", "vm-watched")), manager="test")
 
             def shown() -> bool:
                 out.seek(0)
                 return "vm-watched" in out.read()
 
-            assert wait_until(shown, timeout=10.0)
+            wait_for(shown, 10.0, "the object shown")
         finally:
             proc.terminate()
             try:
@@ -74,4 +75,4 @@ def test_get_watch_shows_a_change(kubectl, cluster):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-    assert wait_until(lambda: cluster.active_watches() == 0)
+    wait_for(lambda: cluster.active_watches() == 0, what="no open watch")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
-from typing import Callable
 
 from federation.model import ChangeSet, ClusterChange, ServiceChange, UserRulesChange
 from federation.model.ids import ServiceKey
 from federation.sources.settings import SourceSettings
+from tests.support import wait_for
 
 CORE = "v1"
 DISCOVERY = "discovery.k8s.io/v1"
@@ -29,18 +28,6 @@ FAST = dict(
 
 def fast_settings(**overrides) -> SourceSettings:
     return SourceSettings(**{**FAST, **overrides})
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition"):
-    """Poll ``condition`` until it returns something truthy (returned) or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 class Sink:

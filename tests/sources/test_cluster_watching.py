@@ -7,8 +7,9 @@ from federation.model.ids import Locality, PortSpec, ServiceKey
 from kubesim.cluster import SimCluster
 from tests.sources.support import (
     CORE, DISCOVERY, MCS, destination_rule, endpoint, endpoint_slice, fast_settings, gateway_service,
-    namespace, node, service, service_export, wait_for,
+    namespace, node, service, service_export,
 )
+from tests.support import wait_for
 
 REVIEWS = ServiceKey("shop", "reviews")
 RATINGS = ServiceKey("shop", "ratings")

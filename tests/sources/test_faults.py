@@ -7,9 +7,8 @@ import threading
 from federation.model import ServiceChange
 from federation.model.ids import ServiceKey
 from federation.sources.cluster_watching import ClusterWatcher
-from tests.sources.support import (
-    CORE, endpoint, endpoint_slice, namespace, node, service, wait_for,
-)
+from tests.sources.support import CORE, endpoint, endpoint_slice, namespace, node, service
+from tests.support import wait_for
 
 WEB = ServiceKey("shop", "web")
 

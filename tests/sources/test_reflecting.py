@@ -9,7 +9,8 @@ import pytest
 from federation import errors
 from federation.kube.client import SERVICE, KubeClient, ResourceType
 from federation.sources.reflecting import Reflector, ReflectorEvent
-from tests.sources.support import CORE, fast_settings, namespace, service, wait_for
+from tests.sources.support import CORE, fast_settings, namespace, service
+from tests.support import wait_for
 
 
 class Recorder:

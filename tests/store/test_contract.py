@@ -9,6 +9,7 @@ import pytest
 
 from federation import errors
 from federation.store import Compare, Delete, Put, WatchEvent
+from tests.support import blocked_in, wait_for
 
 
 def collect(watch, count: int, timeout: float = 5.0) -> list[WatchEvent]:
@@ -204,7 +205,7 @@ def test_watch_cancel_stops_a_blocked_reader_promptly(store):
     returned: list = []
     reader = threading.Thread(target=lambda: returned.append(watch.next_batch(30.0)))
     reader.start()
-    time.sleep(0.2)  # let the reader block in next_batch
+    wait_for(lambda: blocked_in(reader, "next_batch"), what="the reader blocked in next_batch")
     watch.cancel()
     reader.join(5.0)
     assert not reader.is_alive(), "next_batch did not return after cancel"

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from federation.store.following import follow
 from federation.store.memory import MemoryStore
-
-
-def wait_for(cond, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return False
+from tests.support import wait_for
 
 
 def test_follow_delivers_events_and_reloads_after_compaction():
@@ -38,11 +29,11 @@ def test_follow_delivers_events_and_reloads_after_compaction():
         f"{e.type} {e.key}" for e in events), reload, stop, "test"))
     thread.start()
     try:
-        assert wait_for(lambda: reloads), "compaction did not lead to a reload"
+        wait_for(lambda: reloads, what="a reload after the compaction")
         assert seen == ["PUT k/a", "PUT k/b"]
         store.delete("k/a")
         store.put("other/x", b"ignored")
-        assert wait_for(lambda: seen[-1:] == ["DELETE k/a"])
+        wait_for(lambda: seen[-1:] == ["DELETE k/a"], what="the delete delivered")
         assert "PUT other/x" not in seen
     finally:
         stop.set()

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 
 from federation.model.cluster import ClusterInfo
 from federation.telemetry.reachability import GatewayProber
-from tests.pipeline.conftest import NS, env, hub, wait_for  # noqa: F401  (fixtures)
+from tests.pipeline.conftest import NS, env, hub  # noqa: F401  (fixtures)
+from tests.support import wait_for
 
 
 def sample(scrape: str, name: str, **labels) -> float | None:
@@ -28,7 +29,7 @@ def test_state_and_last_successful_sync_per_cluster(hub):  # noqa: F811
     before = time.time()
     hub.set_ready("cluster-1", "both", 4)  # a new pass into every other cluster
     wait_for(lambda: all(telemetry.last_sync.get(c, 0) >= before for c in ("cluster-2", "cluster-3")),
-             message="a successful sync after the change")
+             what="a successful sync after the change")
     scrape = telemetry.scrape()
     for name in ("cluster-1", "cluster-2", "cluster-3"):
         assert sample(scrape, "federation_cluster_state", cluster=name, state="synced") == 1.0
@@ -45,7 +46,7 @@ def test_push_errors_are_counted_by_reason(hub):  # noqa: F811
         hub.set_ready("cluster-1", "both", 5)
         wait_for(lambda: (sample(telemetry.scrape(), "federation_push_errors_total",
                                  cluster="cluster-3", reason="rbac-denied") or 0) >= 1,
-                 message="a push error counted as rbac-denied")
+                 what="a push error counted as rbac-denied")
         status = {c.name: c for c in hub.service.control.status().clusters}["cluster-3"]
         from federation.check.reasons import explain
         assert "RBAC denies" in explain(status), status.error

@@ -9,7 +9,8 @@ from federation.api.client import AdminClient
 from federation.serving import prepare_workdir
 from federation.telemetry import Telemetry
 from federation.telemetry.exporting import parse_endpoint
-from tests.pipeline.conftest import env, wait_for  # noqa: F401  (fixtures)
+from tests.pipeline.conftest import env  # noqa: F401  (fixtures)
+from tests.support import wait_for
 from tests.telemetry.receiver import Receiver
 
 
@@ -17,7 +18,7 @@ def test_reconcile_render_push_and_api_spans_reach_the_collector(env):  # noqa: 
     with Receiver() as receiver:
         service = env.start_hub(otlp_endpoint=f"http://127.0.0.1:{receiver.port}")
         env.register_all()
-        wait_for(env.synced, message="every cluster synced")
+        wait_for(env.synced, what="every cluster synced")
         wd = prepare_workdir(env.workdir / "hub", hosts=["127.0.0.1"])  # the hub's own files
         with AdminClient(service.api.address, ca_file=wd.ca, token=wd.token.read_text()) as client:
             client.status()  # an API call, traced by the server

@@ -7,10 +7,8 @@ import base64
 import io
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import grpc
 from cryptography import x509
@@ -26,21 +24,10 @@ from federation.trust import certificates as certs
 from federation.trust.cacerts import STEP_ANNOTATION
 from federation.trust.gating import ROOTS_CONFIGMAP
 from federation.trust.client import TrustClient
+from tests.support import wait_for
 
 FILES = ("ca-cert.pem", "ca-key.pem", "cert-chain.pem", "root-cert.pem")
 WAIT = 15.0  # generous bound for one condition; the usual wait is well under a second
-
-
-def wait_for(condition: Callable[[], object], timeout: float = WAIT, what: str = "condition"):
-    """Poll ``condition`` until it returns something truthy (returned) or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 # -- a hub --------------------------------------------------------------------------

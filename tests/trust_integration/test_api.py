@@ -13,7 +13,8 @@ from federation.api.gen.federation.v1 import trust_pb2 as pb
 from federation.trust import certificates as certs
 from federation.trust.client import TrustClient
 
-from .support import CapturedLogs, RawStubs, pem_body_lines, wait_for
+from .support import CapturedLogs, RawStubs, pem_body_lines
+from tests.support import wait_for
 
 CLUSTERS = ("cluster-1", "cluster-2", "cluster-3")
 

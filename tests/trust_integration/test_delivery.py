@@ -10,9 +10,8 @@ from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
 from federation.trust import certificates as certs
 from tests.trust.helpers import leaf_under
 
-from .support import (
-    FILES, basic_constraints, put_user_secret, public_key_bytes, roots_in, wait_for,
-)
+from .support import FILES, basic_constraints, put_user_secret, public_key_bytes, roots_in
+from tests.support import wait_for
 
 FIRST = ("cluster-1", "cluster-2", "cluster-3")
 
