@@ -216,7 +216,7 @@ class Agent:
         back-off and jitter until it succeeds or the agent is stopped."""
         retrying = Retrying(
             retry=retry_if_exception_type(RETRYABLE),
-            wait=wait_exponential_jitter(initial=0.5, max=self.max_backoff, jitter=1.0),
+            wait=wait_exponential_jitter(multiplier=0.5, max=self.max_backoff, jitter=1.0),
             stop=lambda _state: self.stop_event.is_set(),
             sleep=self.stop_event.wait,
             before_sleep=self._log_retry,
