@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench e2e e2e-sim e2e-kind protos setup etcd shellcheck chromium zsh clean peers faults
+.PHONY: demo test bench bench-multiprimary e2e e2e-sim e2e-kind protos setup etcd shellcheck chromium zsh clean peers faults
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ bench: setup
 	$(PY) -m bench --grid full --out bench-results.json --plot bench-results.png
 	$(PY) -m bench.vms --out bench-vms-results.json
 
+# The hub beside Istio's own multi-primary on real peers, one mode after the other on fresh
+# fleets (5 clusters × 100 services; shrink with e.g. BENCH_ARGS="--clusters 3 --services 20").
+# Not part of `make test`.
+bench-multiprimary: peers
+	$(PY) -m peers.comparing --out bench-multiprimary.json $(BENCH_ARGS)
+
 # The local e2e's scenarios on real peers (a kube-apiserver and an istiod per member);
 # e2e-sim runs them against simulated clusters (fast, no peers needed).
 e2e: peers
@@ -82,4 +88,4 @@ protos: $(STAMP)
 	$(PY) -m tools.protogen
 
 clean:
-	rm -rf $(VENV) .demo bench-results.json
+	rm -rf $(VENV) .demo bench-results.json bench-multiprimary.json
