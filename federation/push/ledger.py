@@ -22,14 +22,14 @@ from itertools import chain, islice
 from typing import Iterator, Mapping
 
 from federation import errors
-from federation.kube.client import SERVICE, ResourceType, resource_type_of
+from federation.kube.resources import SERVICE, ResourceType, resource_type_of
 from federation.model.ids import MANAGED_BY
 from federation.model.ownership import taken_over
 from federation.push.digest import (
     DEFAULT_HUB_ID, LEGACY, Ref, content_matches, describe, last_editor, owned_digest, owner_of,
     stamped_body,
 )
-from federation.push.inventory import LISTED_WHOLE, Inventory, LiveObject, newer
+from federation.push.owned import LISTED_WHOLE, Inventory, LiveObject, newer
 
 # Back-off of repeated repairs of one object: the first is at once, then
 # FIGHT_BASE * 2**(n-2) seconds up to FIGHT_MAX; a quiet FIGHT_RESET forgets it.
