@@ -4,8 +4,28 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from enum import Enum
 
 from federation.model.ids import EASTWEST_PORT
+
+
+class ClusterState(str, Enum):
+    """Where a member cluster's watcher stands: ``syncing`` (before its first full
+    sync), ``synced``, ``unreachable`` (failing before its first sync) or ``stale``
+    (failing after one: its last-known endpoints are kept and marked)."""
+
+    SYNCING = "syncing"
+    SYNCED = "synced"
+    UNREACHABLE = "unreachable"
+    STALE = "stale"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def known(self) -> bool:
+        """Whether the hub has the cluster's full state (now, or last known)."""
+        return self not in (ClusterState.SYNCING, ClusterState.UNREACHABLE)
 
 
 @dataclass(frozen=True)

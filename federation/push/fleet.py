@@ -1,7 +1,8 @@
 """The pushers of all member clusters this hub replica serves, one per cluster.
 
 Removing a cluster stops its worker and leaves its objects in place; whether
-to clean them up is the hub's separate decision (``cleanup``).
+to clean them up is the hub's separate decision (``cleanup``). The hub's
+members (``federation.hub.members``) keep their pushers here.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class PushFleet:
     """Starts, feeds and stops one ``ClusterPusher`` per member cluster.
 
     The ``KubeClient`` of a cluster stays the caller's: the fleet never closes it.
+    ``options`` are every pusher's further ``ClusterPusher`` arguments (tracer,
+    fence, watch_timeout, ...); ``add`` may add more for one cluster.
     """
 
     def __init__(self, on_status: StatusCallback | None = None,
@@ -38,41 +41,44 @@ class PushFleet:
                  retry: RetryPolicy | None = None,
                  resync_interval: float | None = 600.0,
                  stop_timeout: float = 15.0, hub_id: str = DEFAULT_HUB_ID,
-                 watch_owned: bool = False):
-        self._on_status = on_status
-        self._on_applied = on_applied
-        self._field_manager = field_manager
+                 watch_owned: bool = False, **options):
         self._retry = retry or RetryPolicy()
-        self._resync_interval = resync_interval
         self._stop_timeout = stop_timeout
         self._hub_id = hub_id
-        self._watch_owned = watch_owned
+        self._options = dict(options, on_status=on_status, on_applied=on_applied,
+                             field_manager=field_manager, retry=self._retry,
+                             resync_interval=resync_interval, hub_id=hub_id, watch_owned=watch_owned)
         self._lock = threading.Lock()
         self._pushers: dict[str, ClusterPusher] = {}
         self._kubes: dict[str, KubeClient] = {}
 
-    def add(self, cluster: str, kube: KubeClient) -> ClusterPusher:
-        """Start pushing to ``cluster``; AlreadyExists when it has a pusher."""
+    def add(self, cluster: str, kube: KubeClient, **options) -> ClusterPusher:
+        """Start pushing to ``cluster`` (``options`` over the fleet's own);
+        AlreadyExists when it has a pusher."""
         with self._lock:
             if cluster in self._pushers:
                 raise errors.AlreadyExists(f"cluster {cluster!r} already has a pusher")
-            pusher = ClusterPusher(
-                cluster, kube, on_status=self._on_status, on_applied=self._on_applied,
-                field_manager=self._field_manager, retry=self._retry,
-                resync_interval=self._resync_interval, hub_id=self._hub_id,
-                watch_owned=self._watch_owned)
+            pusher = ClusterPusher(cluster, kube, **{**self._options, **options})
             self._pushers[cluster] = pusher
             self._kubes[cluster] = kube
         pusher.start()
         log.info("pusher started", extra={"fields": {"cluster": cluster}})
         return pusher
 
-    def remove(self, cluster: str, timeout: float | None = None) -> bool:
-        """Stop ``cluster``'s pusher, keeping its objects; True when it ended in
-        time (or there was none)."""
+    def detach(self, cluster: str) -> ClusterPusher | None:
+        """Take ``cluster``'s pusher out, told to stop writing at once; the caller
+        waits for it (``stop``), outside whatever lock it holds."""
         with self._lock:
             pusher = self._pushers.pop(cluster, None)
             self._kubes.pop(cluster, None)
+        if pusher is not None:
+            pusher.request_stop()
+        return pusher
+
+    def remove(self, cluster: str, timeout: float | None = None) -> bool:
+        """Stop ``cluster``'s pusher, keeping its objects; True when it ended in
+        time (or there was none)."""
+        pusher = self.detach(cluster)
         if pusher is None:
             return True
         stopped = pusher.stop(self._stop_timeout if timeout is None else timeout)

@@ -6,5 +6,6 @@ No I/O, clock, logging or client imports.
 
 from federation.render.naming import object_hash, object_ref  # noqa: F401
 from federation.render.rendering import (  # noqa: F401
-    conflicts, render_cluster, render_gateways, render_namespaces, render_service,
+    EVERYTHING, Rendered, Scope, conflicts, render_cluster, render_gateways, render_namespaces,
+    render_service, render_target,
 )

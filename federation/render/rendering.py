@@ -4,10 +4,15 @@ Everything here is a pure function of its arguments, and output order is fixed
 (gateways, then per service: Namespace, stub Service, WorkloadEntries by name,
 DestinationRule), so equal inputs give byte-equal objects and stable hashes.
 A target the snapshot does not know gets nothing.
+
+``render_target`` is the one per-target entry point: the hub's pipeline renders
+the parts a change touched through it (``Scope``), ``federation render`` and
+``render_cluster`` take everything.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 from federation.model.ids import ServiceKey
@@ -66,18 +71,64 @@ def render_gateways(snapshot: Snapshot, target: str, domain: str = "cluster.loca
     return [cross_network_gateway(info, domain)]
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Which of a target's objects to render. ``services`` None: every service of
+    the snapshot; ``namespaces`` None: the namespaces of those services;
+    ``cluster``: the cluster-wide objects (the gateway)."""
+
+    services: tuple[ServiceKey, ...] | None = None
+    namespaces: tuple[str, ...] | None = None
+    cluster: bool = True
+
+
+EVERYTHING = Scope()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A target's objects as rendered, by part: the cluster-wide ones (None: not
+    in scope), each namespace's, each service's (an empty list: none wanted now)."""
+
+    cluster: tuple[dict, ...] | None = None
+    namespaces: tuple[tuple[str, list[dict]], ...] = ()
+    services: tuple[tuple[ServiceKey, list[dict]], ...] = ()
+
+    def with_cluster_objects(self, objects: Iterable[dict]) -> "Rendered":
+        """The same, with ``objects`` after the cluster-wide ones (when in scope)."""
+        if self.cluster is None:
+            return self
+        return replace(self, cluster=self.cluster + tuple(objects))
+
+    def objects(self) -> list[dict]:
+        """Everything, in the fixed order: cluster-wide, namespaces, services."""
+        out = list(self.cluster or ())
+        for _, objs in self.namespaces:
+            out += objs
+        for _, objs in self.services:
+            out += objs
+        return out
+
+
+def render_target(snapshot: Snapshot, policies: Iterable[FailoverPolicy], target: str,
+                  domain: str = "cluster.local", scope: Scope = EVERYTHING) -> Rendered:
+    """The one per-target assembly: the parts of what the hub writes into ``target``
+    that ``scope`` names (by default everything the snapshot holds)."""
+    policies = list(policies)
+    keys = tuple(snapshot.service_keys()) if scope.services is None else scope.services
+    namespaces = (tuple(sorted({key.namespace for key in keys})) if scope.namespaces is None
+                  else scope.namespaces)
+    return Rendered(
+        cluster=tuple(render_gateways(snapshot, target, domain)) if scope.cluster else None,
+        namespaces=tuple((ns, render_namespaces(snapshot, ns, target, domain)) for ns in namespaces),
+        services=tuple((key, render_service(snapshot, key, policies, target, domain)) for key in keys))
+
+
 def render_cluster(snapshot: Snapshot, policies: Iterable[FailoverPolicy], target: str,
                    domain: str = "cluster.local") -> list[dict]:
-    """Everything the hub writes into ``target`` from the snapshot (gateway, the
-    namespaces it creates, every service)."""
-    policies = list(policies)
-    out = render_gateways(snapshot, target, domain)
-    keys = snapshot.service_keys()
-    for namespace in sorted({key.namespace for key in keys}):
-        out += render_namespaces(snapshot, namespace, target, domain)
-    for key in keys:
-        out += render_service(snapshot, key, policies, target, domain)
-    return out
+    """Everything the hub renders into ``target`` from the snapshot (gateway, the
+    namespaces it creates, every service), as one list: ``render_target`` flattened."""
+    return render_target(snapshot, policies, target, domain).objects()
 
 
 def conflicts(snapshot: Snapshot, target: str, domain: str = "cluster.local") -> list[str]:

@@ -33,6 +33,7 @@ from federation.kube.client import (
 )
 from federation.model import ChangeSet, ClusterChange, ClusterInfo, ClusterService, ServiceChange
 from federation.model import UserRulesChange
+from federation.model.cluster import ClusterState
 from federation.model.ids import (
     EASTWEST_PORT, EXPORT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NETWORK_LABEL,
     SERVICE_ACCOUNT_ANNOTATION, Locality, ServiceKey,
@@ -47,10 +48,7 @@ log = logging.getLogger(__name__)
 
 ISTIO_NAMESPACE = "istio-system"
 
-SYNCING = "syncing"
-SYNCED = "synced"
-UNREACHABLE = "unreachable"
-STALE = "stale"
+SYNCING, SYNCED, UNREACHABLE, STALE = ClusterState
 
 
 def resolve_host(hostname: str) -> list[str]:
@@ -85,7 +83,7 @@ class ClusterWatcher:
         kube: KubeClient,
         settings: SourceSettings | None = None,
         emit: Callable[[ChangeSet], None] | None = None,
-        on_state: Callable[[str], None] | None = None,
+        on_state: Callable[[ClusterState], None] | None = None,
         resolve: Callable[[str], Iterable[str]] | None = None,
     ):
         self.name = name
