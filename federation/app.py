@@ -37,7 +37,8 @@ from federation.sharding import Membership, owner
 from federation.sources.cluster_watching import ClusterWatcher
 from federation.store import Store
 from federation.store.following import follow
-from federation.catalog import ClusterRecord, Keys, load_cluster_record
+from federation.catalog import ClusterRecord, load_cluster_record
+from federation.store.keys import Keys
 from federation.summaries import SummaryWriter
 from federation.telemetry import Telemetry
 

@@ -1,4 +1,4 @@
-"""Where hub records live in the store, and the member-cluster record.
+"""The member-cluster record and how it is stored (under ``Keys.cluster``).
 
 A cluster's kubeconfig holds credentials: it is stored sealed with the
 key-encryption key and never leaves the hub in an answer or a log line.
@@ -11,30 +11,8 @@ import json
 from dataclasses import dataclass
 
 from federation import errors
+from federation.store.keys import Keys
 from federation.trust.sealing import seal, unseal
-
-
-class Keys:
-    CLUSTERS = "clusters/"
-    POLICIES = "policies/"
-    SUMMARY_SERVICES = "summaries/services/"
-    SUMMARY_CLUSTERS = "summaries/clusters/"
-    STATUS = "status/"
-    CLUSTER_IDS = "cluster-ids/"  # a cluster's kube-system UID -> the name it is registered as
-    REMOVING = "removing/"  # clusters whose cleanup has not completed
-    HUB_ID = "hub/identity"  # this installation's hub identity, set once
-
-    @staticmethod
-    def cluster(name: str) -> str:
-        return f"{Keys.CLUSTERS}{name}"
-
-    @staticmethod
-    def cluster_id(uid: str) -> str:
-        return f"{Keys.CLUSTER_IDS}{uid}"
-
-    @staticmethod
-    def policy(kind: str, namespace: str, name: str) -> str:
-        return f"{Keys.POLICIES}{kind}/{namespace}/{name}"
 
 
 @dataclass(frozen=True)

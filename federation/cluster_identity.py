@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import yaml
 
 from federation import errors
-from federation.catalog import ClusterRecord, Keys, dump_cluster_record, load_cluster_record
+from federation.catalog import ClusterRecord, dump_cluster_record, load_cluster_record
 from federation.kube.client import NAMESPACE, KubeClient
 from federation.kube.kubeconfigs import ca_fingerprint
 from federation.store.base import Compare, Put, Store
+from federation.store.keys import Keys
 
 _CLAIM_ATTEMPTS = 4
 

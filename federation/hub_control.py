@@ -15,7 +15,7 @@ import yaml
 from federation import __version__, errors
 from federation.api import control
 from federation.app import Hub, push_status_record
-from federation.catalog import ClusterRecord, Keys, load_cluster_record
+from federation.catalog import ClusterRecord, load_cluster_record
 from federation.check.reasons import watch_errors
 from federation.cluster_identity import read_identity, register_once
 from federation.kube.client import KubeClient
@@ -24,6 +24,7 @@ from federation.model.policy import parse_policy
 from federation.push.diffing import differences
 from federation.push.inventory import take_inventory
 from federation.render import conflicts, object_ref, render_cluster
+from federation.store.keys import Keys
 from federation.trust.signer_probe import check_address
 
 log = logging.getLogger(__name__)

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from federation import errors
-from federation.catalog import ClusterRecord, Keys, load_cluster_record
+from federation.catalog import ClusterRecord, load_cluster_record
 from federation.kube.client import KubeClient
 from federation.push.inventory import delete_all_owned
 from federation.store import Compare, Delete, Put, Store
+from federation.store.keys import Keys
 
 log = logging.getLogger(__name__)
 

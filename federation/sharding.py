@@ -26,10 +26,11 @@ from typing import Callable, Iterable
 from federation import errors
 from federation.store import Compare, Store
 from federation.store.following import follow
+from federation.store.keys import Keys
 
 log = logging.getLogger(__name__)
 
-REPLICAS = "replicas/"
+REPLICAS = Keys.REPLICAS
 
 
 def owner(cluster: str, replicas: Iterable[str]) -> str | None:

@@ -15,13 +15,13 @@ import threading
 from typing import Callable
 
 from federation import errors
-from federation.catalog import Keys
 from federation.model import ChangeSet, ClusterChange, ServiceChange, Snapshot
 from federation.model.codec import (
     cluster_info_from_dict, cluster_info_to_dict, service_from_dict, service_to_dict,
 )
 from federation.model.snapshot import Delta
 from federation.store import Compare, Delete, Put, Store
+from federation.store.keys import Keys
 
 log = logging.getLogger(__name__)
 

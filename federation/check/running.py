@@ -10,11 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from cryptography import x509
 
 from federation import errors
-from federation.catalog import Keys, load_cluster_record
+from federation.catalog import load_cluster_record
 from federation.check.findings import FAIL, OK, WARN, Finding, agreement
 from federation.check.probing import MemberReport, probe_member
 from federation.check.reasons import explain
 from federation.kube.client import KubeClient
+from federation.store.keys import Keys
 from federation.trust.certificates import fingerprint
 
 log = logging.getLogger(__name__)

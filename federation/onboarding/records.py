@@ -1,13 +1,8 @@
-"""What onboarding keeps in the store, and where.
+"""What onboarding keeps in the store (where: ``Keys.VM_*`` in ``federation.store.keys``).
 
-Store layout (under the hub's prefix)::
-
-    vms/tokens/<sha256 of token>   a bootstrap token: group, expiry, uses left (never the token)
-    vms/records/<vm name>          a VM's registration: group, address, certificate serial, revoked
-    vms/serials/<serial hex>       which VM a workload certificate serial belongs to
-    vms/alive/<vm name>            on a lease of TTL ``vm_grace``: present while the VM heartbeats
-
-Every value is JSON. A bootstrap token is kept only as its SHA-256 digest, so a
+A bootstrap token (group, expiry, uses left), a VM's registration (group, address,
+certificate serial, revoked), the VM of a certificate serial, and a VM's liveness
+(on a lease of TTL ``vm_grace``). Every value is JSON. A bootstrap token is kept only as its SHA-256 digest, so a
 read of the store never yields a usable token.
 """
 
@@ -19,32 +14,11 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from federation import errors
 
-PREFIX = "vms/"
-TOKENS = PREFIX + "tokens/"
-RECORDS = PREFIX + "records/"
-SERIALS = PREFIX + "serials/"
-ALIVE = PREFIX + "alive/"
 TOKEN_ID_LENGTH = 16  # hex digits of the digest shown as the token's id
 
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def token_key(digest: str) -> str:
-    return TOKENS + digest
-
-
-def record_key(name: str) -> str:
-    return RECORDS + name
-
-
-def serial_key(serial: str) -> str:
-    return SERIALS + serial
-
-
-def alive_key(name: str) -> str:
-    return ALIVE + name
 
 
 def _load(cls, value: bytes, what: str):

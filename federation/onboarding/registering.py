@@ -39,15 +39,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from federation import errors
-from federation.catalog import Keys
 from federation.onboarding.groups import KIND as GROUP_KIND, WorkloadGroup, parse_workload_group
 from federation.onboarding.peers import PeerCertificate, certificate_fingerprint, serial_hex
-from federation.onboarding.records import (
-    ALIVE, RECORDS, Liveness, TokenRecord, VMRecord, alive_key, record_key, serial_key,
-)
+from federation.onboarding.records import Liveness, TokenRecord, VMRecord
 from federation.onboarding.refusals import refusal
 from federation.onboarding.tokens import BootstrapTokens
 from federation.store.base import Compare, Delete, Put, Store
+from federation.store.keys import Keys
 from federation.trust.authority import TrustAuthority
 from federation.trust.certificates import certificate_id
 from federation.trust.workload import WorkloadCertificate, check_csr, spiffe_id
@@ -158,10 +156,11 @@ class Registrar:
                 fingerprint=issued_fingerprint(certificate))
             lease = self._store.grant_lease(self.lease_ttl)
             ok = self._store.txn(
-                [Compare(record_key(name), 0), Compare(serial_key(serial), 0),
-                 Compare(alive_key(name), 0)],
-                [Put(record_key(name), record.to_bytes()), Put(serial_key(serial), name.encode()),
-                 Put(alive_key(name), Liveness(True, now).to_bytes(), lease.id)])
+                [Compare(Keys.vm_record(name), 0), Compare(Keys.vm_serial(serial), 0),
+                 Compare(Keys.vm_alive(name), 0)],
+                [Put(Keys.vm_record(name), record.to_bytes()),
+                 Put(Keys.vm_serial(serial), name.encode()),
+                 Put(Keys.vm_alive(name), Liveness(True, now).to_bytes(), lease.id)])
             if ok:
                 self._remember(name, lease.id, True, serial)
                 return record
@@ -173,7 +172,7 @@ class Registrar:
         """The caller's registration and its mod revision; PermissionDenied when the
         certificate speaks for no live registration."""
         name = self._name_for(peer.serial)
-        kv = self._store.get(record_key(name)) if name else None
+        kv = self._store.get(Keys.vm_record(name)) if name else None
         if kv is None:
             raise refusal(errors.PermissionDenied,
                           f"certificate serial {peer.serial} belongs to no VM registration",
@@ -212,7 +211,7 @@ class Registrar:
             name = self._serial_names.get(serial)
         if name is not None:
             return name
-        kv = self._store.get(serial_key(serial))
+        kv = self._store.get(Keys.vm_serial(serial))
         if kv is None:
             return ""
         name = kv.value.decode()
@@ -245,7 +244,7 @@ class Registrar:
     def _revive(self, record: VMRecord, revision: int, healthy: bool) -> None:
         name = record.name
         for _ in range(3):
-            current = self._store.get(alive_key(name))
+            current = self._store.get(Keys.vm_alive(name))
             if current is not None:  # another replica (or call) holds it: adopt its lease
                 try:
                     self._store.keep_alive(current.lease)
@@ -258,14 +257,14 @@ class Registrar:
                     self._health[name] = healthy
                 return
             lease = self._store.grant_lease(self.lease_ttl)
-            if self._store.txn([Compare(record_key(name), revision), Compare(alive_key(name), 0)],
-                               [Put(alive_key(name), Liveness(healthy, self._clock()).to_bytes(),
+            if self._store.txn([Compare(Keys.vm_record(name), revision), Compare(Keys.vm_alive(name), 0)],
+                               [Put(Keys.vm_alive(name), Liveness(healthy, self._clock()).to_bytes(),
                                     lease.id)]):
                 self._remember(name, lease.id, healthy)
                 log.info("VM alive again", extra={"fields": {"vm": name}})
                 return
             self._store.revoke_lease(lease.id)
-            now = self._store.get(record_key(name))
+            now = self._store.get(Keys.vm_record(name))
             if now is None or now.mod_revision != revision:
                 raise refusal(errors.Conflict, f"VM {name}'s registration changed; retry",
                               "registration_changed")
@@ -274,8 +273,8 @@ class Registrar:
     def _set_health(self, record: VMRecord, revision: int, lease: int, healthy: bool) -> None:
         name = record.name
         try:
-            ok = self._store.txn([Compare(record_key(name), revision)],
-                                 [Put(alive_key(name), Liveness(healthy, self._clock()).to_bytes(),
+            ok = self._store.txn([Compare(Keys.vm_record(name), revision)],
+                                 [Put(Keys.vm_alive(name), Liveness(healthy, self._clock()).to_bytes(),
                                       lease)])
         except errors.LeaseLost:
             ok = False
@@ -303,12 +302,12 @@ class Registrar:
         serial = serial_hex(certificate.serial)
         renewed = record.renewed(serial, certificate.not_after.timestamp(),
                                  issuing_root_id(certificate), issued_fingerprint(certificate))
-        ops: list = [Put(record_key(record.name), renewed.to_bytes()),
-                     Put(serial_key(serial), record.name.encode())]
+        ops: list = [Put(Keys.vm_record(record.name), renewed.to_bytes()),
+                     Put(Keys.vm_serial(serial), record.name.encode())]
         if record.previous_serial:
-            ops.append(Delete(serial_key(record.previous_serial)))
-        if not self._store.txn([Compare(record_key(record.name), revision),
-                                Compare(serial_key(serial), 0)], ops):
+            ops.append(Delete(Keys.vm_serial(record.previous_serial)))
+        if not self._store.txn([Compare(Keys.vm_record(record.name), revision),
+                                Compare(Keys.vm_serial(serial), 0)], ops):
             raise refusal(errors.Conflict, f"VM {record.name}'s registration changed during "
                           "renewal; retry", "registration_changed")
         with self._lock:
@@ -322,17 +321,17 @@ class Registrar:
     def revoke(self, name: str) -> VMRecord:
         """Refuse the VM's certificates from now on and withdraw it at once."""
         for _ in range(8):
-            kv = self._store.get(record_key(name))
+            kv = self._store.get(Keys.vm_record(name))
             if kv is None:
                 raise errors.NotFound(f"VM {name!r} is not registered")
             record = VMRecord.from_bytes(kv.value)
             if record.revoked:
                 return record
             revoked = replace(record, revoked=True, revoked_at=self._clock())
-            alive = self._store.get(alive_key(name))
-            if self._store.txn([Compare(record_key(name), kv.mod_revision)],
-                               [Put(record_key(name), revoked.to_bytes()),
-                                Delete(alive_key(name))]):
+            alive = self._store.get(Keys.vm_alive(name))
+            if self._store.txn([Compare(Keys.vm_record(name), kv.mod_revision)],
+                               [Put(Keys.vm_record(name), revoked.to_bytes()),
+                                Delete(Keys.vm_alive(name))]):
                 if alive is not None and alive.lease:
                     self._store.revoke_lease(alive.lease)
                 self._leases.pop(name, None)
@@ -341,12 +340,12 @@ class Registrar:
         raise errors.Conflict(f"VM {name}'s registration kept changing; try again")
 
     def records(self) -> list[VMRecord]:
-        kvs, _ = self._store.range(RECORDS)
+        kvs, _ = self._store.range(Keys.VM_RECORDS)
         return [VMRecord.from_bytes(kv.value) for kv in kvs]
 
     def liveness(self) -> dict[str, Liveness]:
-        kvs, _ = self._store.range(ALIVE)
-        return {kv.key[len(ALIVE):]: Liveness.from_bytes(kv.value) for kv in kvs}
+        kvs, _ = self._store.range(Keys.VM_ALIVE)
+        return {kv.key[len(Keys.VM_ALIVE):]: Liveness.from_bytes(kv.value) for kv in kvs}
 
 
 def _vm_name(hostname: str, group_name: str) -> str:

@@ -20,11 +20,10 @@ from dataclasses import replace
 from typing import Callable
 
 from federation import errors
-from federation.onboarding.records import (
-    TOKEN_ID_LENGTH, TOKENS, TokenRecord, token_digest, token_key,
-)
+from federation.onboarding.records import TOKEN_ID_LENGTH, TokenRecord, token_digest
 from federation.onboarding.refusals import refusal
 from federation.store.base import Compare, Put, Store
+from federation.store.keys import Keys
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +59,8 @@ class BootstrapTokens:
                              group_name=group_name, expires_at=now + ttl, uses_left=uses,
                              created_at=now)
         lease = self._store.grant_lease(int(ttl) + 1 + RETENTION)
-        if not self._store.txn([Compare(token_key(digest), 0)],
-                               [Put(token_key(digest), record.to_bytes(), lease.id)]):
+        if not self._store.txn([Compare(Keys.vm_token(digest), 0)],
+                               [Put(Keys.vm_token(digest), record.to_bytes(), lease.id)]):
             raise errors.Conflict("token collision; try again")  # 2^-256: never in practice
         log.info("bootstrap token created", extra={"fields": {
             "token_id": record.token_id, "group": record.group, "uses": uses,
@@ -121,7 +120,7 @@ class BootstrapTokens:
         raise errors.Conflict("bootstrap token contended; try again")
 
     def list(self) -> list[TokenRecord]:
-        kvs, _ = self._store.range(TOKENS)
+        kvs, _ = self._store.range(Keys.VM_TOKENS)
         return [TokenRecord.from_bytes(kv.value) for kv in kvs]
 
     @staticmethod
@@ -129,10 +128,10 @@ class BootstrapTokens:
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
             raise refusal(errors.AuthError, "bootstrap token missing or malformed",
                           "token_malformed")
-        return token_key(token_digest(token))
+        return Keys.vm_token(token_digest(token))
 
     def _matching(self, token_id: str):
-        kvs, _ = self._store.range(TOKENS + token_id)
+        kvs, _ = self._store.range(Keys.VM_TOKENS + token_id)
         return kvs
 
     def _usable(self, kv) -> TokenRecord:

@@ -20,16 +20,16 @@ import time
 from typing import Callable
 
 from federation import errors
-from federation.catalog import Keys
 from federation.model import ChangeSet, VMChange, VMWorkload
 from federation.onboarding.groups import KIND as GROUP_KIND, WorkloadGroup, parse_workload_group
-from federation.onboarding.records import ALIVE, PREFIX, RECORDS, Liveness, VMRecord
+from federation.onboarding.records import Liveness, VMRecord
 from federation.store.base import Store, WatchEvent
 from federation.store.following import follow
+from federation.store.keys import Keys
 
 log = logging.getLogger(__name__)
 
-GROUPS = f"{Keys.POLICIES}{GROUP_KIND}/"
+GROUPS = Keys.policies(GROUP_KIND)
 
 
 def workload_for(record: VMRecord, group: WorkloadGroup) -> VMWorkload:
@@ -88,35 +88,35 @@ class LivenessTracker:
             thread.join(timeout)
 
     def _reload(self) -> int:
-        kvs, revision = self._store.range(PREFIX)
+        kvs, revision = self._store.range(Keys.VMS)
         groups, _ = self._store.range(GROUPS)
         with self._lock:
-            self._records = {kv.key[len(RECORDS):]: VMRecord.from_bytes(kv.value)
-                             for kv in kvs if kv.key.startswith(RECORDS)}
-            self._alive = {kv.key[len(ALIVE):]: Liveness.from_bytes(kv.value)
-                           for kv in kvs if kv.key.startswith(ALIVE)}
+            self._records = {kv.key[len(Keys.VM_RECORDS):]: VMRecord.from_bytes(kv.value)
+                             for kv in kvs if kv.key.startswith(Keys.VM_RECORDS)}
+            self._alive = {kv.key[len(Keys.VM_ALIVE):]: Liveness.from_bytes(kv.value)
+                           for kv in kvs if kv.key.startswith(Keys.VM_ALIVE)}
             for kv in groups:
                 self._apply_group(kv.key, kv.value, kv.mod_revision)
             self._publish(set(self._records) | set(self._submitted))
         return revision
 
     def _follow(self, revision: int) -> None:
-        follow(self._store, PREFIX, revision,
+        follow(self._store, Keys.VMS, revision,
                on_batch=lambda events: [self._on_event(e) for e in events],
                reload=self._reload, stop=self._stop, what="vm liveness")
 
     # -- events -----------------------------------------------------------------------
     def _on_event(self, event: WatchEvent) -> None:
-        if event.key.startswith(RECORDS):
-            name = event.key[len(RECORDS):]
+        if event.key.startswith(Keys.VM_RECORDS):
+            name = event.key[len(Keys.VM_RECORDS):]
             with self._lock:
                 if event.type == "DELETE":
                     self._records.pop(name, None)
                 else:
                     self._records[name] = VMRecord.from_bytes(event.value)
                 self._publish({name})
-        elif event.key.startswith(ALIVE):
-            name = event.key[len(ALIVE):]
+        elif event.key.startswith(Keys.VM_ALIVE):
+            name = event.key[len(Keys.VM_ALIVE):]
             with self._lock:
                 if event.type == "DELETE":
                     self._alive.pop(name, None)

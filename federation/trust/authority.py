@@ -25,6 +25,7 @@ from typing import Callable, Iterable
 
 from federation import errors
 from federation.store.base import Compare, Put, Store
+from federation.store.keys import Keys, TrustKeys
 from federation.trust import rotation, sealing
 from federation.trust.cacerts import CACerts
 from federation.trust.gating import INTERMEDIATE_CHECK
@@ -32,7 +33,7 @@ from federation.trust.certificates import (
     CertifiedKey, as_datetime, certificate_pem, create_root, fingerprint, issue_intermediate,
     load_certificate, load_root, needs_renewal, renewal_due_at,
 )
-from federation.trust.records import CARecord, TrustKeys, check_cluster_name, seal_record
+from federation.trust.records import CARecord, check_cluster_name, seal_record
 from federation.trust.rotation import RotationPlan, RotationProgress, Step
 from federation.trust.workload import (
     DEFAULT_TTL, WorkloadCertificate, check_csr, check_trust_domain, check_ttl, issue_leaf,
@@ -57,7 +58,7 @@ class TrustAuthority:
     """The mesh's CA, backed by ``store``; ``kek`` (32 bytes) seals every private key."""
 
     def __init__(self, store: Store, kek: bytes, trust_domain: str = "cluster.local",
-                 clock: Callable[[], float] = time.time, *, prefix: str = "trust/",
+                 clock: Callable[[], float] = time.time, *, prefix: str = Keys.TRUST,
                  org: str = "mesh-federation", intermediate_algorithm: str = "ecdsa-p256",
                  intermediate_validity_days: int = 365, rotation_soak: float = 0.0):
         if not isinstance(kek, (bytes, bytearray)) or len(kek) != sealing.KEK_SIZE:

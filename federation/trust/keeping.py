@@ -32,7 +32,7 @@ from typing import Callable, Iterable
 
 from federation import errors
 from federation.kube.client import CONFIG_MAP, SECRET
-from federation.catalog import Keys
+from federation.store.keys import Keys
 from federation.trust.authority import TrustAuthority
 from federation.trust.cacerts import SECRET_NAME, SECRET_NAMESPACE
 from federation.trust.gating import (

@@ -1,4 +1,5 @@
-"""Trust records as kept in the store: where they live and how they are encoded.
+"""Trust records as kept in the store: how they are encoded (where they live:
+``federation.store.keys.TrustKeys``).
 
 A CA record is JSON holding the certificate in clear and its private key sealed
 for that very store key (see ``sealing``); no other form of a key is written.
@@ -38,43 +39,6 @@ def check_agent_id(agent_id: str) -> str:
     if not isinstance(agent_id, str) or not _AGENT.match(agent_id):
         raise errors.ValidationError(f"invalid agent id {agent_id!r}")
     return agent_id
-
-
-@dataclass(frozen=True)
-class TrustKeys:
-    """Store keys of the trust state, all under ``prefix``."""
-
-    prefix: str = "trust/"
-
-    @property
-    def rotation(self) -> str:
-        return f"{self.prefix}rotation"
-
-    @property
-    def roots(self) -> str:
-        return f"{self.prefix}roots/"
-
-    def root(self, root_id: str) -> str:
-        return f"{self.roots}{root_id}"
-
-    @property
-    def intermediates(self) -> str:
-        return f"{self.prefix}intermediates/"
-
-    def intermediate(self, cluster: str) -> str:
-        return f"{self.intermediates}{cluster}"
-
-    @property
-    def workload_issuer(self) -> str:
-        # Outside ``intermediates/`` so the hub is never counted as a member cluster.
-        return f"{self.prefix}hub/workload-intermediate"
-
-    def confirmations(self, rotation_id: str, step: int | None = None) -> str:
-        base = f"{self.prefix}confirmations/{rotation_id}/"
-        return base if step is None else f"{base}{int(step)}/"
-
-    def confirmation(self, rotation_id: str, step: int, kind: str, name: str) -> str:
-        return f"{self.confirmations(rotation_id, step)}{kind}/{name}"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from typing import Iterable, Mapping
 from federation import errors
 from federation.store.base import Compare, Delete, Put, Store
 from federation.trust.cacerts import CACerts, build_cacerts
-from federation.trust.records import TrustKeys, check_agent_id, check_cluster_name
+from federation.store.keys import TrustKeys
+from federation.trust.records import check_agent_id, check_cluster_name
 
 log = logging.getLogger(__name__)
 

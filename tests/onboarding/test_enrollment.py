@@ -22,7 +22,8 @@ from federation.api.gen.federation.v1 import onboarding_pb2 as pb
 from federation.api.gen.federation.v1 import onboarding_pb2_grpc as pb_grpc
 from federation.api.tls import issue_client_cert, make_self_signed_ca
 from federation.model.ids import ServiceKey
-from federation.onboarding.records import alive_key, token_digest
+from federation.onboarding.records import token_digest
+from federation.store.keys import Keys
 
 from .support import group_doc
 from tests.support import wait_for
@@ -239,7 +240,7 @@ def test_a_revoked_vm_is_withdrawn_and_its_certificate_refused(groups, tmp_path)
         key = ServiceKey("default", "ratings")
         wait_for(lambda: name in groups.service.hub.snapshot.vms.get(key, {}))
         groups.client.revoke_vm(name)
-        assert groups.store.get(alive_key(name)) is None
+        assert groups.store.get(Keys.vm_alive(name)) is None
         wait_for(lambda: name not in groups.service.hub.snapshot.vms.get(key, {}),
                    what="the revoked VM to leave the snapshot")
         before = groups.state()
@@ -280,7 +281,7 @@ def test_a_lapsed_vm_comes_back_with_its_next_heartbeat(make_hub, tmp_path):
         wait_for(lambda: name in hub.service.hub.snapshot.vms.get(key, {}))
         wait_for(lambda: name not in hub.service.hub.snapshot.vms.get(key, {}), timeout=5,
                    what="the silent VM to lapse")
-        assert hub.store.get(alive_key(name)) is None
+        assert hub.store.get(Keys.vm_alive(name)) is None
         agent.heartbeat_once()
         wait_for(lambda: name in hub.service.hub.snapshot.vms.get(key, {}),
                    what="the VM to come back without a new token")
@@ -332,7 +333,7 @@ def test_a_heartbeat_acts_only_on_the_registration_its_certificate_is_bound_to(m
 
         wait_for(only_first_alive, timeout=6, interval=0.2,
                    what="the silent VM to lapse while the other heartbeats")
-        assert hub.store.get(alive_key(second.state.vm_name)) is None
+        assert hub.store.get(Keys.vm_alive(second.state.vm_name)) is None
     finally:
         first.close()
         second.close()

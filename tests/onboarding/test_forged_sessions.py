@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from federation.agent import credentials
 from federation.api.gen.federation.v1 import onboarding_pb2 as pb
-from federation.onboarding.records import VMRecord, record_key
+from federation.onboarding.records import VMRecord
+from federation.store.keys import Keys
 
 from .test_enrollment import call, csr_for, groups, joined, session_address  # noqa: F401 - fixture
 
@@ -76,12 +77,12 @@ def test_records_without_a_fingerprint_accept_only_the_hub_issuer(groups, tmp_pa
     agent = joined(groups, tmp_path)
     try:
         [vm] = groups.client.list_vms()
-        kv = groups.store.get(record_key(vm.name))
+        kv = groups.store.get(Keys.vm_record(vm.name))
         record = VMRecord.from_bytes(kv.value)
         assert record.fingerprint  # recorded at enrollment
         legacy = {k: v for k, v in dataclasses.asdict(record).items()
                   if k not in ("fingerprint", "previous_fingerprint")}
-        groups.store.put(record_key(vm.name), json.dumps(legacy, sort_keys=True).encode())
+        groups.store.put(Keys.vm_record(vm.name), json.dumps(legacy, sort_keys=True).encode())
         chain, key = forge(groups, vm.certificate_serial, vm.spiffe_id)
         before = groups.state()
         for result in _forged_calls(groups, chain, key):
@@ -97,9 +98,9 @@ def test_enroll_and_renew_record_the_issued_certificate(groups, tmp_path):
     agent = joined(groups, tmp_path)
     try:
         [vm] = groups.client.list_vms()
-        first = VMRecord.from_bytes(groups.store.get(record_key(vm.name)).value)
+        first = VMRecord.from_bytes(groups.store.get(Keys.vm_record(vm.name)).value)
         agent.renew()
-        second = VMRecord.from_bytes(groups.store.get(record_key(vm.name)).value)
+        second = VMRecord.from_bytes(groups.store.get(Keys.vm_record(vm.name)).value)
         assert second.fingerprint and second.fingerprint != first.fingerprint
         assert second.previous_fingerprint == first.fingerprint
     finally:

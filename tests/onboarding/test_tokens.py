@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from federation import errors
-from federation.onboarding.records import TOKENS, token_digest
+from federation.onboarding.records import token_digest
 from federation.onboarding.tokens import BootstrapTokens
+from federation.store.keys import Keys
 from federation.store.memory import MemoryStore
 
 
@@ -42,7 +43,7 @@ def test_a_token_is_random_and_stored_only_as_its_hash(tokens, store):
     token, record = tokens.create("default", "ratings", ttl=600, uses=2)
     assert len(token) >= 43  # 32 random bytes, URL-safe base64
     kvs, _ = store.range("")
-    assert [kv.key for kv in kvs] == [TOKENS + token_digest(token)]
+    assert [kv.key for kv in kvs] == [Keys.VM_TOKENS + token_digest(token)]
     assert token.encode() not in kvs[0].value and token not in kvs[0].key
     assert record.token_id == token_digest(token)[:16]
     assert kvs[0].lease, "a token lives on a lease, so the store forgets it"

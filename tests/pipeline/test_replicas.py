@@ -10,11 +10,11 @@ from dataclasses import replace
 import pytest
 
 from federation import errors
-from federation.catalog import Keys
 from federation.cli import _settings_from, build_parser
 from federation.serving import HubService
 from federation.sharding import owner
 from federation.store import open_store
+from federation.store.keys import Keys
 from federation.store.memory import MemoryStore
 from tests.etcd_server import EtcdServer
 from tests.pipeline.conftest import MANAGED, WE, sharing_replica_id, wait_for

@@ -12,8 +12,9 @@ import threading
 import pytest
 
 from federation import errors
-from federation.catalog import ClusterRecord, Keys, dump_cluster_record, load_cluster_record
+from federation.catalog import ClusterRecord, dump_cluster_record, load_cluster_record
 from federation.serving import prepare_workdir
+from federation.store.keys import Keys
 from federation.trust.sealing import load_kek
 from tests.support import wait_for
 

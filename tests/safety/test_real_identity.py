@@ -15,9 +15,10 @@ import yaml
 
 from federation import errors
 from federation.api.tls import make_self_signed_ca
-from federation.catalog import ClusterRecord, Keys
+from federation.catalog import ClusterRecord
 from federation.cluster_identity import read_identity, register_once
 from federation.kube.client import NAMESPACE, KubeClient
+from federation.store.keys import Keys
 from federation.store.memory import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[2]
