@@ -17,8 +17,8 @@ from federation.api.server import ApiServer
 from federation.api.tls import (
     ServerTLS, issue_server_cert, make_self_signed_ca, write_pem, write_pem_files,
 )
-from federation.app import Hub
-from federation.hub_control import HubControl
+from federation.hub.app import Hub
+from federation.hub.control import HubControl
 from federation.settings import HubSettings
 from federation.store import open_store
 from federation.telemetry import Telemetry

@@ -1,10 +1,10 @@
 """What the Admin API asks of the hub: the ``Control`` protocol and its plain results.
 
-The hub's wiring implements ``Control``; the Admin servicer only converts
-messages to and from these dataclasses, and the client hands the same
-dataclasses back to its callers. Methods raise ``federation.errors`` types
-(``NotFound``, ``AlreadyExists``, ``ValidationError``…), which reach the caller
-as the matching gRPC status.
+The hub's admin operations (``federation.hub.control``) implement ``Control``;
+the Admin servicer only converts messages to and from these dataclasses, and
+the client hands the same dataclasses back to its callers. Methods raise
+``federation.errors`` types (``NotFound``, ``AlreadyExists``,
+``ValidationError``…), which reach the caller as the matching gRPC status.
 """
 
 from __future__ import annotations

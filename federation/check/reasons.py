@@ -127,11 +127,3 @@ def error_reason(error: str) -> str:
     if "fenced" in text:
         return "fenced"
     return "other" if error else "unknown"
-
-
-def watch_errors(member) -> list[str]:
-    """Why a member's watcher lost the cluster (for the status's error), while it is lost."""
-    error = getattr(getattr(member, "watcher", None), "last_error", "") or ""
-    if error and getattr(member, "state", "") in ("unreachable", "stale"):
-        return [error]
-    return []

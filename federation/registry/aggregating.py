@@ -2,7 +2,10 @@
 
 Each change is classified against the published snapshot as it arrives: an
 availability change is flushed ahead of pending weight-only changes of other
-services (a service's own changes always keep their order).
+services (a service's own changes always keep their order). Beside change sets
+the queue carries typed requests, never code: ``RenderRequest``s, merged into
+the next publish, and ``retain`` (a cluster's services are exactly these),
+turned into a change set against the snapshot in its place in the queue.
 """
 
 from __future__ import annotations
@@ -11,25 +14,27 @@ import logging
 import queue
 import threading
 import time
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
-from federation.model import ChangeSet, Snapshot
+from federation.model import ChangeSet, ServiceChange, ServiceKey, Snapshot
 from federation.model.snapshot import Delta
 from federation.registry.classifying import AVAILABILITY, classify, service_key
 from federation.registry.debouncing import URGENT, Debouncer
+from federation.registry.requests import NOTHING, RenderRequest
 
 log = logging.getLogger(__name__)
 
-# (snapshot, delta, earliest observed_at of the batch or 0.0, forced full render)
-Publisher = Callable[[Snapshot, Delta, float, bool], None]
+# (snapshot, delta, earliest observed_at of the batch or 0.0, the merged requests)
+Publisher = Callable[[Snapshot, Delta, float, RenderRequest], None]
 
 
-class _Marker:
-    """A non-change request handled in order with the change sets."""
+@dataclass(frozen=True)
+class _Retain:
+    """``cluster``'s services are exactly ``keys`` (its watcher's full state)."""
 
-    def __init__(self, action: Callable[[Snapshot], ChangeSet | None] | None, full: bool):
-        self.action = action
-        self.full = full
+    cluster: str
+    keys: frozenset[ServiceKey]
 
 
 class Registry:
@@ -45,7 +50,7 @@ class Registry:
         self._thread: threading.Thread | None = None
         self._pending: list[_Pending] = []  # in arrival order
         self._observed: float = 0.0  # earliest observed_at of what was applied, not yet published
-        self._full = False
+        self._request = NOTHING
         self._pending_delta = Delta()
         self.published = 0
 
@@ -57,13 +62,19 @@ class Registry:
         if changes.changes:
             self._queue.put(changes)
 
-    def request(self, action: Callable[[Snapshot], ChangeSet | None] | None = None,
-                full: bool = False) -> None:
-        """Run ``action`` on the registry thread against the current snapshot (its
-        change set is merged like any other); ``full`` forces a full re-render."""
-        self._queue.put(_Marker(action, full))
+    def request(self, request: RenderRequest) -> None:
+        """Merge ``request`` into the next publish (which it makes happen)."""
+        self._queue.put(request)
 
-    def start(self) -> None:
+    def retain(self, cluster: str, keys: Iterable[ServiceKey]) -> None:
+        """``cluster``'s services are exactly ``keys``: the others it has in the
+        snapshot once the change sets submitted before are applied go."""
+        self._queue.put(_Retain(cluster, frozenset(keys)))
+
+    def start(self, initial: Snapshot | None = None) -> None:
+        """Run the registry thread, from ``initial`` when given (the last-known state)."""
+        if initial is not None:
+            self._snapshot = initial
         self._thread = threading.Thread(target=self._run, name="registry", daemon=True)
         self._thread.start()
 
@@ -74,15 +85,16 @@ class Registry:
             self._thread.join(timeout)
 
     def _take(self, item) -> None:
-        if isinstance(item, _Marker):
-            if item.full:
-                self._full = True
-            if item.action is not None:
-                # Apply what is pending first so the action sees current state.
-                self._flush_changes()
-                extra = item.action(self._snapshot)
-                if extra is not None and extra.changes:
-                    self._take(extra)
+        if isinstance(item, RenderRequest):
+            self._request = self._request | item
+            self._debouncer.add(self._clock())
+            return
+        if isinstance(item, _Retain):
+            # Apply what is pending first so the removals are judged on current state.
+            self._flush_changes()
+            gone = _removed(self._snapshot, item.cluster, item.keys)
+            if gone.changes:
+                self._take(gone)
             self._debouncer.add(self._clock())
             return
         urgent_keys = {p.key for p in self._pending if p.urgent}
@@ -147,11 +159,11 @@ class Registry:
             self._debouncer.reset()  # nothing is left waiting
         delta, self._pending_delta = self._pending_delta, Delta()
         observed, self._observed = self._observed, 0.0
-        full, self._full = self._full, False
-        if not delta and not full:
+        request, self._request = self._request, NOTHING
+        if not delta and not request:
             return
         try:
-            self._publish(self._snapshot, delta, observed, full)
+            self._publish(self._snapshot, delta, observed, request)
             self.published += 1
         except Exception:  # noqa: BLE001 - a publish bug must not kill the registry
             log.exception("publishing snapshot failed", extra={"fields": {
@@ -163,6 +175,11 @@ class _Pending:
 
     def __init__(self, change, key, urgent: bool, observed_at: float):
         self.change, self.key, self.urgent, self.observed_at = change, key, urgent, observed_at
+
+
+def _removed(snapshot: Snapshot, cluster: str, keep: frozenset[ServiceKey]) -> ChangeSet:
+    return ChangeSet(tuple(ServiceChange(cluster, key, None) for key, per in snapshot.services.items()
+                           if cluster in per and key not in keep))
 
 
 def _union(a: Delta, b: Delta) -> Delta:

@@ -6,7 +6,8 @@
    intermediate for a new cluster, renewing one at two thirds of its life,
    re-issuing from the root a rotation step calls for) and keeps the Secrets in
    memory, where the hub's render thread picks them up without store I/O or
-   crypto; when one changed, it asks the hub to re-render;
+   crypto (``cluster_objects``: the keeper is a cluster-object source declared
+   to the hub's reconciling); when one changed, it asks the hub to re-render;
 2. forgets the intermediates of clusters that were removed;
 3. during a rotation, confirms a cluster's step once its Secret holds what the
    step requires and its istiod publishes exactly the step's roots (see
@@ -28,11 +29,10 @@ import logging
 import threading
 import time
 from dataclasses import replace
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 from federation import errors
-from federation.kube.client import CONFIG_MAP, SECRET
-from federation.store.keys import Keys
+from federation.kube.client import CONFIG_MAP, SECRET, ResourceType
 from federation.trust.authority import TrustAuthority
 from federation.trust.cacerts import SECRET_NAME, SECRET_NAMESPACE
 from federation.trust.gating import (
@@ -41,10 +41,26 @@ from federation.trust.gating import (
 from federation.trust.metrics import ExpiryGauge
 from federation.trust.signer_probe import served_certificate
 from federation.trust.rotation import RotationPlan, Step
+from federation.store import Store
+from federation.store.keys import Keys
 
 log = logging.getLogger(__name__)
 
 AgentSource = Callable[[], Iterable[str]]
+
+
+class MemberClusters(Protocol):
+    """What the keeper needs of the hub (``federation.hub.app.Hub``): its store,
+    the member clusters running here (their records name istiod's CA address),
+    one object of a member read with the hub's credentials, and a re-render
+    once the keeper's ``cluster_objects`` changed."""
+
+    store: Store
+
+    def clusters(self) -> dict: ...  # name -> view with .record
+    def read_member_object(self, cluster: str, kind: ResourceType, namespace: str,
+                           name: str) -> dict | None: ...
+    def refresh_cluster_objects(self) -> None: ...
 
 
 class TrustKeeper:
@@ -59,7 +75,7 @@ class TrustKeeper:
     while one does not publish the hub's root.
     """
 
-    def __init__(self, hub, authority: TrustAuthority, *, interval: float = 1.0,
+    def __init__(self, hub: MemberClusters, authority: TrustAuthority, *, interval: float = 1.0,
                  rotation_interval: float = 0.25, sweep_interval: float = 60.0,
                  look_interval: float = 5.0):
         self._hub = hub
@@ -83,6 +99,7 @@ class TrustKeeper:
         self._agent_source: AgentSource | None = None
         self._swept_at: float | None = None
         self._rotating = False
+        self.passes = 0  # passes of the thread completed, failed ones too (what a test waits on)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -135,7 +152,7 @@ class TrustKeeper:
         return frozenset(source()) if source is not None else frozenset()
 
     def cluster_names(self) -> list[str]:
-        return sorted(self._hub.members())
+        return sorted(self._hub.clusters())
 
     # -- lifecycle ------------------------------------------------------------
     def prime(self) -> None:
@@ -177,6 +194,7 @@ class TrustKeeper:
                 log.warning("trust pass failed; retrying", extra={"fields": {"error": str(exc)}})
             except Exception:  # noqa: BLE001 - a bug must not end the keeper silently
                 log.exception("trust pass crashed")
+            self.passes += 1
             wait = self.rotation_interval if self._rotating else self.interval
             if self._soak_wait is not None:
                 wait = min(wait, max(self._soak_wait, 0.01))  # take the step once the soak ends
@@ -274,7 +292,7 @@ class TrustKeeper:
     # -- rotation ------------------------------------------------------------------
     def _drive(self, plan: RotationPlan, plan_revision: int, names: list[str]) -> None:
         step = plan.step
-        members = self._hub.members()
+        members = self._hub.clusters()
         expected = self.authority.bundle_fingerprints(plan)
         hub_roots = {plan.current_root, plan.new_root, plan.previous_root} - {""}
         rotation_id, _, seen = self._gates
@@ -325,7 +343,7 @@ class TrustKeeper:
         if now - self._looked_at < (self.sweep_interval if settled else self.look_interval):
             return
         self._looked_at = now
-        members = self._hub.members()
+        members = self._hub.clusters()
         expected = self.authority.bundle_fingerprints(plan)
         looked = {name: self._observe(name, members.get(name), plan_revision, expected,
                                       {plan.current_root}) for name in names}
@@ -341,8 +359,8 @@ class TrustKeeper:
         if member is None:
             return ClusterGate(name, waiting_for="the cluster is not running on this hub")
         try:
-            live = member.kube.get(SECRET, SECRET_NAMESPACE, SECRET_NAME)
-            configmap = (member.kube.get(CONFIG_MAP, ROOTS_NAMESPACE, ROOTS_CONFIGMAP)
+            live = self._hub.read_member_object(name, SECRET, SECRET_NAMESPACE, SECRET_NAME)
+            configmap = (self._hub.read_member_object(name, CONFIG_MAP, ROOTS_NAMESPACE, ROOTS_CONFIGMAP)
                          if holds_cacerts(live, wanted) else None)
         except errors.PermissionDenied:
             return ClusterGate(name, waiting_for=(

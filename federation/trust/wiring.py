@@ -2,7 +2,7 @@
 
 After ``install(service)``:
 
-- ``service.trust`` is the ``TrustAuthority`` (also ``service.hub.trust``), for
+- ``service.trust`` is the ``TrustAuthority``, for
   the onboarding feature to sign VM certificates and record agent confirmations;
 - ``service.trust_keeper`` is the ``TrustKeeper``; ``set_agent_source(fn)`` tells
   it which VM agents a rotation step waits for, ``wake()`` runs a pass at once;
@@ -26,8 +26,7 @@ def install(service) -> TrustKeeper:
                                rotation_soak=service.settings.rotation_soak)
     keeper = TrustKeeper(service.hub, authority)
     keeper.prime()
-    service.hub.trust = authority
-    service.hub.add_cluster_objects(keeper.cluster_objects)
+    service.hub.add_cluster_objects(keeper)
     service.api.add_service(trust_pb2_grpc.add_TrustServicer_to_server,
                             trust_service.TrustServicer(authority, keeper),
                             trust_service.SERVICE_NAME, service.api.admin_auth)

@@ -7,7 +7,6 @@ endpoints) and cluster-2 (2 ready), ``solo`` only in cluster-1.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +14,10 @@ import pytest
 
 from federation.serving import HubService, prepare_workdir
 from federation.settings import HubSettings
-from kubesim.cli import default_schemas_dir
 from kubesim.fleet import SimFleet
 from kubesim.workloads import Endpoint, seed_cluster, set_endpoints
 from federation.store.memory import MemoryStore
+from tests.support import shared_dir, wait_for
 
 NS = "shop"
 TOPOLOGY = {
@@ -32,22 +31,11 @@ DR = ("networking.istio.io/v1", "DestinationRule")
 MANAGED = "app.kubernetes.io/managed-by=mesh-federation"
 
 
-def wait_for(condition, timeout=15.0, interval=0.05, message="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message} (last: {last!r})")
-
-
 def sharing_replica_id(first: str) -> str:
     """A replica name that, beside ``first``, owns some but not all of the three
     clusters (names are otherwise random, and a random pair leaves one replica
     with every cluster a quarter of the time)."""
-    from federation.sharding import owner
+    from federation.hub.sharding import owner
 
     for i in range(1000):
         candidate = f"replica-{i}"
@@ -108,10 +96,7 @@ class Env:
 
 @pytest.fixture
 def env(tmp_path):
-    schemas = default_schemas_dir()
-    if schemas is None:
-        pytest.skip("../shared (CRD schemas) not found: rendered objects cannot be validated")
-    fleet = SimFleet(len(TOPOLOGY), tmp_path / "sim", schemas_dir=schemas)
+    fleet = SimFleet(len(TOPOLOGY), tmp_path / "sim", schemas_dir=shared_dir())
 
     def seed(f):
         for name, (network, region, zones, services) in TOPOLOGY.items():
@@ -137,5 +122,5 @@ def env(tmp_path):
 def hub(env):
     env.start_hub()
     env.register_all()
-    wait_for(env.synced, message="every cluster synced")
+    wait_for(env.synced, what="every cluster synced")
     return env

@@ -1,10 +1,9 @@
 """The registry thread coalesces change sets and publishes snapshots."""
 
-import threading
-import time
 
 from federation.model import ChangeSet, ClusterService, Locality, ServiceChange, ServiceKey
-from federation.registry import Registry
+from federation.registry import Registry, RenderRequest
+from tests.support import wait_for
 
 KEY = ServiceKey("default", "reviews")
 
@@ -14,15 +13,6 @@ def change(ready, observed=0.0):
     return ChangeSet((ServiceChange("a", KEY, svc),), observed_at=observed)
 
 
-def wait_for(cond, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def test_burst_of_changes_is_published_once_with_the_last_state():
     published = []
     reg = Registry(lambda s, d, o, f: published.append((s, d, o)), quiet=0.05, max_delay=1.0)
@@ -30,10 +20,10 @@ def test_burst_of_changes_is_published_once_with_the_last_state():
         reg.submit(change(i, observed=100.0 + i))
     reg.start()
     try:
-        assert wait_for(lambda: published)
+        wait_for(lambda: published, what="a publish")
         other = ServiceKey("default", "other")
         reg.submit(ChangeSet((ServiceChange("a", other, ClusterService("a", other)),)))
-        assert wait_for(lambda: len(published) >= 2)  # the registry has moved past the burst
+        wait_for(lambda: len(published) >= 2, what="a second publish")  # the registry has moved past the burst
         assert published[1][1].services == {other}
         snapshot, delta, observed = published[0]
         assert snapshot.services[KEY]["a"].ready == 10
@@ -44,15 +34,30 @@ def test_burst_of_changes_is_published_once_with_the_last_state():
     assert not reg._thread.is_alive()
 
 
-def test_request_runs_action_on_registry_thread_and_forces_full_render():
+def test_requests_merge_into_the_next_publish():
     published = []
-    threads = []
-    reg = Registry(lambda s, d, o, f: published.append(f), quiet=0.01, max_delay=0.1)
+    reg = Registry(lambda s, d, o, r: published.append(r), quiet=0.01, max_delay=0.1)
+    reg.request(RenderRequest(forget=frozenset({"gone"})))  # queued before the thread runs: merged
+    reg.request(RenderRequest(full=True))
     reg.start()
     try:
-        reg.request(lambda snap: threads.append(threading.current_thread().name), full=True)
-        assert wait_for(lambda: published)
-        assert published == [True] and threads == ["registry"]
+        wait_for(lambda: published, what="a publish")
+        assert published == [RenderRequest(full=True, forget=frozenset({"gone"}))]
+    finally:
+        reg.stop()
+
+
+def test_retain_drops_what_a_cluster_no_longer_has_after_what_came_before():
+    published = []
+    other = ServiceKey("default", "other")
+    reg = Registry(lambda s, d, o, r: published.append(s), quiet=0.01, max_delay=0.1)
+    reg.start()
+    try:
+        reg.submit(change(1))
+        reg.submit(ChangeSet((ServiceChange("a", other, ClusterService("a", other)),)))
+        reg.retain("a", {other})  # judged after both changes above
+        wait_for(lambda: published and KEY not in published[-1].services, what="reviews dropped")
+        assert set(published[-1].services) == {other}
     finally:
         reg.stop()
 
@@ -69,8 +74,8 @@ def test_publish_failure_does_not_stop_the_registry():
     reg.start()
     try:
         reg.submit(change(1))
-        assert wait_for(lambda: len(calls) == 1)
+        wait_for(lambda: len(calls) == 1, what="the failing publish")
         reg.submit(change(2))
-        assert wait_for(lambda: len(calls) == 2)
+        wait_for(lambda: len(calls) == 2, what="a publish after the failure")
     finally:
         reg.stop()

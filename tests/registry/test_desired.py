@@ -1,6 +1,6 @@
 """Desired state per target: replacing a bucket yields only the differences."""
 
-from federation.desired import CLUSTER_BUCKET, DesiredState
+from federation.hub.reconciling import CLUSTER_BUCKET, DesiredState
 
 
 def obj(name, weight=1, kind="WorkloadEntry"):

@@ -16,7 +16,7 @@ import yaml
 from federation import errors
 from federation.api.tls import make_self_signed_ca
 from federation.catalog import ClusterRecord
-from federation.cluster_identity import read_identity, register_once
+from federation.hub.cluster_identity import read_identity, register_once
 from federation.kube.client import NAMESPACE, KubeClient
 from federation.store.keys import Keys
 from federation.store.memory import MemoryStore

@@ -9,15 +9,15 @@ import secrets
 
 import pytest
 
-from federation.app import Hub
-from federation.hub_control import HubControl
+from federation.hub.app import Hub
+from federation.hub.control import HubControl
 from federation.settings import HubSettings
 from federation.store.memory import MemoryStore
 from federation.trust import TrustAuthority, certificates as certs
 from federation.trust.keeping import TrustKeeper
 from tests.trust.helpers import Clock
 
-from .support import wait_for
+from tests.support import wait_for
 
 DAY = 86400.0
 
@@ -31,7 +31,7 @@ def rig(fleet):
     clock = Clock(dt.datetime.now(dt.timezone.utc).timestamp())
     authority = TrustAuthority(store, kek, clock=clock)
     keeper = TrustKeeper(hub, authority, sweep_interval=0.0)  # every pass checks renewal
-    hub.add_cluster_objects(keeper.cluster_objects)
+    hub.add_cluster_objects(keeper)
     hub.start()
     try:
         HubControl(hub).add_cluster("cluster-1", fleet.kubeconfig_path("cluster-1").read_text())

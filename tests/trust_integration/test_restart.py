@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import uuid
 
-from federation.app import Hub
+from federation.hub.app import Hub
 from federation.store import open_store
 from federation.trust import TrustAuthority
 from federation.trust.keeping import TrustKeeper
 from federation.trust.sealing import load_kek
 
-from .support import hub_settings, wait_for
+from .support import hub_settings
+from tests.support import wait_for
 
 CLUSTERS = ("cluster-1", "cluster-2", "cluster-3")
 
@@ -75,7 +76,7 @@ def test_a_hub_whose_keeper_never_ran_still_pushes_each_clusters_existing_cacert
     hub = Hub(hub_settings(wd, store_url=store_url, store_prefix=prefix, initial_sync_timeout=0.0),
               store, kek)
     keeper = TrustKeeper(hub, TrustAuthority(store, kek))  # never started, never primed
-    hub.add_cluster_objects(keeper.cluster_objects)
+    hub.add_cluster_objects(keeper)
     hub.start()
     try:
         wait_for(lambda: len(hub.members()) == len(CLUSTERS) and all(

@@ -1,7 +1,10 @@
-"""The hub's answers to the Admin API (the ``Control`` protocol).
+"""The admin operations: the hub's answers to the Admin API (the ``Control`` protocol).
 
 Writes go to the store; the hub reacts to the stored records through its store
-watch, so every replica sees the same change the same way.
+watch, so every replica sees the same change the same way. Reads go through
+``HubView``, the narrow face of the hub: member clusters as ``MemberView``s,
+push statuses as ``PushView``s, renders through the pipeline's own entry point;
+never a pusher, watcher or client.
 """
 
 from __future__ import annotations
@@ -9,21 +12,25 @@ from __future__ import annotations
 import json
 import logging
 import re
+from typing import Protocol
 
 import yaml
 
 from federation import __version__, errors
 from federation.api import control
-from federation.app import Hub, push_status_record
 from federation.catalog import ClusterRecord, load_cluster_record
-from federation.check.reasons import watch_errors
-from federation.cluster_identity import read_identity, register_once
+from federation.hub.cluster_identity import read_identity, register_once
+from federation.hub.members import MemberView
+from federation.hub.removing import Removals
+from federation.hub.summaries import PushView
 from federation.kube.client import KubeClient
 from federation.kube.kubeconfigs import parse_kubeconfig
+from federation.model import ClusterState
 from federation.model.policy import parse_policy
 from federation.push.diffing import differences
-from federation.push.inventory import take_inventory
-from federation.render import conflicts, object_ref, render_cluster
+from federation.render import Rendered, conflicts, object_ref
+from federation.settings import HubSettings
+from federation.store import Store
 from federation.store.keys import Keys
 from federation.trust.signer_probe import check_address
 
@@ -70,8 +77,31 @@ def _yaml(obj: dict | None) -> str:
     return yaml.safe_dump(obj, sort_keys=True) if obj is not None else ""
 
 
+class HubView(Protocol):
+    """What the admin operations read of a hub (``federation.hub.app.Hub``)."""
+
+    settings: HubSettings
+    store: Store
+    kek: bytes
+    hub_id: str
+    removals: Removals
+
+    @property
+    def snapshot(self): ...
+    @property
+    def refused(self) -> dict[str, str]: ...
+    def clusters(self) -> dict[str, MemberView]: ...
+    def push_view(self, cluster: str) -> PushView: ...
+    def render(self, cluster: str) -> Rendered: ...
+    def live_inventory(self, cluster: str): ...
+    def store_health(self) -> str: ...
+    def owned_summary(self, name: str) -> list[str]: ...
+    def remove_member_now(self, name: str) -> list[str]: ...
+    def resource_kinds(self) -> dict: ...
+
+
 class HubControl(control.Control):
-    def __init__(self, hub: Hub):
+    def __init__(self, hub: HubView):
         self.hub = hub
 
     # -- clusters -------------------------------------------------------------
@@ -107,7 +137,7 @@ class HubControl(control.Control):
         return [load_cluster_record(kv.value, self.hub.kek) for kv in items]
 
     def list_clusters(self):
-        members = self.hub.members()
+        members = self.hub.clusters()
         snapshot = self.hub.snapshot
         out = []
         for record in self._records():
@@ -116,7 +146,7 @@ class HubControl(control.Control):
             out.append(control.ClusterRecord(
                 name=record.name, network=(info.network if info else record.network),
                 region=(info.region if info else record.region), server=record.server,
-                state=member.state if member else (
+                state=member.state.value if member else (
                     "refused" if record.name in self.hub.refused else "pending"),
                 gateways=info.gateways if info else (), istiod_ca=record.istiod_ca))
         return out
@@ -156,50 +186,24 @@ class HubControl(control.Control):
             rows.append(control.ServiceRow(key.namespace, key.name, tuple(clusters)))
         return rows
 
-    def _push_view(self, name, member) -> tuple[dict, str, str]:
-        """(push status record, owning replica, state override) of one cluster:
-        this replica's pusher, or what the owner shared, judged against the live
-        replicas so that a gone owner shows as "owner lost"."""
-        if member.pusher is not None:
-            status = member.pusher.status()
-            push = push_status_record(status, self.hub.replica_id)
-            if status.fenced:
-                push["errors"] = ["fenced: this replica cannot prove it holds its lease; "
-                                  "not writing"] + push["errors"]
-            return push, self.hub.replica_id, ""
-        expected = self.hub.owner_of(name) or ""
-        shared = self.hub.shared_status(name)
-        if shared is None:
-            return ({"synced": False, "objects": 0, "errors": [
-                f"no status from the owning replica {expected} yet"], "conflicts": [], "fights": [],
-                "lastPush": None}, expected, "")
-        push = {"fights": [], **shared, "errors": list(shared.get("errors") or ())}
-        state = ""
-        if shared.get("replica") != expected:
-            push["synced"] = False
-            push["errors"].insert(0, f"owner lost: replica {shared.get('replica')} is gone; "
-                                     f"{expected} has not taken over yet")
-            state = "owner lost"
-        if shared.get("unread"):
-            push["errors"].insert(0, "store unavailable: status as last read")
-        return push, expected, state
-
     def status(self):
         snapshot = self.hub.snapshot
         statuses = []
-        for name, member in sorted(self.hub.members().items()):
-            push, owner, state = self._push_view(name, member)
+        for name, member in sorted(self.hub.clusters().items()):
+            view = self.hub.push_view(name)
+            push, owner, state = view.record, view.owner, view.state
             info = snapshot.clusters.get(name)
             statuses.append(control.ClusterStatus(
                 name=name, network=info.network if info else member.record.network,
                 region=info.region if info else member.record.region,
-                state=state or member.state,
-                synced=bool(push["synced"] and member.state == "synced" and not state),
+                state=state or member.state.value,
+                synced=bool(push["synced"] and member.state == ClusterState.SYNCED and not state),
                 last_push=push["lastPush"], objects=push["objects"],
-                error="; ".join(push["errors"] + watch_errors(member)), stale=bool(info and info.stale),
+                error="; ".join(push["errors"] + ([member.watch_error] if member.watch_error else [])),
+                stale=bool(info and info.stale),
                 conflicts=tuple(conflicts(snapshot, name, self.hub.settings.domain)) + tuple(push["conflicts"]),
                 fights=tuple(push.get("fights") or ()), owner=owner))
-        health = self.hub.membership.store_health()
+        health = self.hub.store_health()
         try:
             removals = self.hub.removals.pending()
         except errors.StoreError as exc:
@@ -219,23 +223,17 @@ class HubControl(control.Control):
                                  snapshot_version=snapshot.version)
 
     def render(self, cluster):
-        snapshot = self.hub.snapshot
-        if cluster not in self.hub.members() and cluster not in snapshot.clusters:
+        if cluster not in self.hub.clusters() and cluster not in self.hub.snapshot.clusters:
             raise errors.NotFound(f"cluster {cluster!r} is not registered")
-        objs = render_cluster(snapshot, self.hub.policies, cluster, self.hub.settings.domain)
-        objs[1:1] = self.hub.extra_cluster_objects(cluster)  # after the gateway, as pushed
+        objs = self.hub.render(cluster).objects()
         return yaml.safe_dump_all([_redact(o) for o in objs], sort_keys=False)
 
     def diff(self, cluster):
         """Desired (as ``render``) against live, read with the hub's own credentials."""
-        member = self.hub.members().get(cluster)
-        if member is None:
+        if cluster not in self.hub.clusters():
             raise errors.NotFound(f"cluster {cluster!r} is not registered")
-        snapshot = self.hub.snapshot
-        objs = render_cluster(snapshot, self.hub.policies, cluster, self.hub.settings.domain)
-        objs += self.hub.extra_cluster_objects(cluster)
-        desired = {object_ref(o): o for o in objs}
-        inventory = take_inventory(member.kube, hub_id=self.hub.hub_id, keep_raw=True)
+        desired = {object_ref(o): o for o in self.hub.render(cluster).objects()}
+        inventory = self.hub.live_inventory(cluster)
         live = dict(inventory.raw) if inventory is not None else {}
         return [control.ObjectDiff(api_version=d.ref[0], kind=d.ref[1], namespace=d.ref[2], name=d.ref[3],
                                    action=d.action, live_yaml=_yaml(d.live), desired_yaml=_yaml(d.desired))

@@ -1,10 +1,16 @@
-"""Last-known service summaries in the store, so a restarted hub (or the replica
-taking over a cluster) starts from what was known instead of from nothing.
+"""State the replicas share through the store: last-known service summaries, so
+a restarted hub (or the replica taking over a cluster) starts from what was
+known instead of from nothing, and each cluster's push status as its owner saw it.
 
 Written by a background thread that coalesces by key: the registry thread never
 waits on the store. With a ``guard`` (the replica's membership key, see
 ``sharding``) every write is conditioned on it: a replica whose lease is gone
 writes nothing, and keeps its writes until it has joined again.
+
+``PushStatuses`` counts this replica's pushes into the metrics and shares their
+statuses (a status write is never watched, so it never triggers a render); its
+``view`` of a cluster is what the admin API reports, from this replica's pusher
+or from what the owner shared, judged against the live replicas.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Callable
 
 from federation import errors
@@ -20,8 +27,10 @@ from federation.model.codec import (
     cluster_info_from_dict, cluster_info_to_dict, service_from_dict, service_to_dict,
 )
 from federation.model.snapshot import Delta
+from federation.push.status import PushStatus
 from federation.store import Compare, Delete, Put, Store
 from federation.store.keys import Keys
+from federation.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +40,7 @@ def _service_key(cluster: str, key) -> str:
 
 
 TXN_OPS = 100  # below etcd's default limit of 128 operations per transaction
+STATUS_REFRESH = 30.0  # seconds between shared-status writes that only move lastPush
 
 
 class SummaryWriter:
@@ -147,3 +157,92 @@ class SummaryWriter:
             for key in keys:
                 del batch[key]
             self.writes += len(keys)
+
+
+def push_status_record(status: PushStatus, replica: str) -> dict:
+    return {"replica": replica, "synced": status.synced, "lastPush": status.last_push,
+            "objects": status.objects, "errors": list(status.errors)[-3:],
+            "conflicts": list(status.conflicts), "fights": list(status.fights)}
+
+
+@dataclass(frozen=True)
+class PushView:
+    """A cluster's push status as the admin API reports it: the status record,
+    the replica that owns the cluster, and a state that overrides the member's
+    ("owner lost"), or ""."""
+
+    record: dict
+    owner: str
+    state: str = ""
+
+
+class PushStatuses:
+    def __init__(self, store: Store, writer: SummaryWriter, telemetry: Telemetry, replica_id: str):
+        self._store = store
+        self._writer = writer
+        self._telemetry = telemetry
+        self._replica_id = replica_id
+        self._counts: dict[str, tuple[int, int, int]] = {}
+        self._shared: dict[str, dict] = {}  # what this replica shared last
+        self._cache: dict[str, dict] = {}  # shared statuses as last read
+
+    def record(self, status: PushStatus) -> None:
+        """A pusher's status: count pushes by result, and share it."""
+        before = self._counts.get(status.cluster, (0, 0, 0))
+        now = (status.applies, status.deletes, status.failures)
+        for result, n, m in zip(("applied", "deleted", "failed"), now, before):
+            if n > m:
+                self._telemetry.pushes.add(n - m, {"cluster": status.cluster, "result": result})
+        self._counts[status.cluster] = now
+        self._telemetry.observe_push(status)
+        shared = push_status_record(status, self._replica_id)
+        # lastPush changes on every pass: alone it is shared at most every STATUS_REFRESH seconds.
+        previous = self._shared.get(status.cluster)
+        unchanged = previous is not None and {**previous, "lastPush": None} == {**shared, "lastPush": None}
+        if unchanged and (shared["lastPush"] or 0) - (previous["lastPush"] or 0) < STATUS_REFRESH:
+            return
+        self._shared[status.cluster] = shared
+        self._writer.put(Keys.STATUS + status.cluster, json.dumps(shared).encode())
+
+    def forget(self, cluster: str) -> None:
+        """A cluster left: its shared status goes."""
+        self._shared.pop(cluster, None)
+        self._writer.put(Keys.STATUS + cluster, None)
+
+    def shared(self, cluster: str) -> dict | None:
+        """The push status of a cluster as its owner (maybe another replica) stored
+        it; while the store does not answer, as last read (``"unread"`` set)."""
+        try:
+            kv = self._store.get(Keys.STATUS + cluster)
+        except errors.StoreError as exc:
+            cached = self._cache.get(cluster)
+            return {**cached, "unread": str(exc)} if cached else None
+        value = json.loads(kv.value) if kv else None
+        if value is not None:
+            self._cache[cluster] = value
+        return value
+
+    def view(self, cluster: str, local: PushStatus | None, owner: str) -> PushView:
+        """``cluster``'s push status: this replica's pusher's (``local``), or what
+        its ``owner`` shared; a gone owner shows as "owner lost"."""
+        if local is not None:
+            push = push_status_record(local, self._replica_id)
+            if local.fenced:
+                push["errors"] = ["fenced: this replica cannot prove it holds its lease; "
+                                  "not writing"] + push["errors"]
+            return PushView(push, self._replica_id)
+        shared = self.shared(cluster)
+        if shared is None:
+            return PushView({"synced": False, "objects": 0, "errors": [
+                f"no status from the owning replica {owner} yet"], "conflicts": [], "fights": [],
+                "lastPush": None}, owner)
+        push = {"fights": [], **shared, "errors": list(shared.get("errors") or ())}
+        state = ""
+        if shared.get("replica") != owner:
+            push["synced"] = False
+            push["errors"].insert(0, f"owner lost: replica {shared.get('replica')} is gone; "
+                                     f"{owner} has not taken over yet")
+            state = "owner lost"
+        if shared.get("unread"):
+            push["errors"].insert(0, "store unavailable: status as last read")
+        return PushView(push, owner, state)

@@ -1,0 +1,156 @@
+"""Reconciling: each published snapshot → the desired objects of every target
+cluster this replica pushes into → the differences, handed to its pusher.
+
+``Reconciler.render`` is the one entry point that renders a target cluster:
+the pipeline renders through it the parts a delta touched (a ``Scope``), and
+``federation render`` and ``federation diff`` take everything. It is the pure
+``render_target`` plus the objects that ``ClusterObjectSource``s declared to
+the reconciler add to every cluster (the trust keeper's ``cacerts``).
+
+The pipeline keeps each target's desired objects in buckets (``DesiredState``):
+a service key, ``(NAMESPACE_BUCKET, name)`` for a namespace the hub creates, or
+``CLUSTER_BUCKET`` (gateway, cacerts). Replacing a bucket yields only the
+differences, so a change to one service costs O(that service's objects), not
+O(mesh). The reconciler runs on the registry thread, which alone touches the
+desired state; what it should do beyond the delta comes as a ``RenderRequest``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Hashable, Iterable, Protocol
+
+from federation.model import Snapshot
+from federation.model.ids import ServiceKey
+from federation.model.policy import FailoverPolicy
+from federation.model.snapshot import Delta
+from federation.registry import RenderRequest
+from federation.render import EVERYTHING, Rendered, Scope, object_ref, render_target
+
+CLUSTER_BUCKET = "__cluster__"
+NAMESPACE_BUCKET = "namespace"  # buckets ("namespace", name): namespaces the hub creates
+
+Ref = tuple[str, str, str, str]
+
+
+class ClusterObjectSource(Protocol):
+    """Objects a feature adds to every target cluster, beside the gateway (the
+    trust keeper's ``cacerts``). Called on the render thread: no more than a
+    lookup, but for a target it has nothing for yet. When its objects change
+    the source asks the hub to render again (``Hub.refresh_cluster_objects``)."""
+
+    def cluster_objects(self, target: str) -> list[dict]: ...
+
+
+class DesiredState:
+    """Per target cluster, the objects rendered for it, grouped in buckets. No I/O."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, dict[Hashable, dict[Ref, dict]]] = {}
+
+    def targets(self) -> list[str]:
+        return list(self._buckets)
+
+    def set_bucket(self, target: str, bucket: Hashable, objects: Iterable[dict]) -> dict[Ref, dict | None]:
+        """Replace one bucket; returns {ref: new object, or None if no longer desired}."""
+        buckets = self._buckets.setdefault(target, {})
+        old = buckets.get(bucket, {})
+        new = {object_ref(obj): obj for obj in objects}
+        changes: dict[Ref, dict | None] = {ref: obj for ref, obj in new.items() if old.get(ref) != obj}
+        changes.update({ref: None for ref in old if ref not in new})
+        if new:
+            buckets[bucket] = new
+        else:
+            buckets.pop(bucket, None)
+        return changes
+
+    def buckets(self, target: str) -> list[Hashable]:
+        return list(self._buckets.get(target, {}))
+
+    def all(self, target: str) -> dict[Ref, dict]:
+        out: dict[Ref, dict] = {}
+        for objects in self._buckets.get(target, {}).values():
+            out.update(objects)
+        return out
+
+    def count(self, target: str) -> int:
+        return sum(len(objs) for objs in self._buckets.get(target, {}).values())
+
+    def drop(self, target: str) -> None:
+        self._buckets.pop(target, None)
+
+
+class Reconciler:
+    """Renders and hands to the pushers (see the module doc). ``policies`` returns
+    the failover policies in force; ``tracer`` gets one ``render`` span per target."""
+
+    def __init__(self, domain: str, policies: Callable[[], list[FailoverPolicy]], tracer):
+        self._domain = domain
+        self._policies = policies
+        self._tracer = tracer
+        self._desired = DesiredState()
+        self._sources: list[ClusterObjectSource] = []
+
+    def add_source(self, source: ClusterObjectSource) -> None:
+        self._sources.append(source)
+
+    def render(self, snapshot: Snapshot, target: str, scope: Scope = EVERYTHING,
+               policies: list[FailoverPolicy] | None = None) -> Rendered:
+        """The one rendering of a target cluster: what ``scope`` names of it."""
+        rendered = render_target(snapshot, self._policies() if policies is None else policies,
+                                 target, self._domain, scope)
+        if scope.cluster:
+            rendered = rendered.with_cluster_objects(
+                obj for source in self._sources for obj in source.cluster_objects(target))
+        return rendered
+
+    def reconcile(self, snapshot: Snapshot, delta: Delta, observed: float, request: RenderRequest,
+                  members: dict, complete: bool) -> None:
+        """Render what ``delta`` and ``request`` call for into every member this
+        replica pushes into, and hand the differences to its pusher. Pruning
+        (a member's first complete desired set) waits for ``complete``."""
+        for target in request.forget:
+            self._desired.drop(target)
+        affected = set(delta.services)
+        if delta.clusters:
+            affected.update(k for k, per in snapshot.services.items()
+                            if not delta.clusters.isdisjoint(per))
+        policies = self._policies()
+        for target, member in members.items():
+            if member.pusher is None:
+                continue  # another replica pushes into this cluster
+            with self._tracer.start_as_current_span("render", attributes={"cluster": target}):
+                self._reconcile_target(snapshot, policies, target, member, affected, delta,
+                                       observed, request.full, complete)
+
+    def _reconcile_target(self, snapshot, policies, target, member, affected, delta, observed,
+                          full, complete) -> None:
+        whole = full or not member.rendered  # else only what the delta touched
+        if whole:
+            keys = sorted(set(snapshot.service_keys()) | set(self._desired_keys(target)))
+        else:
+            keys = sorted(affected)
+        # Namespaces the hub creates for stub Services: redone for the namespaces of
+        # what changed, and all of them when the target's own namespaces changed.
+        namespaces = {key.namespace for key in keys}
+        if target in delta.clusters:
+            namespaces.update(key.namespace for key in snapshot.service_keys())
+            namespaces.update(b[1] for b in self._desired.buckets(target) if isinstance(b, tuple))
+        scope = Scope(services=tuple(keys), namespaces=tuple(sorted(namespaces)),
+                      cluster=whole or bool(delta.clusters))
+        rendered = self.render(snapshot, target, scope, policies)
+        changes: dict = {}
+        for key, objs in rendered.services:
+            changes.update(self._desired.set_bucket(target, key, objs))
+        for namespace, objs in rendered.namespaces:
+            changes.update(self._desired.set_bucket(target, (NAMESPACE_BUCKET, namespace), objs))
+        if rendered.cluster is not None:
+            changes.update(self._desired.set_bucket(target, CLUSTER_BUCKET, rendered.cluster))
+        member.rendered = True
+        if complete and member.state.known and not member.full_pushed:
+            member.pusher.replace_all(self._desired.all(target), observed or None)
+            member.full_pushed = True
+        elif changes:
+            member.pusher.update(changes, observed or None)
+
+    def _desired_keys(self, target: str) -> list[ServiceKey]:
+        return [b for b in self._desired.buckets(target) if isinstance(b, ServiceKey)]

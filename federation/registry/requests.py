@@ -1,0 +1,27 @@
+"""What the registry carries to its publisher beside a delta: typed and mergeable.
+
+A ``RenderRequest`` asks the next publish to do more than render what the delta
+touched: re-render everything (``full``), or first drop the desired state of
+targets that left (``forget``). Requests queued before one publish merge
+(``a | b``) into the one that publish receives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    full: bool = False  # render every service into every target again
+    forget: frozenset[str] = frozenset()  # targets whose desired state is dropped first
+
+    def __or__(self, other: "RenderRequest") -> "RenderRequest":
+        return RenderRequest(self.full or other.full, self.forget | other.forget)
+
+    def __bool__(self) -> bool:
+        return self.full or bool(self.forget)
+
+
+NOTHING = RenderRequest()
+FULL = RenderRequest(full=True)
