@@ -8,16 +8,17 @@ kubeconfig just as with a real cluster.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import os
 import ssl
 import tempfile
 from dataclasses import dataclass
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from federation.trust.certificates import (
+    BACKDATE, build_certificate, certificate_pem, generate_key, host_names, key_usage, private_key_pem,
+    subject_name,
+)
 
 _VALIDITY = datetime.timedelta(days=7)
 
@@ -47,47 +48,24 @@ class SimCA:
     """A self-signed CA that issues server certificates for simulated clusters."""
 
     def __init__(self, common_name: str = "mesh-federation sim CA"):
-        self._key = ec.generate_private_key(ec.SECP256R1())
+        self._key = generate_key("ecdsa-p256")
         now = datetime.datetime.now(datetime.timezone.utc)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-        self._name = name
-        self._cert = (
-            x509.CertificateBuilder()
-            .subject_name(name).issuer_name(name)
-            .public_key(self._key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + _VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                         content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False,
-                                         encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self._key.public_key()), critical=False)
-            .sign(self._key, hashes.SHA256())
-        )
-        self.cert_pem = self._cert.public_bytes(serialization.Encoding.PEM)
+        self._name = subject_name(common_name)
+        self._cert = build_certificate(
+            self._name, self._key.public_key(), self._key, not_before=now - BACKDATE,
+            not_after=now + _VALIDITY, ca=True, path_length=0,
+            usage=key_usage(digital_signature=True, key_cert_sign=True, crl_sign=True), subject_key_id=True)
+        self.cert_pem = certificate_pem(self._cert).encode()
+
+    def issue(self, common_name: str, *, org: str | None = None, sans: list | None = None,
+              usage=ExtendedKeyUsageOID.SERVER_AUTH) -> tuple[bytes, bytes]:
+        """(certificate PEM, key PEM) of a new P-256 key, signed by this CA."""
+        key = generate_key("ecdsa-p256")
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = build_certificate(subject_name(common_name, org=org), key.public_key(), self._key,
+                                 issuer=self._cert, not_before=now - BACKDATE, not_after=now + _VALIDITY,
+                                 extended_usages=(usage,), sans=sans or ())
+        return certificate_pem(cert).encode(), private_key_pem(key)
 
     def issue_server_cert(self, common_name: str, ips: list[str], dns_names: list[str] | None = None) -> ServerCert:
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
-        alt_names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-        alt_names += [x509.DNSName(name) for name in (dns_names or [])]
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-            .issuer_name(self._name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + _VALIDITY)
-            .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
-                           critical=False)
-            .sign(self._key, hashes.SHA256())
-        )
-        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-        return ServerCert(cert.public_bytes(serialization.Encoding.PEM), key_pem)
+        return ServerCert(*self.issue(common_name, sans=host_names([*ips, *(dns_names or [])])))

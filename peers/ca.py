@@ -21,10 +21,10 @@ from pathlib import Path
 import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from federation.errors import AuthError, Transient
+from federation.trust.certificates import generate_key, private_key_pem
 from peers.errors import PeerError
 from peers.gen.istio import ca_pb2, ca_pb2_grpc
 
@@ -85,14 +85,13 @@ class Verdict:
 
 def csr_for(workload: Workload) -> tuple[str, str]:
     """A fresh P-256 key and a CSR with the workload's SPIFFE URI SAN: ``(csr_pem, key_pem)``."""
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = generate_key("ecdsa-p256")
     csr = (x509.CertificateSigningRequestBuilder()
            .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, workload.trust_domain)]))
            .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(workload.spiffe_id)]),
                           critical=False)
            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
+    key_pem = private_key_pem(key).decode()
     return csr.public_bytes(serialization.Encoding.PEM).decode(), key_pem
 
 

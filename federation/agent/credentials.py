@@ -16,17 +16,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from federation import errors
+from federation.trust.certificates import generate_key, private_key_pem
 
 RENEW_FRACTION = 2 / 3  # of the certificate's life, as Istio's agents do
 
 
 def new_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
+    return generate_key("ecdsa-p256")
 
 
-def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+key_pem = private_key_pem  # PKCS#8 PEM, unencrypted: written 0600 next to the certificate
 
 
 def build_csr(key: ec.EllipticCurvePrivateKey, spiffe_id: str = "") -> bytes:

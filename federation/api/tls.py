@@ -1,26 +1,26 @@
 """TLS material for the hub's own API endpoint (not the mesh CA, which is ``trust/``).
 
 A small self-signed CA issues the API server's certificate (IP and DNS SANs)
-and, for mTLS, client certificates. Keys are ECDSA P-256: fast to make and
-accepted by gRPC. Private keys are written with mode 0600 and never logged.
+and, for mTLS, client certificates, with ``federation.trust.certificates``'
+builder. Keys are ECDSA P-256: fast to make and accepted by gRPC. Private keys
+are written with mode 0600 and never logged.
 """
 
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from federation.errors import ConfigError, TrustError
-
-_BACKDATE = datetime.timedelta(minutes=5)  # tolerate small clock skew between hosts
+from federation.trust.certificates import (
+    BACKDATE, build_certificate, certificate_pem, generate_key, host_names, key_usage, load_private_key,
+    private_key_pem, subject_name,
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -64,30 +64,13 @@ class ServerTLS:
 
 def make_self_signed_ca(common_name: str = "mesh-federation API CA", days: int = 3650) -> CertificateAuthority:
     """A new self-signed CA (``pathlen:0``: it signs leaf certificates only)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    key = generate_key("ecdsa-p256")
     now = _now()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return CertificateAuthority(cert_pem=_cert_pem(cert), key_pem=_key_pem(key))
+    cert = build_certificate(subject_name(common_name), key.public_key(), key, not_before=now - BACKDATE,
+                             not_after=now + datetime.timedelta(days=days), ca=True, path_length=0,
+                             usage=key_usage(digital_signature=True, key_cert_sign=True, crl_sign=True),
+                             subject_key_id=True)
+    return CertificateAuthority(cert_pem=certificate_pem(cert).encode(), key_pem=private_key_pem(key))
 
 
 def issue_server_cert(ca: CertificateAuthority, hosts: list[str], days: int = 365) -> KeyPair:
@@ -138,63 +121,20 @@ def read_pem(path: str | os.PathLike) -> bytes:
 
 def _issue(ca: CertificateAuthority, common_name: str, hosts: list[str], usage, days: int) -> KeyPair:
     try:
-        ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
+        ca_key = load_private_key(ca.key_pem)
         ca_cert = ca.certificate()
-    except ValueError as exc:
+    except (TrustError, ValueError) as exc:
         raise TrustError("the API CA's certificate or key cannot be loaded") from exc
-    key = ec.generate_private_key(ec.SECP256R1())
+    sans = host_names(hosts)
+    if hosts and not sans:
+        raise ConfigError("a server certificate needs at least one host name or IP address")
+    key = generate_key("ecdsa-p256")
     now = _now()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(min(now + datetime.timedelta(days=days), ca_cert.not_valid_after_utc))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False
-        )
-    )
-    if hosts:
-        sans = _sans(hosts)
-        if not sans:
-            raise ConfigError("a server certificate needs at least one host name or IP address")
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    cert = builder.sign(ca_key, hashes.SHA256())
-    return KeyPair(cert_pem=_cert_pem(cert), key_pem=_key_pem(key))
-
-
-def _sans(hosts: list[str]) -> list[x509.GeneralName]:
-    names: list[x509.GeneralName] = []
-    for host in dict.fromkeys(h.strip() for h in hosts):
-        if not host:
-            continue
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host.strip("[]"))))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    return names
-
-
-def _cert_pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    cert = build_certificate(subject_name(common_name), key.public_key(), ca_key, issuer=ca_cert,
+                             not_before=now - BACKDATE,
+                             not_after=min(now + datetime.timedelta(days=days), ca_cert.not_valid_after_utc),
+                             usage=key_usage(digital_signature=True), extended_usages=(usage,), sans=sans)
+    return KeyPair(cert_pem=certificate_pem(cert).encode(), key_pem=private_key_pem(key))
 
 
 def _now() -> datetime.datetime:

@@ -1,4 +1,8 @@
-"""CA certificates and keys: roots, intermediates and their checks.
+"""X.509 for the whole project: keys, certificates, and the mesh's roots and intermediates.
+
+``build_certificate`` is the one place a certificate is made: the mesh CA's roots,
+intermediates and workload leaves here and in ``workload``, the hub API's own TLS
+(``federation.api.tls``) and the simulator's and test peers' certificates alike.
 
 Pure: no store and no logging; ``now`` is passed in (only ``create_root`` and
 ``load_root`` default it to the current time, for use by hand). Every function here
@@ -8,6 +12,8 @@ works on ``cryptography`` objects; PEM text is converted at the edges.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Union
 
@@ -173,9 +179,10 @@ class CertifiedKey:
         return f"CertifiedKey({self.cert.subject.rfc4514_string()!r}, {self.id})"
 
 
-def _name(org: str, common_name: str, org_unit: str | None = None,
-          locality: str | None = None) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)]
+def subject_name(common_name: str, *, org: str | None = None, org_unit: str | None = None,
+                 locality: str | None = None) -> x509.Name:
+    """O, OU, L (those given) and CN (at most 64 characters)."""
+    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)] if org else []
     if org_unit:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, org_unit))
     if locality:
@@ -192,10 +199,61 @@ def authority_key_id(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
         return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key())
 
 
-_CA_KEY_USAGE = x509.KeyUsage(
-    digital_signature=False, content_commitment=False, key_encipherment=False,
-    data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-    encipher_only=False, decipher_only=False)
+def key_usage(*, digital_signature: bool = False, key_encipherment: bool = False,
+              key_cert_sign: bool = False, crl_sign: bool = False) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=digital_signature, content_commitment=False, key_encipherment=key_encipherment,
+        data_encipherment=False, key_agreement=False, key_cert_sign=key_cert_sign, crl_sign=crl_sign,
+        encipher_only=False, decipher_only=False)
+
+
+_CA_KEY_USAGE = key_usage(key_cert_sign=True, crl_sign=True)
+
+
+def host_names(hosts: Iterable[str]) -> list[x509.GeneralName]:
+    """subjectAltName entries for ``hosts``: IP addresses (IPv6 with or without
+    brackets) as IP names, the rest as DNS names; blanks and repeats dropped."""
+    names: list[x509.GeneralName] = []
+    for host in dict.fromkeys(h.strip() for h in hosts):
+        if not host:
+            continue
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host.strip("[]"))))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return names
+
+
+def build_certificate(subject: x509.Name, public_key: PublicKey, signing_key: PrivateKey, *,
+                      issuer: x509.Certificate | None = None, not_before: dt.datetime,
+                      not_after: dt.datetime, ca: bool = False, path_length: int | None = None,
+                      usage: x509.KeyUsage | None = None, extended_usages: Sequence[x509.ObjectIdentifier] = (),
+                      sans: Sequence[x509.GeneralName] = (), critical_sans: bool = False,
+                      subject_key_id: bool = False) -> x509.Certificate:
+    """A certificate for ``public_key`` signed by ``signing_key``: self-signed without an
+    ``issuer`` (then ``signing_key`` is the subject's), else issued by it (with its key
+    identifier). basicConstraints and keyUsage are critical; the digest matches the signer."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.subject if issuer is not None else subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length if ca else None), critical=True)
+    )
+    if usage is not None:
+        builder = builder.add_extension(usage, critical=True)
+    if extended_usages:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(extended_usages)), critical=False)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=critical_sans)
+    if subject_key_id:
+        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    if issuer is not None:
+        builder = builder.add_extension(authority_key_id(issuer), critical=False)
+    return builder.sign(signing_key, signing_hash(signing_key))
 
 
 def create_root(*, algorithm: str = "ecdsa-p256", validity_days: int = 3650,
@@ -209,21 +267,11 @@ def create_root(*, algorithm: str = "ecdsa-p256", validity_days: int = 3650,
     # The date and a random tag tell an old root from its successor by name, so
     # tools matching issuers by subject never confuse the two during rotation.
     tag = x509.random_serial_number() % 0x10000
-    subject = _name(org, f"{org} root {start:%Y-%m-%d} {tag:04x}", org_unit=trust_domain)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start - BACKDATE)
-        .not_valid_after(start + dt.timedelta(days=validity_days))
-        # pathlen 1: the root signs intermediates only, never leaves directly.
-        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-        .add_extension(_CA_KEY_USAGE, critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, signing_hash(key))
-    )
+    subject = subject_name(f"{org} root {start:%Y-%m-%d} {tag:04x}", org=org, org_unit=trust_domain)
+    # pathlen 1: the root signs intermediates only, never leaves directly.
+    cert = build_certificate(subject, key.public_key(), key, not_before=start - BACKDATE,
+                             not_after=start + dt.timedelta(days=validity_days), ca=True, path_length=1,
+                             usage=_CA_KEY_USAGE, subject_key_id=True)
     return CertifiedKey(cert, key)
 
 
@@ -286,20 +334,11 @@ def issue_intermediate(issuer: CertifiedKey, *, common_name: str, org: str = "me
     end = min(start + dt.timedelta(days=validity_days), issuer.cert.not_valid_after_utc)
     if end <= start:
         raise errors.TrustError("the issuing root has expired")
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(org, common_name, locality=locality))
-        .issuer_name(issuer.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(max(start - BACKDATE, issuer.cert.not_valid_before_utc))
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_CA_KEY_USAGE, critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(authority_key_id(issuer.cert), critical=False)
-        .sign(issuer.key, signing_hash(issuer.key))
-    )
+    cert = build_certificate(subject_name(common_name, org=org, locality=locality), key.public_key(),
+                             issuer.key, issuer=issuer.cert,
+                             not_before=max(start - BACKDATE, issuer.cert.not_valid_before_utc),
+                             not_after=end, ca=True, path_length=0, usage=_CA_KEY_USAGE,
+                             subject_key_id=True)
     return CertifiedKey(cert, key)
 
 

@@ -16,7 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from federation import errors
 from federation.trust.certificates import (
-    BACKDATE, CertifiedKey, as_datetime, key_weakness, signing_hash, authority_key_id,
+    BACKDATE, CertifiedKey, as_datetime, build_certificate, key_usage, key_weakness,
 )
 
 DEFAULT_TTL = dt.timedelta(hours=24)
@@ -27,10 +27,7 @@ _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _TRUST_DOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9._]{0,253}[a-z0-9])?$")
 
-_LEAF_KEY_USAGE = x509.KeyUsage(
-    digital_signature=True, content_commitment=False, key_encipherment=True,
-    data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-    encipher_only=False, decipher_only=False)
+_LEAF_KEY_USAGE = key_usage(digital_signature=True, key_encipherment=True)
 
 
 def check_trust_domain(trust_domain: str) -> str:
@@ -115,24 +112,12 @@ def issue_leaf(csr: x509.CertificateSigningRequest, issuer: CertifiedKey, identi
     end = min(start + ttl, issuer.cert.not_valid_after_utc)
     if end <= start:
         raise errors.TrustError("the workload issuer has expired")
-    return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([]))
-        .issuer_name(issuer.cert.subject)
-        .public_key(csr.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(max(start - BACKDATE, issuer.cert.not_valid_before_utc))
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_LEAF_KEY_USAGE, critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                              ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(identity)]),
-                       critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(csr.public_key()), critical=False)
-        .add_extension(authority_key_id(issuer.cert), critical=False)
-        .sign(issuer.key, signing_hash(issuer.key))
-    )
+    return build_certificate(
+        x509.Name([]), csr.public_key(), issuer.key, issuer=issuer.cert,
+        not_before=max(start - BACKDATE, issuer.cert.not_valid_before_utc), not_after=end,
+        usage=_LEAF_KEY_USAGE,
+        extended_usages=(ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH),
+        sans=(x509.UniformResourceIdentifier(identity),), critical_sans=True, subject_key_id=True)
 
 
 @dataclass(frozen=True)
