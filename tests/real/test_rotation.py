@@ -34,7 +34,8 @@ from federation.api.trust_service import status_to_message
 from federation.trust.client import status_from_message
 from peers.errors import PeerError
 from peers.ca import CAUnavailable, Workload, create_certificate, published_root, request_token, verify_chain
-from tests.real.conftest import NS, wait_for
+from tests.real.conftest import NS
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.peers, pytest.mark.timeout(900)]
 
@@ -184,11 +185,15 @@ def test_full_rotation_on_real_istiods_gated_on_their_roots_and_signing_intermed
     # The VM confirms too; the step is still held by cluster-3 for well over the soak.
     authority.confirm_agent(GATE, 1)
     keeper.wake()
-    deadline = time.monotonic() + 3 * SOAK + 1.0
-    while time.monotonic() < deadline:
+    seen, held_until = keeper.passes, time.monotonic() + 3 * SOAK + 1.0
+
+    def held_past_the_soak():
         st = status(mesh)
         assert st["rotation"]["step"] == 1 and st["rotation"]["pending_clusters"] == [HELD], st["rotation"]
-        time.sleep(0.25)
+        return time.monotonic() >= held_until and keeper.passes >= seen + 4
+
+    wait_for(held_past_the_soak, 3 * SOAK + 30, "the step held past the soak for several keeper passes",
+             interval=0.25)
 
     # cluster-3's istiod takes the cacerts: it publishes both roots, and the step is taken.
     project_cacerts(mesh, HELD, 1)

@@ -10,7 +10,8 @@ import uuid
 from federation.trust import certificates as certs
 from tests.trust.helpers import leaf_under
 
-from .support import roots_in, wait_for
+from .support import roots_in
+from tests.support import wait_for
 
 CLUSTERS = ("cluster-1", "cluster-2", "cluster-3")
 GATE = "vm-gate"  # a VM agent the test confirms by hand, to hold each step still
@@ -58,8 +59,9 @@ def test_rotation_through_the_api_keeps_old_and_new_chains_valid_until_finalize(
     assert {r["id"]: r["role"] for r in status["roots"]} == {old_root["id"]: "old", new_root_id: "new"}
     for name, view in step1.items():
         assert view.files["ca-cert.pem"] == step0[name].files["ca-cert.pem"]
-    time.sleep(0.5)  # several keeper passes: still held by the agent
-    assert hub.client.trust_status()["rotation"]["step"] == 1
+    seen = keeper.passes
+    wait_for(lambda: keeper.passes >= seen + 3, what="three more keeper passes")
+    assert hub.client.trust_status()["rotation"]["step"] == 1  # still held by the agent
 
     authority.confirm_agent(GATE, 1)
     keeper.wake()
