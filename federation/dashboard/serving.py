@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from federation import errors
 from federation.dashboard import latency, page, state
+from federation.workers import Worker, deadline_in
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class Dashboard:
         self.poll_ms = max(200, int(poll_seconds * 1000))
         self._host, self._port = host.strip("[]"), int(port)
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._worker: Worker | None = None
         self.state_requests = 0  # answered /api/state calls (tests read it)
         self._lock = threading.Lock()
 
@@ -53,22 +54,20 @@ class Dashboard:
             raise errors.ConfigError(f"dashboard cannot listen on {self._host}:{self._port}: {exc.strerror}") from exc
         self._server.daemon_threads = True
         self._port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="dashboard", daemon=True)
-        self._thread.start()
+        self._worker = Worker("dashboard", self._server.serve_forever, 0.2, wake=self._server.shutdown)
+        self._worker.start()
         if not _loopback(self._host):
             log.warning("dashboard listens beyond loopback: anyone who reaches it sees the hub's state",
                         extra={"fields": {"address": self.url}})
         return self.url
 
     def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.stop(deadline_in(5))
+            self._worker = None
         if self._server is not None:
-            self._server.shutdown()
             self._server.server_close()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
 
     def __enter__(self) -> Dashboard:
         self.start()

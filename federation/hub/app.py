@@ -40,6 +40,7 @@ from federation.store import Store
 from federation.store.following import follow
 from federation.store.keys import Keys
 from federation.telemetry import Telemetry
+from federation.workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class Hub:
         self.replica_id = replica_id or settings.replica_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.hub_id = ""  # read or created by start()
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._workers = Workers(self._stop)
         self.resources = Resources(store)
         self.membership = Membership(store, self.replica_id, ttl=settings.lease_ttl,
                                      on_change=self._on_replicas)
@@ -82,9 +83,9 @@ class Hub:
         self.summaries.start()
         for kv in records:
             self._members.add(load_cluster_record(kv.value, self.kek))
-        self._spawn("store-watch-clusters", self._follow_store, Keys.CLUSTERS, revision + 1)
-        self._spawn("store-watch-policies", self._follow_store, Keys.POLICIES, policy_revision + 1)
-        self._spawn("housekeeping", self._housekeep)
+        self._workers.spawn("store-watch-clusters", self._follow_store, Keys.CLUSTERS, revision + 1)
+        self._workers.spawn("store-watch-policies", self._follow_store, Keys.POLICIES, policy_revision + 1)
+        self._workers.spawn("housekeeping", self._housekeep)
         self._install_gauges()
         # Render what is known (last-known state) right away; pruning waits.
         self.registry.request(FULL)
@@ -96,13 +97,7 @@ class Hub:
         self.membership.stop(max(0.1, deadline - time.monotonic()))
         self.registry.stop(max(0.1, deadline - time.monotonic()))
         self.summaries.stop(max(0.1, deadline - time.monotonic()))
-        for thread in self._threads:
-            thread.join(max(0.1, deadline - time.monotonic()))
-
-    def _spawn(self, name: str, target, *args) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        self._workers.stop(max(deadline, time.monotonic() + 0.1))
 
     def _on_replicas(self, replicas: frozenset[str]) -> None:
         self._members.on_replicas(replicas)

@@ -27,6 +27,7 @@ from federation import errors
 from federation.store import Compare, Store
 from federation.store.following import follow
 from federation.store.keys import Keys
+from federation.workers import Workers, deadline_in
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class Membership:
         self._replicas: frozenset[str] = frozenset({replica_id})
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._workers = Workers(self._stop)
         self._lease = 0
 
     @property
@@ -96,16 +97,11 @@ class Membership:
     def start(self) -> None:
         self._join()
         revision = self._reload()
-        for name, target, args in (("membership-keepalive", self._keep_alive, ()),
-                                   ("membership-watch", self._follow, (revision + 1,))):
-            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._workers.spawn("membership-keepalive", self._keep_alive)
+        self._workers.spawn("membership-watch", self._follow, revision + 1)
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout)
+        self._workers.stop(deadline_in(timeout))
         try:
             if self._lease:
                 self.store.revoke_lease(self._lease)  # hand our clusters over at once

@@ -31,6 +31,7 @@ from federation.push.status import PushStatus
 from federation.store import Compare, Delete, Put, Store
 from federation.store.keys import Keys
 from federation.telemetry import Telemetry
+from federation.workers import Worker, deadline_in
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,7 @@ class SummaryWriter:
         self._guard = guard
         self._pending: dict[str, bytes | None] = {}
         self._cond = threading.Condition()
-        self._stop = False
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("summaries", self._run, wake=self._notify)
         self._last = Snapshot()
         self.writes = 0
 
@@ -99,15 +99,15 @@ class SummaryWriter:
             self._cond.notify()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="summaries", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Write what is queued (unless the store fails) and end the thread."""
+        return self._worker.stop(deadline_in(timeout))
+
+    def _notify(self) -> None:
         with self._cond:
-            self._stop = True
             self._cond.notify()
-        if self._thread:
-            self._thread.join(timeout)
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until queued writes are stored (tests, shutdown)."""
@@ -117,8 +117,8 @@ class SummaryWriter:
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._pending or self._stop, timeout=1.0)
-                if self._stop and not self._pending:
+                self._cond.wait_for(lambda: self._pending or self._worker.stopping.is_set(), timeout=1.0)
+                if self._worker.stopping.is_set() and not self._pending:
                     return
                 batch, self._pending = self._pending, {}
             try:
@@ -129,7 +129,7 @@ class SummaryWriter:
                 with self._cond:
                     for key, value in batch.items():
                         self._pending.setdefault(key, value)
-                    if self._stop:
+                    if self._worker.stopping.is_set():
                         return
                     self._cond.wait(1.0)
             with self._cond:

@@ -26,6 +26,7 @@ from federation.onboarding.records import Liveness, VMRecord
 from federation.store.base import Store, WatchEvent
 from federation.store.following import follow
 from federation.store.keys import Keys
+from federation.workers import Worker, deadline_in
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class LivenessTracker:
         self._group_revisions: dict[tuple[str, str], int] = {}
         self._submitted: dict[str, VMWorkload] = {}
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("vm-liveness", self._follow, stop=self._stop)
 
     # -- views ---------------------------------------------------------------------
     def live_names(self) -> list[str]:
@@ -77,15 +78,10 @@ class LivenessTracker:
     def start(self) -> None:
         revision = self._reload()
         self._stop.clear()
-        self._thread = threading.Thread(target=self._follow, args=(revision + 1,),
-                                        name="vm-liveness", daemon=True)
-        self._thread.start()
+        self._worker.start(revision + 1)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
+    def stop(self, timeout: float = 5.0) -> bool:
+        return self._worker.stop(deadline_in(timeout))
 
     def _reload(self) -> int:
         kvs, revision = self._store.range(Keys.VMS)

@@ -24,6 +24,7 @@ from federation import errors
 from federation.api.tls import make_self_signed_ca
 from federation.trust.authority import TrustAuthority
 from federation.trust.rotation import RotationPlan
+from federation.workers import Worker, deadline_in
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class TrustFollower:
         self._served_revision: int | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("vm-trust-follower", self._run, stop=self._stop)
         self._placeholder: bytes | None = None
 
     # -- state ------------------------------------------------------------------
@@ -114,14 +115,10 @@ class TrustFollower:
     def start(self) -> None:
         self.refresh()
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="vm-trust-follower", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
+    def stop(self, timeout: float = 5.0) -> bool:
+        return self._worker.stop(deadline_in(timeout))
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -56,6 +56,7 @@ from federation.push.inventory import LiveObject, delete_owned, live_ref, take_i
 from federation.push.ledger import Ledger, Wanted
 from federation.push.status import PushStatus
 from federation.push.watching import OwnedWatch
+from federation.workers import Worker
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class ClusterPusher:
         self._changed = threading.Condition(self._lock)
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(f"push-{cluster}", self._run, stop=self._stopping, wake=self._wake.set)
         # Handed over by the hub, guarded by _lock.
         self._intake_full: dict[Ref, dict] | None = None
         self._intake: dict[Ref, dict | None] = {}
@@ -232,18 +233,16 @@ class ClusterPusher:
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
-        if self._thread is not None:
+        if self._worker.started:
             raise errors.FederationError(f"pusher of cluster {self.cluster!r} already started")
-        self._thread = threading.Thread(target=self._run, name=f"push-{self.cluster}", daemon=True)
         self._wake.set()  # the first pass takes the inventory
-        self._thread.start()
+        self._worker.start()
         if self._watch is not None:
             self._watch.start()
 
     def request_stop(self) -> None:
         """Ask the worker to stop without waiting for it."""
-        self._stopping.set()
-        self._wake.set()
+        self._worker.request_stop()
         if self._watch is not None:
             self._watch.request_stop()
 
@@ -258,11 +257,7 @@ class ClusterPusher:
             stopped = self._watch.stop(timeout)
         if self._watch_kube is not None and stopped:
             self._watch_kube.close()
-        thread = self._thread
-        if thread is None:
-            return stopped
-        thread.join(max(0.0, deadline - time.monotonic()))
-        return stopped and not thread.is_alive()
+        return self._worker.join(deadline) and stopped
 
     # -- worker --------------------------------------------------------------
     def _run(self) -> None:

@@ -22,6 +22,7 @@ from federation.model.snapshot import Delta
 from federation.registry.classifying import AVAILABILITY, classify, service_key
 from federation.registry.debouncing import URGENT, Debouncer
 from federation.registry.requests import NOTHING, RenderRequest
+from federation.workers import Worker, deadline_in
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class Registry:
         self._snapshot = initial or Snapshot()
         self._clock = clock
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("registry", self._run, stop=self._stop, wake=lambda: self._queue.put(None))
         self._pending: list[_Pending] = []  # in arrival order
         self._observed: float = 0.0  # earliest observed_at of what was applied, not yet published
         self._request = NOTHING
@@ -75,14 +76,10 @@ class Registry:
         """Run the registry thread, from ``initial`` when given (the last-known state)."""
         if initial is not None:
             self._snapshot = initial
-        self._thread = threading.Thread(target=self._run, name="registry", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._queue.put(None)
-        if self._thread:
-            self._thread.join(timeout)
+    def stop(self, timeout: float = 5.0) -> bool:
+        return self._worker.stop(deadline_in(timeout))
 
     def _take(self, item) -> None:
         if isinstance(item, RenderRequest):

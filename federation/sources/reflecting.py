@@ -25,6 +25,7 @@ import tenacity
 from federation import errors
 from federation.kube.client import KubeClient, ResourceType, WatchStream
 from federation.sources.settings import SourceSettings
+from federation.workers import Worker, deadline_in
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +117,14 @@ class Reflector:
         self._error_failures = 0
         self._stream: WatchStream | None = None
         self._stream_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
         self.name = f"reflect-{kube.cluster}-{rtype.plural}"
+        self._worker = Worker(self.name, self._run, stop=self._stop, wake=self.interrupt)
 
     # -- lifecycle ------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is not None:
+        if self._worker.started:
             return
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def interrupt(self) -> None:
         """Close the open watch stream (if any) so a stop is noticed at once."""
@@ -134,19 +134,15 @@ class Reflector:
             stream.close()
 
     def stop(self) -> None:
-        self._stop.set()
-        self.interrupt()
+        self._worker.request_stop()
 
     def join(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the thread; True when it has ended."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._worker.join(deadline_in(timeout))
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._worker.alive
 
     # -- the loop -----------------------------------------------------------------
     def _run(self) -> None:
@@ -206,7 +202,7 @@ class Reflector:
         return tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(errors.Transient),
             wait=tenacity.wait_exponential_jitter(
-                initial=s.backoff_initial_seconds, max=s.backoff_max_seconds,
+                multiplier=s.backoff_initial_seconds, max=s.backoff_max_seconds,
                 jitter=s.backoff_initial_seconds),
             stop=lambda _state: self._stop.is_set(),
             sleep=self._sleep,

@@ -26,6 +26,7 @@ from pyetcd.utils import prefix_range_end
 
 from federation import errors
 from federation.store.base import Compare, Delete, KeyValue, Lease, Put, WatchEvent
+from federation.workers import Worker, deadline_in
 
 log = logging.getLogger(__name__)
 
@@ -276,9 +277,8 @@ class _EtcdWatch:
         self._requests.put(etcdrpc.WatchRequest(create_request=etcdrpc.WatchCreateRequest(
             key=key, range_end=end, start_revision=max(start_revision, 0))))
         self._call = etcdrpc.WatchStub(channel).Watch(self._request_iter())
-        self._thread = threading.Thread(target=self._run, name=f"etcd-watch {full_prefix}",
-                                        daemon=True)
-        self._thread.start()
+        self._worker = Worker(f"etcd-watch {full_prefix}", self._run, stop=self._cancelled)
+        self._worker.start()
 
     def wait_created(self, timeout: float) -> None:
         self._ready.wait(timeout)
@@ -373,8 +373,8 @@ class _EtcdWatch:
         self._items.put(None)
         self._requests.put(None)
         self._call.cancel()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(_JOIN_TIMEOUT)
+        if not self._worker.is_current():
+            self._worker.join(deadline_in(_JOIN_TIMEOUT))
         with self._store._lock:
             self._store._watches.discard(self)
 

@@ -11,6 +11,8 @@ import socket
 import threading
 import time
 
+from federation.workers import Worker, deadline_in
+
 log = logging.getLogger(__name__)
 
 
@@ -22,22 +24,15 @@ class GatewayProber:
         self._results: dict[tuple[str, str], bool] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("gateway-prober", self._run, stop=self._stop)
         self.rounds = 0  # completed probe rounds (tests wait on it)
         self.round_done = threading.Condition(self._lock)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="gateway-prober", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self, timeout: float = 10.0) -> bool:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            alive = self._thread.is_alive()
-            self._thread = None
-            return not alive
-        return True
+        return self._worker.stop(deadline_in(timeout))
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -43,6 +43,7 @@ from federation.trust.signer_probe import served_certificate
 from federation.trust.rotation import RotationPlan, Step
 from federation.store import Store
 from federation.store.keys import Keys
+from federation.workers import Worker, deadline_in
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class TrustKeeper:
         self.passes = 0  # passes of the thread completed, failed ones too (what a test waits on)
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("trust-keeper", self._run, stop=self._stop, wake=self._wake.set)
 
     # -- what the hub and the onboarding feature call --------------------------
     def cluster_objects(self, target: str) -> list[dict]:
@@ -169,21 +170,14 @@ class TrustKeeper:
                 "error": str(exc)}})
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._worker.alive:
             raise errors.FederationError("the trust keeper is already started")
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="trust-keeper", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self, timeout: float = 10.0) -> bool:
         """Stop the thread; a pass in flight ends within one cluster request's timeout."""
-        self._stop.set()
-        self._wake.set()
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
+        return self._worker.stop(deadline_in(timeout))
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -31,7 +31,7 @@ def test_burst_of_changes_is_published_once_with_the_last_state():
         assert observed == 101.0  # earliest observation of the batch
     finally:
         reg.stop()
-    assert not reg._thread.is_alive()
+    assert not reg._worker.alive
 
 
 def test_requests_merge_into_the_next_publish():
