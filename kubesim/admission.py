@@ -17,13 +17,13 @@ import threading
 from typing import Any
 
 from federation.errors import ValidationError
-from kubesim.resources import ResourceType
+from kubesim.resources import ServedType
 from kubesim.schemas import SchemaSet, apply_defaults, prune, validate_metadata
 
 STRICT, WARN, IGNORE = "Strict", "Warn", "Ignore"
 
 
-def invalid(rtype: ResourceType, name: str, causes: list[str], reason: str = "Invalid") -> ValidationError:
+def invalid(rtype: ServedType, name: str, causes: list[str], reason: str = "Invalid") -> ValidationError:
     """A ``ValidationError`` carrying the field causes the HTTP layer reports (422, or 400 for BadRequest)."""
     if reason == "BadRequest":
         message = f"{rtype.kind} in version \"{rtype.version}\" cannot be handled as a {rtype.kind}: " \
@@ -58,7 +58,7 @@ class Admission:
         self.cluster_ips = ClusterIPAllocator()
         self._node_ports = itertools.count(30000)
 
-    def admit(self, rtype: ResourceType, obj: dict, old: dict | None, field_validation: str = STRICT) -> list[str]:
+    def admit(self, rtype: ServedType, obj: dict, old: dict | None, field_validation: str = STRICT) -> list[str]:
         """Default and validate ``obj`` in place; return warnings; raise ``ValidationError``."""
         name = (obj.get("metadata") or {}).get("name", "")
         warnings: list[str] = []
@@ -83,7 +83,7 @@ class Admission:
             raise invalid(rtype, name, errors)
         return warnings
 
-    def defaulted(self, rtype: ResourceType, obj: dict, old: dict | None) -> dict:
+    def defaulted(self, rtype: ServedType, obj: dict, old: dict | None) -> dict:
         """A copy of ``obj`` with the defaults a write would fill in (nothing validated)."""
         out = copy.deepcopy(obj)
         crd_version = self.schemas.lookup(rtype.api_version, rtype.kind) if self.schemas else None

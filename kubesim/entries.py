@@ -11,7 +11,7 @@ import json
 from typing import NamedTuple
 
 from federation.errors import NotFound, ResourceExpired
-from kubesim.resources import ResourceType
+from kubesim.resources import ServedType
 
 
 class Entry:
@@ -66,7 +66,7 @@ class EventLog:
         return self.events[bisect.bisect_right(self.rvs, rv):]
 
 
-def details_of(rtype: ResourceType, name: str) -> dict:
+def details_of(rtype: ServedType, name: str) -> dict:
     """The ``details`` of a Status naming one object, as the API server writes them."""
     details = {"name": name, "group": rtype.group, "kind": rtype.plural}
     if not rtype.group:
@@ -74,7 +74,7 @@ def details_of(rtype: ResourceType, name: str) -> dict:
     return details
 
 
-def not_found(rtype: ResourceType, name: str) -> NotFound:
+def not_found(rtype: ServedType, name: str) -> NotFound:
     exc = NotFound(f'{rtype.qualified_resource} "{name}" not found')
     exc.details = details_of(rtype, name)  # type: ignore[attr-defined]
     return exc
@@ -98,7 +98,7 @@ _OMITTED_METADATA = ("labels", "annotations", "finalizers", "ownerReferences")
 _OMITTED_BY_KIND = {"ConfigMap": ("data", "binaryData"), "Secret": ("data",)}
 
 
-def omit_empty(rtype: ResourceType, obj: dict) -> None:
+def omit_empty(rtype: ServedType, obj: dict) -> None:
     """Drop empty omitempty fields in place, as a write through the API server would."""
     meta = obj.get("metadata")
     if isinstance(meta, dict):

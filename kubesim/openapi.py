@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from kubesim.resources import Catalog, ResourceType
+from kubesim.resources import Catalog, ServedType
 
 _WRITE_PARAMS = ("dryRun", "fieldManager", "fieldValidation", "force")
 
@@ -26,7 +26,7 @@ def _query_params(names: tuple[str, ...]) -> list[dict]:
     return [{"name": name, "in": "query", "schema": {"type": "string"}, "uniqueItems": True} for name in names]
 
 
-def _operations(rtype: ResourceType) -> dict:
+def _operations(rtype: ServedType) -> dict:
     gvk = {"group": rtype.group, "version": rtype.version, "kind": rtype.kind}
     ok = {"200": {"description": "OK"}}
 

@@ -24,7 +24,7 @@ from federation.errors import (
 from kubesim import openapi
 from kubesim import store as store_mod
 from kubesim.admission import IGNORE, STRICT, WARN
-from kubesim.resources import ResourceType
+from kubesim.resources import ServedType
 from kubesim.selectors import FieldSelector, LabelSelector
 from kubesim.watching import stream_watch
 
@@ -309,7 +309,7 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
                     pass
             raise ValidationError(f"the request body is not valid JSON: {exc}") from exc
 
-    def _list(self, rtype: ResourceType, namespace: str | None, labels: LabelSelector, fields: FieldSelector,
+    def _list(self, rtype: ServedType, namespace: str | None, labels: LabelSelector, fields: FieldSelector,
               query: dict) -> None:
         try:
             limit = int(query.get("limit") or 0)
@@ -327,13 +327,13 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         body = head[:-1] + b',"items":[' + b",".join(e.raw for e in entries) + b"]}"
         self.send_body(200, body)
 
-    def _create(self, rtype: ResourceType, namespace: str | None, query: dict, body: bytes) -> None:
+    def _create(self, rtype: ServedType, namespace: str | None, query: dict, body: bytes) -> None:
         obj = self._decode(body)
         entry, warnings = self.server.api.store.create_entry(rtype, namespace, obj, manager=self._manager(query),
                                                              lifecycle=True, **self._write_options(query))
         self._send_entry(201, entry, warnings)
 
-    def _replace(self, rtype: ResourceType, namespace: str | None, name: str, sub: str | None, query: dict,
+    def _replace(self, rtype: ServedType, namespace: str | None, name: str, sub: str | None, query: dict,
                  body: bytes) -> None:
         obj = self._decode(body)
         entry, warnings = self.server.api.store.replace_entry(
@@ -341,7 +341,7 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
             scope=store_mod.STATUS if sub else store_mod.MAIN, **self._write_options(query))
         self._send_entry(200, entry, warnings)
 
-    def _patch(self, rtype: ResourceType, namespace: str | None, name: str, sub: str | None, query: dict,
+    def _patch(self, rtype: ServedType, namespace: str | None, name: str, sub: str | None, query: dict,
                body: bytes) -> None:
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         patch_type = _PATCH_TYPES.get(content_type)
@@ -371,7 +371,7 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
                                             manager=self._manager(query), scope=scope, **self._write_options(query))
         self._send_entry(200, entry, warnings)
 
-    def _delete(self, rtype: ResourceType, namespace: str | None, name: str, query: dict, body: bytes) -> None:
+    def _delete(self, rtype: ServedType, namespace: str | None, name: str, query: dict, body: bytes) -> None:
         options = self._decode(body) if body else {}
         preconditions = (options.get("preconditions") if isinstance(options, dict) else None) or {}
         entry = self.server.api.store.delete_entry(rtype, namespace, name, uid=preconditions.get("uid"),
@@ -386,7 +386,7 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         self.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                              "details": details})
 
-    def _delete_collection(self, rtype: ResourceType, namespace: str | None, labels: LabelSelector,
+    def _delete_collection(self, rtype: ServedType, namespace: str | None, labels: LabelSelector,
                            fields: FieldSelector) -> None:
         entries = self.server.api.store.delete_collection(rtype, namespace, labels, fields)
         items = b",".join(e.raw for e in entries)

@@ -4,27 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from federation.kube.resources import ResourceType
+
 _VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
 
-@dataclass(frozen=True)
-class ResourceType:
-    """One served resource: ``services`` in ``v1``, ``workloadentries`` in ``networking.istio.io/v1``."""
+@dataclass(frozen=True, kw_only=True)
+class ServedType(ResourceType):
+    """A kind as the simulator serves it: where it lives (``ResourceType``, the hub's own
+    description) plus what discovery lists and how it is validated."""
 
-    group: str
-    version: str
-    kind: str
-    plural: str
     singular: str
-    namespaced: bool = True
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     has_status: bool = True
     custom: bool = False  # served from a CRD (validated by its schema)
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
     def qualified_resource(self) -> str:
@@ -43,37 +37,37 @@ class ResourceType:
 
 _ISTIO = ("istio-io", "networking-istio-io")
 
-BUILTIN_TYPES: tuple[ResourceType, ...] = (
-    ResourceType("", "v1", "Namespace", "namespaces", "namespace", namespaced=False, short_names=("ns",)),
-    ResourceType("", "v1", "Service", "services", "service", short_names=("svc",), categories=("all",)),
-    ResourceType("", "v1", "Node", "nodes", "node", namespaced=False, short_names=("no",)),
-    ResourceType("", "v1", "Secret", "secrets", "secret", has_status=False),
-    ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", short_names=("cm",), has_status=False),
-    ResourceType("", "v1", "Pod", "pods", "pod", short_names=("po",), categories=("all",)),
-    ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", has_status=False),
-    ResourceType("networking.istio.io", "v1", "WorkloadEntry", "workloadentries", "workloadentry",
-                 short_names=("we",), categories=_ISTIO, custom=True),
-    ResourceType("networking.istio.io", "v1", "ServiceEntry", "serviceentries", "serviceentry",
-                 short_names=("se",), categories=_ISTIO, custom=True),
-    ResourceType("networking.istio.io", "v1", "DestinationRule", "destinationrules", "destinationrule",
-                 short_names=("dr",), categories=_ISTIO, custom=True),
-    ResourceType("networking.istio.io", "v1", "Gateway", "gateways", "gateway",
-                 short_names=("gw",), categories=_ISTIO, custom=True),
-    ResourceType("networking.istio.io", "v1", "WorkloadGroup", "workloadgroups", "workloadgroup",
-                 short_names=("wg",), categories=_ISTIO, custom=True),
-    ResourceType("gateway.networking.k8s.io", "v1", "Gateway", "gateways", "gateway",
-                 short_names=("gtw",), categories=("gateway-api",), custom=True),
-    ResourceType("gateway.networking.k8s.io", "v1", "GatewayClass", "gatewayclasses", "gatewayclass",
-                 namespaced=False, short_names=("gc",), categories=("gateway-api",), custom=True),
-    ResourceType("multicluster.x-k8s.io", "v1alpha1", "ServiceExport", "serviceexports", "serviceexport",
-                 short_names=("svcex", "svcexport"), custom=True),
+BUILTIN_TYPES: tuple[ServedType, ...] = (
+    ServedType("", "v1", "namespaces", "Namespace", singular="namespace", namespaced=False, short_names=("ns",)),
+    ServedType("", "v1", "services", "Service", singular="service", short_names=("svc",), categories=("all",)),
+    ServedType("", "v1", "nodes", "Node", singular="node", namespaced=False, short_names=("no",)),
+    ServedType("", "v1", "secrets", "Secret", singular="secret", has_status=False),
+    ServedType("", "v1", "configmaps", "ConfigMap", singular="configmap", short_names=("cm",), has_status=False),
+    ServedType("", "v1", "pods", "Pod", singular="pod", short_names=("po",), categories=("all",)),
+    ServedType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", singular="endpointslice", has_status=False),
+    ServedType("networking.istio.io", "v1", "workloadentries", "WorkloadEntry", singular="workloadentry",
+               short_names=("we",), categories=_ISTIO, custom=True),
+    ServedType("networking.istio.io", "v1", "serviceentries", "ServiceEntry", singular="serviceentry",
+               short_names=("se",), categories=_ISTIO, custom=True),
+    ServedType("networking.istio.io", "v1", "destinationrules", "DestinationRule", singular="destinationrule",
+               short_names=("dr",), categories=_ISTIO, custom=True),
+    ServedType("networking.istio.io", "v1", "gateways", "Gateway", singular="gateway",
+               short_names=("gw",), categories=_ISTIO, custom=True),
+    ServedType("networking.istio.io", "v1", "workloadgroups", "WorkloadGroup", singular="workloadgroup",
+               short_names=("wg",), categories=_ISTIO, custom=True),
+    ServedType("gateway.networking.k8s.io", "v1", "gateways", "Gateway", singular="gateway",
+               short_names=("gtw",), categories=("gateway-api",), custom=True),
+    ServedType("gateway.networking.k8s.io", "v1", "gatewayclasses", "GatewayClass", singular="gatewayclass",
+               namespaced=False, short_names=("gc",), categories=("gateway-api",), custom=True),
+    ServedType("multicluster.x-k8s.io", "v1alpha1", "serviceexports", "ServiceExport", singular="serviceexport",
+               short_names=("svcex", "svcexport"), custom=True),
 )
 
 
 class Catalog:
     """Lookup of served types by (group, version, plural) and by (apiVersion, kind)."""
 
-    def __init__(self, types: tuple[ResourceType, ...] = BUILTIN_TYPES):
+    def __init__(self, types: tuple[ServedType, ...] = BUILTIN_TYPES):
         self.types = tuple(types)
         self._by_resource = {(t.group, t.version, t.plural): t for t in self.types}
         self._by_kind = {(t.api_version, t.kind): t for t in self.types}
@@ -83,10 +77,10 @@ class Catalog:
             if t.version not in versions:
                 versions.append(t.version)
 
-    def by_resource(self, group: str, version: str, plural: str) -> ResourceType | None:
+    def by_resource(self, group: str, version: str, plural: str) -> ServedType | None:
         return self._by_resource.get((group, version, plural))
 
-    def by_kind(self, api_version: str, kind: str) -> ResourceType | None:
+    def by_kind(self, api_version: str, kind: str) -> ServedType | None:
         return self._by_kind.get((api_version, kind))
 
     def serves(self, group: str, version: str) -> bool:

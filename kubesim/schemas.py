@@ -25,6 +25,8 @@ import jsonschema
 import yaml
 
 from federation.errors import ConfigError
+from federation.model.ids import is_dns_label, is_dns_subdomain
+from federation.model.validating import is_label_key, is_label_value
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +39,7 @@ CRD_FILES = (
     "mcs-api/serviceimports.yaml",
 )
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 # Kinds whose names must be DNS labels (no dots) rather than DNS subdomains.
 _LABEL_NAMED_KINDS = {"Namespace"}
 _DNS_1035_NAMED_KINDS = {"Service"}
@@ -413,15 +411,14 @@ def validate_metadata(obj: dict) -> list[str]:
             errors.append(f"metadata.name: Invalid value: {name!r}: a DNS-1035 label must consist of lower case"
                           " alphanumeric characters or '-', start with a letter, and be at most 63 characters")
     elif kind in _LABEL_NAMED_KINDS:
-        if len(name) > 63 or not _DNS_LABEL.match(name):
+        if not is_dns_label(name):
             errors.append(f"metadata.name: Invalid value: {name!r}: a DNS-1123 label must consist of lower case"
                           " alphanumeric characters or '-' and be at most 63 characters")
-    elif len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+    elif not is_dns_subdomain(name):
         errors.append(f"metadata.name: Invalid value: {name!r}: a DNS-1123 subdomain must consist of lower case"
                       " alphanumeric characters, '-' or '.', and be at most 253 characters")
     namespace = meta.get("namespace")
-    if namespace is not None and (not isinstance(namespace, str) or len(namespace) > 63
-                                  or not _DNS_LABEL.match(namespace)):
+    if namespace is not None and not is_dns_label(namespace):
         errors.append(f"metadata.namespace: Invalid value: {_short(namespace)}: must be a DNS-1123 label")
     errors += _check_string_map(meta.get("labels"), "metadata.labels", values_are_labels=True)
     errors += _check_string_map(meta.get("annotations"), "metadata.annotations", values_are_labels=False)
@@ -435,23 +432,14 @@ def _check_string_map(mapping: Any, where: str, values_are_labels: bool) -> list
         return [f"{where}: Invalid value: must be a map of strings"]
     errors = []
     for key, value in mapping.items():
-        if not _valid_qualified_key(key):
+        if not is_label_key(key):
             errors.append(f"{where}: Invalid value: {_short(key)}: name part must consist of alphanumeric "
                           "characters, '-', '_' or '.', at most 63 characters, with an optional DNS "
                           "subdomain prefix and '/'")
         if not isinstance(value, str):
             errors.append(f"{where}[{key}]: Invalid value: {_short(value)}: must be a string")
-        elif values_are_labels and (len(value) > 63 or not _LABEL_VALUE.match(value)):
+        elif values_are_labels and not is_label_value(value):
             errors.append(f"{where}[{key}]: Invalid value: {_short(value)}: a valid label value must be at most "
                           "63 characters of alphanumerics, '-', '_' or '.', starting and ending with an "
                           "alphanumeric")
     return errors
-
-
-def _valid_qualified_key(key: Any) -> bool:
-    if not isinstance(key, str) or not key:
-        return False
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
-        return False
-    return len(name) <= 63 and bool(_QUALIFIED_NAME.match(name))

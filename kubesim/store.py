@@ -28,7 +28,7 @@ from federation.errors import AlreadyExists, Conflict, NotFound, PermissionDenie
 from kubesim import ownership, patching
 from kubesim.admission import STRICT, Admission, invalid
 from kubesim.entries import Entry, Event, EventLog, details_of, not_found, omit_empty, ordered_metadata
-from kubesim.resources import Catalog, ResourceType
+from kubesim.resources import Catalog, ServedType
 from kubesim.schemas import SchemaSet, type_mismatch
 from kubesim.selectors import FieldSelector, LabelSelector
 
@@ -41,7 +41,7 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _key(rtype: ResourceType, namespace: str | None, name: str) -> tuple[str, str]:
+def _key(rtype: ServedType, namespace: str | None, name: str) -> tuple[str, str]:
     return ((namespace or "") if rtype.namespaced else "", name)
 
 
@@ -65,8 +65,8 @@ class ObjectStore:
         self._clock = clock
         self._cond = threading.Condition()
         self._rv = 0
-        self._objects: dict[ResourceType, dict[tuple[str, str], Entry]] = {t: {} for t in self.catalog.types}
-        self._logs: dict[ResourceType, EventLog] = {t: EventLog(history) for t in self.catalog.types}
+        self._objects: dict[ServedType, dict[tuple[str, str], Entry]] = {t: {} for t in self.catalog.types}
+        self._logs: dict[ServedType, EventLog] = {t: EventLog(history) for t in self.catalog.types}
         if default_namespaces:
             for name in DEFAULT_NAMESPACES:
                 self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
@@ -76,7 +76,7 @@ class ObjectStore:
         with self._cond:
             return self._rv
 
-    def rtype(self, api_version: str, kind: str) -> ResourceType:
+    def rtype(self, api_version: str, kind: str) -> ServedType:
         rtype = self.catalog.by_kind(api_version, kind)
         if rtype is None:
             raise NotFound(f"no resource serves kind {kind!r} in {api_version!r}")
@@ -138,14 +138,14 @@ class ObjectStore:
                     log.compacted = self._rv
 
     # --- reads ------------------------------------------------------------------
-    def get_entry(self, rtype: ResourceType, namespace: str | None, name: str) -> Entry:
+    def get_entry(self, rtype: ServedType, namespace: str | None, name: str) -> Entry:
         with self._cond:
             entry = self._objects[rtype].get(_key(rtype, namespace, name))
         if entry is None:
             raise not_found(rtype, name)
         return entry
 
-    def list_entries(self, rtype: ResourceType, namespace: str | None = None,
+    def list_entries(self, rtype: ServedType, namespace: str | None = None,
                      labels: LabelSelector | None = None, fields: FieldSelector | None = None,
                      limit: int = 0, continue_token: str = "",
                      exact: int | None = None) -> tuple[list[Entry], int, str]:
@@ -192,7 +192,7 @@ class ObjectStore:
             token = base64.urlsafe_b64encode(raw.encode()).decode()
         return out, list_rv, token
 
-    def _objects_at(self, rtype: ResourceType, rv: int) -> dict[tuple[str, str], Entry]:
+    def _objects_at(self, rtype: ServedType, rv: int) -> dict[tuple[str, str], Entry]:
         """The objects of ``rtype`` as they were at ``rv``: later events undone, newest first.
 
         Continued lists are served from this snapshot, as the API server serves
@@ -208,7 +208,7 @@ class ObjectStore:
                 objects[key] = event.prev
         return objects
 
-    def _decode_continue(self, rtype: ResourceType, token: str) -> tuple[int, tuple[str, str]]:
+    def _decode_continue(self, rtype: ServedType, token: str) -> tuple[int, tuple[str, str]]:
         try:
             data = json.loads(base64.urlsafe_b64decode(token.encode()))
             list_rv, start = int(data["rv"]), (str(data["start"][0]), str(data["start"][1]))
@@ -220,7 +220,7 @@ class ObjectStore:
         return list_rv, start
 
     # --- watch support --------------------------------------------------------------
-    def watch_start(self, rtype: ResourceType, resource_version: int | None) -> tuple[list[Entry], int]:
+    def watch_start(self, rtype: ServedType, resource_version: int | None) -> tuple[list[Entry], int]:
         """Where a watch starts: (synthetic ADDED entries, rv to stream after).
 
         ``None`` or 0 sends the current state first, like the API server; a
@@ -232,7 +232,7 @@ class ObjectStore:
             self._logs[rtype].since(resource_version)
             return [], resource_version
 
-    def wait_events(self, rtype: ResourceType, after: int, timeout: float) -> tuple[list[Event], int]:
+    def wait_events(self, rtype: ServedType, after: int, timeout: float) -> tuple[list[Event], int]:
         """Events of ``rtype`` newer than ``after`` (waiting up to ``timeout``) and the current rv."""
         with self._cond:
             events = self._logs[rtype].since(after)
@@ -246,7 +246,7 @@ class ObjectStore:
             self._cond.notify_all()
 
     # --- writes ---------------------------------------------------------------------
-    def create_entry(self, rtype: ResourceType, namespace: str | None, obj: dict, *, manager: str,
+    def create_entry(self, rtype: ServedType, namespace: str | None, obj: dict, *, manager: str,
                      scope: str = MAIN, dry_run: bool = False, validation: str = STRICT,
                      operation: str = "Update", lifecycle: bool = False) -> tuple[Entry, list[str]]:
         """Create ``obj``; with ``lifecycle`` (API requests), only in an existing, active namespace."""
@@ -279,7 +279,7 @@ class ObjectStore:
             meta.update(uid=str(uuid.uuid4()), creationTimestamp=now, generation=1)
             return self._commit(rtype, key, new, None, dry_run), warnings
 
-    def replace_entry(self, rtype: ResourceType, namespace: str | None, name: str, obj: dict, *, manager: str,
+    def replace_entry(self, rtype: ServedType, namespace: str | None, name: str, obj: dict, *, manager: str,
                       scope: str = MAIN, dry_run: bool = False, validation: str = STRICT) -> tuple[Entry, list[str]]:
         new = self._prepare_body(rtype, namespace, obj)
         if new["metadata"].get("name") != name:
@@ -293,7 +293,7 @@ class ObjectStore:
                                "has been modified; please apply your changes to the latest version and try again")
             return self._write(rtype, old, new, manager, scope, dry_run, validation)
 
-    def patch_entry(self, rtype: ResourceType, namespace: str | None, name: str, patch: Any, patch_type: str, *,
+    def patch_entry(self, rtype: ServedType, namespace: str | None, name: str, patch: Any, patch_type: str, *,
                     manager: str, scope: str = MAIN, dry_run: bool = False,
                     validation: str = STRICT) -> tuple[Entry, list[str]]:
         with self._cond:
@@ -315,7 +315,7 @@ class ObjectStore:
             new["metadata"]["name"] = name
             return self._write(rtype, old, new, manager, scope, dry_run, validation)
 
-    def apply_entry(self, rtype: ResourceType, namespace: str | None, name: str, applied: dict, *, manager: str,
+    def apply_entry(self, rtype: ServedType, namespace: str | None, name: str, applied: dict, *, manager: str,
                     force: bool = False, scope: str = MAIN, dry_run: bool = False,
                     validation: str = STRICT, lifecycle: bool = False) -> tuple[Entry, list[str], bool]:
         """Server-side apply; returns (entry, warnings, created)."""
@@ -346,7 +346,7 @@ class ObjectStore:
             entry, warnings = self._write(rtype, old, merged, manager, scope, dry_run, validation, managers)
             return entry, warnings, False
 
-    def delete_entry(self, rtype: ResourceType, namespace: str | None, name: str, *, uid: str | None = None,
+    def delete_entry(self, rtype: ServedType, namespace: str | None, name: str, *, uid: str | None = None,
                      resource_version: str | None = None, dry_run: bool = False) -> Entry:
         """Delete an object; a Namespace with finalizers is marked Terminating instead (returned as such)."""
         with self._cond:
@@ -381,7 +381,7 @@ class ObjectStore:
                 return old
             return self._commit(rtype, _key(rtype, None, name), new, old, False)
 
-    def _delete_namespace(self, rtype: ResourceType, old: Entry) -> Entry:
+    def _delete_namespace(self, rtype: ServedType, old: Entry) -> Entry:
         name = old.obj["metadata"]["name"]
         if old.obj["metadata"].get("deletionTimestamp"):
             return old  # already Terminating: deleting again changes nothing
@@ -397,7 +397,7 @@ class ObjectStore:
             self.finalize_namespace(name, rest)
         return terminating
 
-    def delete_collection(self, rtype: ResourceType, namespace: str | None, labels: LabelSelector,
+    def delete_collection(self, rtype: ServedType, namespace: str | None, labels: LabelSelector,
                           fields: FieldSelector) -> list[Entry]:
         with self._cond:
             entries, _, _ = self.list_entries(rtype, namespace, labels, fields)
@@ -411,7 +411,7 @@ class ObjectStore:
                     self._commit(rtype, key, None, objects[key], False)
 
     # --- internals --------------------------------------------------------------------
-    def _check_apply_types(self, rtype: ResourceType, namespace: str | None, name: str, applied: dict) -> None:
+    def _check_apply_types(self, rtype: ServedType, namespace: str | None, name: str, applied: dict) -> None:
         """Server-side apply builds a typed object first: a wrongly typed field fails it with a 500."""
         schemas = self.admission.schemas
         crd_version = schemas.lookup(rtype.api_version, rtype.kind) if schemas else None
@@ -426,7 +426,7 @@ class ObjectStore:
             exc.reason = "InternalError"  # type: ignore[attr-defined]
             raise exc
 
-    def _check_namespace(self, rtype: ResourceType, namespace: str, name: str) -> None:
+    def _check_namespace(self, rtype: ServedType, namespace: str, name: str) -> None:
         """The API server's NamespaceLifecycle admission: no new objects outside a live namespace."""
         ns_type = self.catalog.by_kind("v1", "Namespace")
         if ns_type is None:
@@ -441,7 +441,7 @@ class ObjectStore:
                      "field": "metadata.namespace"}
             exc.details = {**details_of(rtype, name), "causes": [cause]}  # type: ignore[attr-defined]
             raise exc
-    def _prepare_body(self, rtype: ResourceType, namespace: str | None, obj: Any) -> dict:
+    def _prepare_body(self, rtype: ServedType, namespace: str | None, obj: Any) -> dict:
         if not isinstance(obj, dict):
             raise invalid(rtype, "", ["the request body must be a JSON object"], reason="BadRequest")
         new = copy.deepcopy(obj)
@@ -465,7 +465,7 @@ class ObjectStore:
             meta.pop("namespace", None)
         return new
 
-    def _write(self, rtype: ResourceType, old: Entry, new: dict, manager: str, scope: str, dry_run: bool,
+    def _write(self, rtype: ServedType, old: Entry, new: dict, manager: str, scope: str, dry_run: bool,
                validation: str, managers: list[ownership.Manager] | None = None) -> tuple[Entry, list[str]]:
         """Finish an update of ``old`` to ``new``: scope, admission, ownership, generation, no-op check."""
         previous = old.obj
@@ -498,7 +498,7 @@ class ObjectStore:
             return old, warnings  # no-op: same resourceVersion, no event
         return self._commit(rtype, _key(rtype, meta.get("namespace"), meta["name"]), new, old, dry_run), warnings
 
-    def _commit(self, rtype: ResourceType, key: tuple[str, str], new: dict | None, old: Entry | None,
+    def _commit(self, rtype: ServedType, key: tuple[str, str], new: dict | None, old: Entry | None,
                 dry_run: bool) -> Entry:
         """Store ``new`` (or delete when None) under a fresh resourceVersion; record the event."""
         rv = self._rv + 1

@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from federation.errors import ResourceExpired
-from kubesim.resources import ResourceType
+from kubesim.resources import ServedType
 from kubesim.selectors import FieldSelector, LabelSelector
 from kubesim.serving import WatchHandle
 from kubesim.entries import Entry, Event
@@ -66,7 +66,7 @@ def _line(kind: str, raw: bytes) -> bytes:
     return b'{"type":"' + kind.encode() + b'","object":' + raw + b"}\n"
 
 
-def _bookmark(rtype: ResourceType, rv: int, initial_end: bool = False) -> bytes:
+def _bookmark(rtype: ServedType, rv: int, initial_end: bool = False) -> bytes:
     meta: dict = {"resourceVersion": str(rv)}
     if initial_end:
         meta["annotations"] = {"k8s.io/initial-events-end": "true"}
@@ -105,7 +105,7 @@ def _event_object(kind: str, event: Event) -> bytes:
     return event.entry.raw
 
 
-def stream_watch(handler: "RequestHandler", rtype: ResourceType, namespace: str | None, labels: LabelSelector,
+def stream_watch(handler: "RequestHandler", rtype: ServedType, namespace: str | None, labels: LabelSelector,
                  fields: FieldSelector, query: dict) -> None:
     parsed = _parse_query(handler, query)
     if parsed is None:

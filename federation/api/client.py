@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from federation import errors
 from federation.api import converting
 from federation.api.codes import client_error
-from federation.api.control import ClusterRecord, HubStatus, ObjectDiff, RemovalResult, ServiceRow
+from federation.api.control import HubStatus, ObjectDiff, RegisteredCluster, RemovalResult, ServiceRow
 from federation.api.gen.federation.v1 import admin_pb2 as pb
 from federation.api.gen.federation.v1 import admin_pb2_grpc as pb_grpc
 from federation.api.tls import read_pem
@@ -78,12 +78,12 @@ class AdminClient:
 
     # --- calls ---------------------------------------------------------------
     def register_cluster(self, name: str, kubeconfig: str, network: str = "", region: str = "",
-                         istiod_ca: str = "") -> ClusterRecord:
+                         istiod_ca: str = "") -> RegisteredCluster:
         req = pb.RegisterClusterRequest(name=name, kubeconfig=kubeconfig, network=network, region=region,
                                         istiod_ca=istiod_ca)
         return converting.cluster_from_message(self._call("RegisterCluster", req))
 
-    def list_clusters(self) -> list[ClusterRecord]:
+    def list_clusters(self) -> list[RegisteredCluster]:
         resp = self._call("ListClusters", pb.ListClustersRequest())
         return [converting.cluster_from_message(c) for c in resp.clusters]
 

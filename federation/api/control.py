@@ -25,7 +25,7 @@ def _freeze(obj, name: str) -> None:
 
 
 @dataclass(frozen=True)
-class ClusterRecord:
+class RegisteredCluster:
     """A registered member cluster (never its credentials)."""
 
     name: str
@@ -123,11 +123,11 @@ class Control(Protocol):
     hub's own timeouts; none returns credentials."""
 
     def add_cluster(self, name: str, kubeconfig: str, network: str = "", region: str = "",
-                    istiod_ca: str = "") -> ClusterRecord:
+                    istiod_ca: str = "") -> RegisteredCluster:
         """Register a member cluster from its kubeconfig's content (and, optionally,
         where its istiod's TLS port is reached, for rotation's intermediate check)."""
 
-    def list_clusters(self) -> Sequence[ClusterRecord]:
+    def list_clusters(self) -> Sequence[RegisteredCluster]:
         """Registered clusters, ordered by name."""
 
     def remove_cluster(self, name: str, force: bool = False) -> RemovalResult:

@@ -6,18 +6,18 @@ import math
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from federation.api.control import ClusterEndpoints, ClusterRecord, ClusterStatus, HubStatus, ServiceRow
+from federation.api.control import ClusterEndpoints, ClusterStatus, HubStatus, RegisteredCluster, ServiceRow
 from federation.api.gen.federation.v1 import admin_pb2 as pb
 
 
-def cluster_to_message(record: ClusterRecord) -> pb.Cluster:
+def cluster_to_message(record: RegisteredCluster) -> pb.Cluster:
     return pb.Cluster(name=record.name, network=record.network, region=record.region,
                       server=record.server, state=record.state, gateways=list(record.gateways),
                       istiod_ca=record.istiod_ca)
 
 
-def cluster_from_message(msg: pb.Cluster) -> ClusterRecord:
-    return ClusterRecord(name=msg.name, network=msg.network, region=msg.region,
+def cluster_from_message(msg: pb.Cluster) -> RegisteredCluster:
+    return RegisteredCluster(name=msg.name, network=msg.network, region=msg.region,
                          server=msg.server, state=msg.state, gateways=tuple(msg.gateways),
                          istiod_ca=msg.istiod_ca)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Protocol
 
 import yaml
@@ -26,9 +25,10 @@ from federation.hub.summaries import PushView
 from federation.kube.client import KubeClient
 from federation.kube.kubeconfigs import parse_kubeconfig
 from federation.model import ClusterState
+from federation.model.ids import check_cluster_name, ref_of
 from federation.model.policy import parse_policy
 from federation.push.diffing import differences
-from federation.render import Rendered, conflicts, object_ref
+from federation.render import Rendered, conflicts
 from federation.settings import HubSettings
 from federation.store import Store
 from federation.store.keys import Keys
@@ -36,15 +36,8 @@ from federation.trust.signer_probe import check_address
 
 log = logging.getLogger(__name__)
 
-NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 RESOURCE_API = "federation.mesh/v1alpha1"
 MAX_DOCUMENTS = 500
-
-
-def _check_name(name: str) -> None:
-    if not NAME_RE.match(name or ""):
-        raise errors.ValidationError(
-            f"cluster name {name!r}: must be a DNS-1123 label (lowercase letters, digits, '-', ≤ 63)")
 
 
 def parse_documents(yaml_text: str) -> list[dict]:
@@ -106,7 +99,7 @@ class HubControl(control.Control):
 
     # -- clusters -------------------------------------------------------------
     def add_cluster(self, name, kubeconfig, network="", region="", istiod_ca=""):
-        _check_name(name)
+        check_cluster_name(name)
         istiod_ca = check_address(istiod_ca)
         source = f"kubeconfig for cluster {name!r}"
         allow = self.hub.settings.kubeconfig_options
@@ -129,7 +122,7 @@ class HubControl(control.Control):
         register_once(self.hub.store, self.hub.kek, record)
         log.info("cluster registered", extra={"fields": {"cluster": name, "server": kube.server,
                                                          "uid": identity.uid}})
-        return control.ClusterRecord(name=name, network=network, region=region,
+        return control.RegisteredCluster(name=name, network=network, region=region,
                                      server=kube.server, state="registered", istiod_ca=istiod_ca)
 
     def _records(self) -> list[ClusterRecord]:
@@ -143,7 +136,7 @@ class HubControl(control.Control):
         for record in self._records():
             info = snapshot.clusters.get(record.name)
             member = members.get(record.name)
-            out.append(control.ClusterRecord(
+            out.append(control.RegisteredCluster(
                 name=record.name, network=(info.network if info else record.network),
                 region=(info.region if info else record.region), server=record.server,
                 state=member.state.value if member else (
@@ -155,7 +148,7 @@ class HubControl(control.Control):
         """Stop serving a cluster and delete what this hub wrote there. One that
         does not answer stays "removing" (retried with back-off) unless ``force``,
         which gives up and names what is left behind."""
-        _check_name(name)
+        check_cluster_name(name)
         removals = self.hub.removals
         if removals.get(name) is None:
             removals.begin(name, self.hub.owned_summary(name))  # NotFound when unknown
@@ -232,7 +225,7 @@ class HubControl(control.Control):
         """Desired (as ``render``) against live, read with the hub's own credentials."""
         if cluster not in self.hub.clusters():
             raise errors.NotFound(f"cluster {cluster!r} is not registered")
-        desired = {object_ref(o): o for o in self.hub.render(cluster).objects()}
+        desired = {ref_of(o): o for o in self.hub.render(cluster).objects()}
         inventory = self.hub.live_inventory(cluster)
         live = dict(inventory.raw) if inventory is not None else {}
         return [control.ObjectDiff(api_version=d.ref[0], kind=d.ref[1], namespace=d.ref[2], name=d.ref[3],

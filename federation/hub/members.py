@@ -25,7 +25,7 @@ from federation.catalog import ClusterRecord
 from federation.kube.client import KubeClient
 from federation.kube.resources import ResourceType
 from federation.model import ChangeSet, ClusterChange, ClusterState, ServiceChange
-from federation.push.digest import Ref
+from federation.model.ids import Ref
 from federation.push.fleet import PushFleet
 from federation.push.inventory import take_inventory
 from federation.push.pushing import ClusterPusher, StatusCallback

@@ -20,16 +20,14 @@ from __future__ import annotations
 from typing import Callable, Hashable, Iterable, Protocol
 
 from federation.model import Snapshot
-from federation.model.ids import ServiceKey
+from federation.model.ids import Ref, ServiceKey, ref_of
 from federation.model.policy import FailoverPolicy
 from federation.model.snapshot import Delta
 from federation.registry import RenderRequest
-from federation.render import EVERYTHING, Rendered, Scope, object_ref, render_target
+from federation.render import EVERYTHING, Rendered, Scope, render_target
 
 CLUSTER_BUCKET = "__cluster__"
 NAMESPACE_BUCKET = "namespace"  # buckets ("namespace", name): namespaces the hub creates
-
-Ref = tuple[str, str, str, str]
 
 
 class ClusterObjectSource(Protocol):
@@ -54,7 +52,7 @@ class DesiredState:
         """Replace one bucket; returns {ref: new object, or None if no longer desired}."""
         buckets = self._buckets.setdefault(target, {})
         old = buckets.get(bucket, {})
-        new = {object_ref(obj): obj for obj in objects}
+        new = {ref_of(obj): obj for obj in objects}
         changes: dict[Ref, dict | None] = {ref: obj for ref, obj in new.items() if old.get(ref) != obj}
         changes.update({ref: None for ref in old if ref not in new})
         if new:

@@ -1,8 +1,17 @@
-"""Identifiers and small value types shared by every layer."""
+"""Identifiers and small value types shared by every layer.
+
+The one definition of the DNS-1123 names (``is_dns_label``, ``is_dns_subdomain``)
+and of a member cluster's name (``check_cluster_name``: a DNS-1123 label, as it
+goes into store keys, object names and certificate subjects), and an object's
+identity (``Ref``, ``ref_of``).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from federation import errors
 
@@ -20,6 +29,40 @@ EASTWEST_PORT = 15443
 EXPORT_LABEL = "federation.mesh/export"
 SERVICE_ACCOUNT_ANNOTATION = "federation.mesh/service-account"
 TLS_MODE_LABEL = "security.istio.io/tlsMode"
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS_LABEL_MAX = 63
+DNS_SUBDOMAIN_MAX = 253
+
+
+def is_dns_label(value: Any) -> bool:
+    """A DNS-1123 label: lower-case letters, digits and '-', alphanumeric at both ends, ≤ 63."""
+    return isinstance(value, str) and len(value) <= DNS_LABEL_MAX and bool(_DNS_LABEL.match(value))
+
+
+def is_dns_subdomain(value: Any) -> bool:
+    """A DNS-1123 subdomain: labels joined by '.', ≤ 253."""
+    return isinstance(value, str) and len(value) <= DNS_SUBDOMAIN_MAX and bool(_DNS_SUBDOMAIN.match(value))
+
+
+def check_cluster_name(name: Any) -> str:
+    """A member cluster's name, or ValidationError: it must be a DNS-1123 label."""
+    if not is_dns_label(name):
+        raise errors.ValidationError(
+            f"cluster name {name!r}: must be a DNS-1123 label (lowercase letters, digits, '-', ≤ 63)")
+    return name
+
+
+# (apiVersion, kind, namespace, name); namespace is "" for cluster-scoped objects.
+Ref = tuple[str, str, str, str]
+
+
+def ref_of(obj: Mapping) -> Ref:
+    """The identity of a Kubernetes object (a dict)."""
+    meta = obj.get("metadata") or {}
+    return (obj.get("apiVersion", ""), obj.get("kind", ""), meta.get("namespace") or "", meta.get("name", ""))
 
 
 def split_host_port(address: str, what: str = "address") -> tuple[str, int]:

@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from federation.errors import ValidationError
-from federation.model.ids import CLUSTER_LABEL, NETWORK_LABEL, ServiceKey
+from federation.model.ids import CLUSTER_LABEL, NETWORK_LABEL, ServiceKey, is_dns_label
 from federation.model.service import ClusterService
 from federation.model.validating import (
-    check_header, check_labels, check_unknown, is_dns_label, is_label_key, is_label_value,
+    check_header, check_labels, check_unknown, is_label_key, is_label_value,
 )
 
 API_VERSION = "federation.mesh/v1alpha1"

@@ -10,17 +10,7 @@ import re
 from typing import Any, Mapping
 
 from federation.errors import ValidationError
-
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-
-def is_dns_label(value: Any) -> bool:
-    return isinstance(value, str) and len(value) <= 63 and bool(DNS_LABEL.match(value))
-
-
-def is_dns_subdomain(value: Any) -> bool:
-    return isinstance(value, str) and len(value) <= 253 and bool(DNS_SUBDOMAIN.match(value))
+from federation.model.ids import is_dns_label, is_dns_subdomain
 
 
 def check_metadata(meta: Any, problems: list[str], name_is_label: bool = False) -> tuple[str, str]:

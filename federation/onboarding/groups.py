@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from federation.errors import ValidationError
-from federation.model.ids import Locality, PortSpec, ServiceKey
+from federation.model.ids import Locality, PortSpec, ServiceKey, is_dns_label, is_dns_subdomain
 from federation.model.validating import (
-    check_header, check_labels, check_unknown, is_dns_subdomain, is_label_value,
+    check_header, check_labels, check_unknown, is_label_value,
 )
 
 API_VERSION = "federation.mesh/v1alpha1"
@@ -39,7 +39,6 @@ _TOP_FIELDS = ("apiVersion", "kind", "metadata", "spec")
 _SPEC_FIELDS = ("labels", "serviceAccount", "network", "locality", "ports", "probe")
 _PORT_FIELDS = ("name", "number", "protocol")
 _PROBE_FIELDS = ("httpGet", "tcpSocket", "periodSeconds", "timeoutSeconds")
-_PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HTTP_PATH = re.compile(r"^/[\x21-\x7e]*$")
 
 
@@ -195,7 +194,7 @@ def _ports(raw: Any, problems: list[str]) -> tuple[PortSpec, ...]:
         if not isinstance(name, str) or not name:
             problems.append(f"{where}.name: required")
             ok = False
-        elif len(name) > 15 or not _PORT_NAME.match(name):
+        elif len(name) > 15 or not is_dns_label(name):
             problems.append(f"{where}.name: {name!r} is not a port name "
                             "(lower-case letters, digits, '-', at most 15)")
             ok = False

@@ -6,7 +6,7 @@ rendered desired set: it writes only objects whose content hash changed
 only after the cluster's first full sync, and reports a ``PushStatus``.
 """
 
-from federation.push.digest import HASH_ANNOTATION, Ref, content_digest, ref_of  # noqa: F401
+from federation.push.digest import HASH_ANNOTATION, content_digest  # noqa: F401
 from federation.push.fleet import PushFleet  # noqa: F401
 from federation.push.inventory import OWNED_KINDS, delete_all_owned, read_inventory  # noqa: F401
 from federation.push.pushing import ClusterPusher, RetryPolicy  # noqa: F401

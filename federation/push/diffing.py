@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from federation.push.digest import Ref
+from federation.model.ids import Ref
 
 CREATE, UPDATE, DELETE, CONFLICT = "create", "update", "delete", "conflict"
 REDACTED = "<redacted>"

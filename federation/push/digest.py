@@ -19,10 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Mapping, Tuple
+from typing import Mapping
 
 from federation import errors
-from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
+from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL, Ref, ref_of
 
 HASH_ANNOTATION = "federation.mesh/hash"
 HUB_LABEL = "federation.mesh/hub"
@@ -30,16 +30,8 @@ MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 DEFAULT_HUB_ID = "standalone"  # pushers built outside a hub (tests, tools)
 LEGACY = ""  # owner_of: managed by mesh-federation, no hub identity
 
-# (apiVersion, kind, namespace, name); namespace is "" for cluster-scoped kinds.
-Ref = Tuple[str, str, str, str]
 
 _STATUS_CODE = re.compile(r"^(.*?: \d{3})\b")
-
-
-def ref_of(obj: Mapping) -> Ref:
-    meta = obj.get("metadata") or {}
-    return (obj.get("apiVersion", ""), obj.get("kind", ""),
-            meta.get("namespace") or "", meta.get("name", ""))
 
 
 def describe(ref: Ref) -> str:

@@ -16,8 +16,8 @@ import tenacity
 
 from federation import errors
 from federation.kube.client import KubeClient
-from federation.model.ids import MANAGED_BY
-from federation.push.digest import DEFAULT_HUB_ID, Ref
+from federation.model.ids import MANAGED_BY, Ref
+from federation.push.digest import DEFAULT_HUB_ID
 from federation.push.inventory import delete_all_owned
 from federation.push.pushing import (
     AppliedCallback, ClusterPusher, RetryPolicy, StatusCallback,

@@ -22,9 +22,9 @@ from typing import Callable
 from federation import errors
 from federation.kube.client import KubeClient
 from federation.kube.resources import SERVICE, ResourceType
-from federation.model.ids import MANAGED_BY
+from federation.model.ids import MANAGED_BY, Ref
 from federation.model.ownership import taken_over
-from federation.push.digest import DEFAULT_HUB_ID, LEGACY, MANAGED_SELECTOR, Ref, describe, owner_of
+from federation.push.digest import DEFAULT_HUB_ID, LEGACY, MANAGED_SELECTOR, describe, owner_of
 from federation.push.owned import (  # noqa: F401  (OWNED_KINDS: where the pusher's callers look)
     FIELD_SELECTORS, LISTED_WHOLE, OWNED_KINDS, Inventory, LiveObject, live_ref,
 )

@@ -11,7 +11,8 @@ from federation.kube.resources import (
     DESTINATION_RULE, ISTIO_GATEWAY, K8S_GATEWAY, NAMESPACE, SECRET, SERVICE, SERVICE_ENTRY, WORKLOAD_ENTRY,
     ResourceType,
 )
-from federation.push.digest import Ref, live_digest
+from federation.model.ids import Ref
+from federation.push.digest import live_digest
 
 # Kinds the hub writes, and the one namespace to list (None: cluster-wide).
 # Secrets are listed in istio-system only: that is where cacerts lives, and it

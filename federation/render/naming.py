@@ -15,8 +15,9 @@ import re
 from typing import Iterable
 
 from federation.model.ids import (
-    MANAGED_BY, MANAGED_BY_LABEL, PortSpec, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL, ServiceKey,
+    MANAGED_BY, MANAGED_BY_LABEL, PortSpec, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL, ServiceKey, is_dns_label,
 )
+from federation.model.validating import is_label_value
 
 COMPONENT_LABEL = "federation.mesh/component"
 VM_LABEL = "federation.mesh/vm"
@@ -25,8 +26,6 @@ VM_SOURCE = "vm"  # federation.mesh/source-cluster of VM WorkloadEntries
 
 MAX_NAME = 63
 _HASH_LEN = 8
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _PORT_NAME = re.compile(r"^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$")
 
 
@@ -41,7 +40,7 @@ def dns_name(parts: Iterable[str], identity: Iterable[str] | None = None, force_
     parts = [p for p in parts if p]
     raw = "-".join(parts)
     clean = re.sub(r"[^a-z0-9-]+", "-", raw.lower()).strip("-")
-    if not force_hash and clean == raw and len(clean) <= MAX_NAME and _DNS_LABEL.match(clean):
+    if not force_hash and clean == raw and is_dns_label(clean):
         return clean
     suffix = digest(*(identity if identity is not None else parts))
     head = clean[: MAX_NAME - _HASH_LEN - 1].strip("-")
@@ -50,7 +49,7 @@ def dns_name(parts: Iterable[str], identity: Iterable[str] | None = None, force_
 
 def label_value(text: str) -> str:
     """``text`` if it is a valid label value, else a valid one with a hash of it."""
-    if len(text) <= MAX_NAME and _LABEL_VALUE.match(text):
+    if is_label_value(text):
         return text
     clean = re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
     head = clean[: MAX_NAME - _HASH_LEN - 1].strip("-_.")
@@ -77,13 +76,6 @@ def service_labels(key: ServiceKey) -> dict[str, str]:
         SERVICE_NAMESPACE_LABEL: label_value(key.namespace),
         SERVICE_NAME_LABEL: label_value(key.name),
     }
-
-
-def object_ref(obj: dict) -> tuple[str, str, str, str]:
-    """(apiVersion, kind, namespace, name); namespace is "" for cluster-scoped objects."""
-    meta = obj.get("metadata") or {}
-    return (obj.get("apiVersion", ""), obj.get("kind", ""), meta.get("namespace", "") or "",
-            meta.get("name", ""))
 
 
 def object_hash(obj: dict) -> str:

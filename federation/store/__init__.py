@@ -1,7 +1,8 @@
 """State store: the ``Store`` protocol with an etcd backend and an in-memory one.
 
 All hub state (clusters, policies, VM leases, tokens, encrypted CA material,
-status) lives here under one key prefix; ``open_store`` picks the backend.
+status) lives here under one key prefix, every key spelled in ``keys``;
+``open_store`` picks the backend.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from federation import errors
+from federation.model.ids import check_cluster_name
 from federation.store.base import Compare, Put, Store
 from federation.store.keys import Keys, TrustKeys
 from federation.trust import rotation, sealing
@@ -33,7 +34,7 @@ from federation.trust.certificates import (
     CertifiedKey, as_datetime, certificate_pem, create_root, fingerprint, issue_intermediate,
     load_certificate, load_root, needs_renewal, renewal_due_at,
 )
-from federation.trust.records import CARecord, check_cluster_name, seal_record
+from federation.trust.records import CARecord, seal_record
 from federation.trust.rotation import RotationPlan, RotationProgress, Step
 from federation.trust.workload import (
     DEFAULT_TTL, WorkloadCertificate, check_csr, check_trust_domain, check_ttl, issue_leaf,

@@ -23,16 +23,7 @@ from federation.trust.certificates import (
     private_key_pem,
 )
 
-_CLUSTER = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
 _AGENT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._:@-]{0,251}[A-Za-z0-9])?$")
-
-
-def check_cluster_name(cluster: str) -> str:
-    """Cluster names go into store keys and certificate subjects: DNS-style, ≤ 63 chars."""
-    if not isinstance(cluster, str) or not _CLUSTER.match(cluster):
-        raise errors.ValidationError(f"invalid cluster name {cluster!r} (lower-case letters, "
-                                     "digits, '-' and '.', at most 63)")
-    return cluster
 
 
 def check_agent_id(agent_id: str) -> str:

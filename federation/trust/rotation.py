@@ -26,10 +26,11 @@ from enum import IntEnum
 from typing import Iterable, Mapping
 
 from federation import errors
+from federation.model.ids import check_cluster_name
 from federation.store.base import Compare, Delete, Put, Store
 from federation.trust.cacerts import CACerts, build_cacerts
 from federation.store.keys import TrustKeys
-from federation.trust.records import check_agent_id, check_cluster_name
+from federation.trust.records import check_agent_id
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from federation import errors
+from federation.model.ids import is_dns_label, is_dns_subdomain
 from federation.trust.certificates import (
     BACKDATE, CertifiedKey, as_datetime, build_certificate, key_usage, key_weakness,
 )
@@ -23,8 +24,6 @@ DEFAULT_TTL = dt.timedelta(hours=24)
 MIN_TTL = dt.timedelta(minutes=5)
 MAX_TTL = dt.timedelta(days=30)
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _TRUST_DOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9._]{0,253}[a-z0-9])?$")
 
 _LEAF_KEY_USAGE = key_usage(digital_signature=True, key_encipherment=True)
@@ -39,9 +38,9 @@ def check_trust_domain(trust_domain: str) -> str:
 def spiffe_id(trust_domain: str, namespace: str, service_account: str) -> str:
     """``spiffe://<trust-domain>/ns/<ns>/sa/<sa>``, refusing names that could smuggle paths."""
     check_trust_domain(trust_domain)
-    if not isinstance(namespace, str) or not _LABEL.match(namespace):
+    if not is_dns_label(namespace):
         raise errors.CSRRejected(f"invalid namespace {namespace!r}")
-    if not isinstance(service_account, str) or not _SUBDOMAIN.match(service_account):
+    if not is_dns_subdomain(service_account):
         raise errors.CSRRejected(f"invalid service account {service_account!r}")
     return f"spiffe://{trust_domain}/ns/{namespace}/sa/{service_account}"
 

@@ -11,7 +11,7 @@ import yaml
 from federation import errors
 from federation.api.client import AdminClient
 from federation.api import control
-from federation.api.control import ClusterEndpoints, ClusterRecord, ClusterStatus, HubStatus, ServiceRow
+from federation.api.control import ClusterEndpoints, ClusterStatus, HubStatus, RegisteredCluster, ServiceRow
 from federation.api.server import ApiServer
 from federation.api.tls import CertificateAuthority, KeyPair, ServerTLS, issue_server_cert, make_self_signed_ca
 
@@ -24,7 +24,7 @@ class FakeHub:
     def __init__(self):
         self.calls: list[str] = []
         self.fail_with: BaseException | None = None
-        self.clusters: dict[str, ClusterRecord] = {}
+        self.clusters: dict[str, RegisteredCluster] = {}
         self.resources: dict[tuple[str, str, str], dict] = {}
         self._lock = threading.Lock()
 
@@ -43,7 +43,7 @@ class FakeHub:
             raise errors.ConfigError(f"kubeconfig for {name} has no cluster server") from exc
         if name in self.clusters:
             raise errors.AlreadyExists(f"cluster {name} is already registered")
-        record = ClusterRecord(name, network, region, server, "connecting", ("192.0.2.10",))
+        record = RegisteredCluster(name, network, region, server, "connecting", ("192.0.2.10",))
         self.clusters[name] = record
         return record
 

@@ -2,7 +2,7 @@
 
 import yaml
 
-from federation.api.control import ClusterEndpoints, ClusterRecord, ClusterStatus, HubStatus, ServiceRow
+from federation.api.control import ClusterEndpoints, ClusterStatus, HubStatus, RegisteredCluster, ServiceRow
 
 KUBECONFIG = """
 apiVersion: v1
@@ -27,7 +27,7 @@ spec: {failover: []}
 
 def test_register_cluster_returns_record_without_credentials(client, fake):
     record = client.register_cluster("east", KUBECONFIG, network="net-east", region="us-east")
-    assert record == ClusterRecord("east", "net-east", "us-east", "https://10.0.0.1:6443",
+    assert record == RegisteredCluster("east", "net-east", "us-east", "https://10.0.0.1:6443",
                                    "connecting", ("192.0.2.10",))
     assert fake.calls == ["add_cluster"]
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from federation.push.digest import content_matches, owned_digest, ref_of, stamped_body
+from federation.model.ids import ref_of
+from federation.push.digest import content_matches, owned_digest, stamped_body
 from federation.push.inventory import OWNED_KINDS
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
-from federation.push import RetryPolicy, ref_of
+from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL, ref_of
+from federation.push import RetryPolicy
 
 FAST_RETRY = RetryPolicy(initial_delay=0.05, max_delay=0.3, jitter=0.05)
 WAIT = 10.0  # upper bound of every wait for a pusher to reach a state

@@ -7,9 +7,9 @@ import copy
 import pytest
 
 from federation import errors
-from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
+from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL, ref_of
+from federation.push import HASH_ANNOTATION, content_digest
 from federation.push.digest import DEFAULT_HUB_ID, HUB_LABEL
-from federation.push import HASH_ANNOTATION, content_digest, ref_of
 from federation.push.digest import owned_digest, safe_message, stamped, stamped_body
 from tests.push.support import cacerts, workload_entry
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from federation.kube.client import SECRET, WORKLOAD_ENTRY
-from federation.push import ref_of
+from federation.model.ids import ref_of
 from federation.push.digest import owned_digest
 from federation.push.inventory import Inventory, LiveObject
 from federation.push.ledger import Ledger

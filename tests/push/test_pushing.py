@@ -7,8 +7,8 @@ import time
 
 import kubernetes
 
-from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
-from federation.push import HASH_ANNOTATION, ref_of
+from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL, ref_of
+from federation.push import HASH_ANNOTATION
 from federation.push.digest import DEFAULT_HUB_ID, HUB_LABEL, owned_digest
 from tests.push.support import WAIT, cacerts, desired, destination_rule, workload_entry
 from tests.support import writes

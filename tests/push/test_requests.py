@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from federation.push.inventory import OWNED_KINDS
 
-from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL
-from federation.push import ref_of
+from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL, ref_of
 from tests.push.support import WAIT, cacerts, desired, destination_rule, workload_entry
 
 WE = ("networking.istio.io/v1", "WorkloadEntry")

@@ -25,6 +25,7 @@ from federation.model import (
     ChangeSet, ClusterChange, ClusterInfo, ClusterService, Locality, PortSpec, ServiceChange,
     ServiceKey, Snapshot, UserRulesChange, VMChange, VMWorkload,
 )
+from federation.model.ids import is_dns_label
 from federation.model.policy import parse_duration
 from tests.support import crd_schemas
 
@@ -103,7 +104,6 @@ def assert_golden(name: str, objects: list[dict]) -> None:
 
 
 # --- schema checks ------------------------------------------------------------------
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PORT_NAME = re.compile(r"^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$")
 _HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
@@ -119,7 +119,7 @@ def schema_errors(obj: dict) -> list[str]:
         return [f"{api_version} {kind}: no CRD schema for it"]
     errors = schemas.validate(obj)
     name = obj["metadata"]["name"]
-    if len(name) > 63 or not _DNS_LABEL.match(name):
+    if not is_dns_label(name):
         errors.append(f"metadata.name: {name!r} is not a DNS-1123 label")
     spec = obj.get("spec", {})
     if kind == "WorkloadEntry":
@@ -167,7 +167,7 @@ def _core_errors(obj: dict) -> list[str]:
         if len(ports) > 1 and (not all(names) or len(set(names)) != len(names)):
             errors.append("spec.ports: every port of a multi-port Service needs a unique name")
         for port in ports:
-            if not _DNS_LABEL.match(port.get("name", "x")) or len(port.get("name", "")) > 15:
+            if not is_dns_label(port.get("name", "x")) or len(port.get("name", "")) > 15:
                 errors.append(f"spec.ports: {port.get('name')!r} is not a valid port name")
     return errors
 

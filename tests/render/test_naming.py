@@ -6,12 +6,12 @@ import re
 
 from federation.model import ClusterInfo, PortSpec, ServiceKey
 from federation.model.ids import SOURCE_CLUSTER_LABEL
-from federation.render import object_hash, object_ref, render_cluster, render_service
+from federation.model.ids import is_dns_label, ref_of
+from federation.render import object_hash, render_cluster, render_service
 from federation.render.naming import dns_name, label_value, port_name
 
 from .support import assert_valid, service, snapshot, vm
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
@@ -27,7 +27,7 @@ def test_long_inputs_give_valid_distinct_names():
     names = {dns_name(["fed", "s" * 63, f"cluster-{i}" * 10, "zone"]) for i in range(20)}
     assert len(names) == 20
     for name in names:
-        assert len(name) <= 63 and DNS_LABEL.match(name)
+        assert is_dns_label(name)
 
 
 def test_label_values_are_valid():
@@ -56,11 +56,11 @@ def test_rendered_names_within_limits_for_long_service_and_cluster_names():
     # gateway; Namespace, stub Service, 1 + 1 WorkloadEntries, DestinationRule
     assert [o["kind"] for o in objects] == [
         "Gateway", "Namespace", "Service", "WorkloadEntry", "WorkloadEntry", "DestinationRule"]
-    refs = [object_ref(o) for o in objects]
+    refs = [ref_of(o) for o in objects]
     assert len(refs) == len(set(refs))
     for obj in objects:
         name = obj["metadata"]["name"]
-        assert len(name) <= 63 and DNS_LABEL.match(name), name
+        assert is_dns_label(name), name
         for value in obj["metadata"]["labels"].values():
             assert len(value) <= 63 and LABEL_VALUE.match(value), value
     assert_valid(objects)
@@ -78,14 +78,14 @@ def test_two_clusters_whose_names_clean_up_alike_get_distinct_entry_names():
     names = {o["metadata"]["name"] for o in objects if o["kind"] == "WorkloadEntry"}
     assert len(names) == 2
     for name in names:
-        assert name.startswith("fed-reviews-cluster-b-") and DNS_LABEL.match(name)
+        assert name.startswith("fed-reviews-cluster-b-") and is_dns_label(name)
 
 
-def test_object_ref_and_hash():
+def test_ref_of_and_hash():
     obj = {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
            "metadata": {"name": "x", "namespace": "default"}, "spec": {"b": 1, "a": [1, 2]}}
-    assert object_ref(obj) == ("networking.istio.io/v1", "WorkloadEntry", "default", "x")
-    assert object_ref({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}) == (
+    assert ref_of(obj) == ("networking.istio.io/v1", "WorkloadEntry", "default", "x")
+    assert ref_of({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}) == (
         "v1", "Namespace", "", "n")
     same = {"spec": {"a": [1, 2], "b": 1}, "metadata": {"namespace": "default", "name": "x"},
             "kind": "WorkloadEntry", "apiVersion": "networking.istio.io/v1"}
