@@ -159,8 +159,9 @@ def test_full_rotation_on_real_istiods_gated_on_their_roots_and_signing_intermed
 
     # Step 1 is not left while cluster-3's istiod publishes the old root only.
     st = status_when(mesh, lambda s: s["rotation"]["step"] == 1 and s["rotation"]["pending_clusters"] == [HELD]
-                     and all(gate_of(s, c)["confirmed"] for c in CLUSTERS if c != HELD),
-                     "cluster-1 and cluster-2 confirming step 1, cluster-3 not")
+                     and all(gate_of(s, c)["confirmed"] for c in CLUSTERS if c != HELD)
+                     and gate_of(s, HELD)["cacerts_written"],
+                     "cluster-1 and cluster-2 confirming step 1, cluster-3 holding its cacerts but not")
     held = gate_of(st, HELD)
     assert held["cacerts_written"] and held["published_roots"] == [old_id]
     assert held["waiting_for"].startswith(NOT_RELOADED), held
