@@ -128,7 +128,7 @@ def cmd_serve(args) -> int:
 def listener_env(service) -> dict[str, str]:
     """The running hub's other listeners as hub.env variables (only those that listen)."""
     env = {}
-    server = getattr(getattr(service, "onboarding", None), "server", None)
+    server = service.onboarding.server
     if server is not None:
         env["FEDERATION_ONBOARDING"] = server.address
         env["FEDERATION_ONBOARDING_SESSION"] = server.session_address

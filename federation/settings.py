@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from federation import errors
+from federation.kube.kubeconfigs import parse_options
+
 EXPORT_MODES = ("all", "namespace-label", "service-export")
 
 
@@ -38,6 +41,10 @@ class HubSettings:
     # certificate lifetime (Istio's default workload TTL is 24 h).
     rotation_soak: float = 24 * 3600.0
     onboarding_session_listen: str = ""  # mTLS port for Renew/Heartbeat; empty: onboarding port + 1
+    vm_enroll_failures: int = 5  # failed enrollments per peer address before it is slowed down
+    vm_enroll_refill_seconds: float = 10.0  # one more allowed failure per this many seconds
+    vm_max_concurrent_rpcs: int = 64  # onboarding calls in flight; beyond: RESOURCE_EXHAUSTED at once
+    vm_server_threads: int = 8  # onboarding server worker threads
     replica_id: str = ""  # this replica's name in the membership; empty: hostname plus a random suffix
     lease_ttl: int = 10  # replica membership lease (seconds): a dead replica's clusters move after it
     removal_retry_max: float = 30.0  # longest back-off between cleanups of a cluster being removed
@@ -45,9 +52,6 @@ class HubSettings:
     kubeconfig_options: tuple[str, ...] = ()
 
     def validate(self) -> None:
-        from federation import errors
-        from federation.kube.kubeconfigs import parse_options
-
         self.kubeconfig_options = parse_options(self.kubeconfig_options)
 
         if self.export_mode not in EXPORT_MODES:

@@ -13,9 +13,13 @@ from federation import errors
 from federation.catalog import load_cluster_record
 from federation.check.findings import FAIL, OK, WARN, Finding, agreement
 from federation.check.probing import MemberReport, probe_member
+from federation.api.control import Control
 from federation.check.reasons import explain
 from federation.kube.client import KubeClient
+from federation.settings import HubSettings
+from federation.store import Store
 from federation.store.keys import Keys
+from federation.trust.authority import TrustAuthority
 from federation.trust.certificates import fingerprint
 
 log = logging.getLogger(__name__)
@@ -24,14 +28,19 @@ MAX_PARALLEL = 8
 
 
 class Checker:
-    """Runs the checks of a running hub (``HubService``)."""
+    """Runs the checks of a running hub: its status as the admin API answers it
+    (``control``), its stored cluster records, and its trust ``authority``."""
 
-    def __init__(self, service):
-        self.service = service
-        self.hub = service.hub
+    def __init__(self, control: Control, store: Store, kek: bytes, settings: HubSettings,
+                 authority: TrustAuthority):
+        self.control = control
+        self.store = store
+        self.kek = kek
+        self.settings = settings
+        self.authority = authority
 
     def run(self, cluster: str = "") -> list[Finding]:
-        status = self.service.control.status()
+        status = self.control.status()
         findings = self._hub(status)
         records = self._records()
         if cluster:
@@ -40,7 +49,7 @@ class Checker:
                 raise errors.NotFound(f"cluster {cluster!r} is not registered")
         roots, has_root = self._roots()
         by_name = {c.name: c for c in status.clusters}
-        settings = self.hub.settings
+        settings = self.settings
 
         def probe(record) -> MemberReport:
             kube = KubeClient(record.name, record.kubeconfig, timeout=min(settings.cluster_timeout, 10.0),
@@ -67,14 +76,13 @@ class Checker:
         return findings
 
     def _records(self):
-        items, _ = self.hub.store.range(Keys.CLUSTERS)
-        return sorted((load_cluster_record(kv.value, self.hub.kek) for kv in items), key=lambda r: r.name)
+        items, _ = self.store.range(Keys.CLUSTERS)
+        return sorted((load_cluster_record(kv.value, self.kek) for kv in items), key=lambda r: r.name)
 
     def _roots(self) -> tuple[tuple[str, ...], bool]:
-        authority = getattr(self.service, "trust", None)
-        if authority is None or not authority.has_root():
+        if not self.authority.has_root():
             return (), False
-        pems = authority.trust_bundle().encode()
+        pems = self.authority.trust_bundle().encode()
         return tuple(fingerprint(c) for c in x509.load_pem_x509_certificates(pems)), True
 
     def _hub(self, status) -> list[Finding]:
@@ -89,10 +97,7 @@ class Checker:
         if status.store_backend == "memory":
             out.append(Finding("hub", "state survives a restart", WARN, "the store is in memory",
                                "run the hub with --store etcd://HOST:PORT (deploy/hub overlays)"))
-        authority = getattr(self.service, "trust", None)
-        if authority is None:
-            out.append(Finding("hub", "mesh root exists", WARN, "this hub serves no trust feature"))
-        elif authority.has_root():
+        if self.authority.has_root():
             out.append(Finding("hub", "mesh root exists", OK, "the members get their cacerts from it"))
         else:
             out.append(Finding("hub", "mesh root exists", FAIL, "no mesh root: no member gets cacerts",

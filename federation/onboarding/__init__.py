@@ -9,6 +9,7 @@ hub renders the VM's WorkloadEntry into every member cluster.
 Pure parts: ``groups`` (the resource), ``records`` (stored shapes and keys),
 ``bootstrap`` (the sidecar's files), ``limiting`` (per-peer failure buckets).
 Activities: ``tokens``, ``registering`` (enroll, renew, heartbeat, revoke),
-``tracking`` (liveness → registry), ``serving`` (the gRPC listeners);
-``wiring`` installs it all into a ``HubService``; ``cli`` is ``federation vm``.
+``serving`` (the gRPC listeners); ``running`` is the feature of one replica,
+built by the hub's composition root; ``cli`` is ``federation vm``. Liveness is
+read into the registry by ``federation.sources.vm_tracking``.
 """

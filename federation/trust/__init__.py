@@ -10,10 +10,11 @@ Pure layers: ``certificates`` (keys, roots, intermediates), ``workload`` (CSR
 checks, leaves), ``cacerts`` (the Secret), ``rotation`` (the plan's steps);
 ``sealing`` encrypts at rest; ``authority`` ties them to the Store.
 
-In the hub: ``keeping`` (the thread that delivers every cluster's cacerts and
-drives rotations), ``wiring`` (``install(service)``: the keeper, the Trust gRPC
-service, the expiry gauge), ``metrics``, and ``client``/``cli`` (``federation
-trust …``). These import the hub's parts, so they are not re-exported here.
+In the hub: ``keeping`` (the thread that delivers every cluster's cacerts, a
+source of per-cluster objects declared to the hub's reconciling, and drives
+rotations), ``metrics``, and ``client``/``cli`` (``federation trust …``); the
+hub's composition root serves the Trust gRPC service. These import the hub's
+parts, so they are not re-exported here.
 """
 
 from federation.trust.authority import ExpiryItem, TrustAuthority

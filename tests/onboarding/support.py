@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,24 +14,11 @@ import kubernetes
 import yaml
 
 from federation.onboarding.client import VMAdminClient
-from federation.onboarding.settings import OnboardingSettings
+from federation.settings import HubSettings
 from federation.serving import HubService, Workdir, prepare_workdir
+from tests.support import REPO_ROOT  # noqa: F401  (for the tests here)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DIR = REPO_ROOT.parent / "shared"
 PYTHON = sys.executable
-
-
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):
-    """Poll ``predicate`` until it returns a truthy value (returned) or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def group_doc(name: str = "ratings", namespace: str = "default", **spec) -> dict:
@@ -102,9 +88,8 @@ def start_hub(root: Path, **overrides) -> Hub:
                   vm_enroll_failures=100,
                   rotation_soak=0.0)  # rotation steps are not soaked here (tests/trust_integration is)
     values.update(overrides)
-    service = HubService(OnboardingSettings(**values))
-    if getattr(service, "trust", None) is not None:  # else onboarding makes the root itself
-        service.trust.init_root()
+    service = HubService(HubSettings(**values))
+    service.trust.init_root()
     service.start()
     client = VMAdminClient(service.api.address, ca_file=workdir.ca,
                            token=workdir.token.read_text().strip(), timeout=10)
