@@ -30,6 +30,8 @@ def test_an_object_the_hub_cannot_write_shows_as_a_conflict_and_diff_exits_one(e
                                 "spec": {"address": "192.0.2.9"}}, manager="kubectl")
     env.start_hub()
     env.register_all()
+    # members start a moment after their registration is stored
+    wait_for(lambda: "cluster-2" in env.service.hub.clusters(), what="cluster-2 running on the hub")
     wait_for(lambda: any(d.name == name and d.action == "conflict"
                          for d in env.service.control.diff("cluster-2")), what="the conflict in diff")
     proc = cli(env, "diff", "--cluster", "cluster-2")
