@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 
 from federation import __version__, errors
+from federation.check.reasons import error_reason
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,6 @@ class Telemetry:
 
     def observe_push(self, status) -> None:
         """Record a pusher's new status: failures by reason, and the last successful sync."""
-        from federation.check.reasons import error_reason
-
         with self._lock:
             before = self._failures.get(status.cluster, 0)
             self._failures[status.cluster] = status.failures
