@@ -43,6 +43,12 @@ class ClusterInfo:
     resolved: tuple[str, ...] = ()
     # namespaces that exist there, not counting the ones the hub created
     namespaces: frozenset[str] = frozenset()
+    # labels given at registration (``federation cluster add --label k=v``), sorted:
+    # what import selectors and MeshPolicy cluster selectors match
+    labels: tuple[tuple[str, str], ...] = ()
+    # False while the hub's prober cannot reach any of its east-west gateways
+    # (gateway-aware failover): other clusters' entries for it are withdrawn
+    gateway_reachable: bool = True
 
 
 def gateway_ip(info: ClusterInfo) -> str:

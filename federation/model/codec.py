@@ -38,13 +38,15 @@ def service_from_dict(data: dict) -> ClusterService:
 
 def cluster_info_to_dict(info: ClusterInfo) -> dict:
     return {"name": info.name, "network": info.network, "region": info.region,
-            "gateways": list(info.gateways), "gatewayPort": info.gateway_port}
+            "gateways": list(info.gateways), "gatewayPort": info.gateway_port,
+            "labels": dict(info.labels)}
 
 
 def cluster_info_from_dict(data: dict, stale: bool = False) -> ClusterInfo:
     return ClusterInfo(name=data["name"], network=data.get("network", ""),
                        region=data.get("region", ""), gateways=tuple(data.get("gateways", ())),
-                       gateway_port=int(data.get("gatewayPort", 15443)), stale=stale)
+                       gateway_port=int(data.get("gatewayPort", 15443)), stale=stale,
+                       labels=tuple(sorted(data.get("labels", {}).items())))
 
 
 def vm_to_dict(vm: VMWorkload) -> dict:
