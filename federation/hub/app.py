@@ -62,7 +62,7 @@ class Hub:
                                      on_change=self._on_replicas)
         self.summaries = SummaryWriter(store, guard=self.membership.guard)
         self.statuses = PushStatuses(store, self.summaries, self.telemetry, self.replica_id)
-        self.reconciler = Reconciler(settings.domain, lambda: self.resources.policies, self.telemetry.tracer)
+        self.reconciler = Reconciler(settings.domain, lambda: self.resources.policy_set, self.telemetry.tracer)
         self.registry = Registry(self._publish, settings.debounce_quiet, settings.debounce_max,
                                  weight_max=settings.debounce_weight_max)
         self._members = Members(settings, self.registry, self.membership, self.telemetry,

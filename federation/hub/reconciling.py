@@ -21,7 +21,7 @@ from typing import Callable, Hashable, Iterable, Protocol
 
 from federation.model import Snapshot
 from federation.model.ids import Ref, ServiceKey, ref_of
-from federation.model.policy import FailoverPolicy
+from federation.model.policies import PolicySet
 from federation.model.snapshot import Delta
 from federation.registry import RenderRequest
 from federation.render import EVERYTHING, Rendered, Scope, render_target
@@ -79,9 +79,9 @@ class DesiredState:
 
 class Reconciler:
     """Renders and hands to the pushers (see the module doc). ``policies`` returns
-    the failover policies in force; ``tracer`` gets one ``render`` span per target."""
+    the hub resources in force; ``tracer`` gets one ``render`` span per target."""
 
-    def __init__(self, domain: str, policies: Callable[[], list[FailoverPolicy]], tracer):
+    def __init__(self, domain: str, policies: Callable[[], PolicySet], tracer):
         self._domain = domain
         self._policies = policies
         self._tracer = tracer
@@ -92,7 +92,7 @@ class Reconciler:
         self._sources.append(source)
 
     def render(self, snapshot: Snapshot, target: str, scope: Scope = EVERYTHING,
-               policies: list[FailoverPolicy] | None = None) -> Rendered:
+               policies: PolicySet | None = None) -> Rendered:
         """The one rendering of a target cluster: what ``scope`` names of it."""
         rendered = render_target(snapshot, self._policies() if policies is None else policies,
                                  target, self._domain, scope)

@@ -1,8 +1,10 @@
 """Hub resources: what ``federation apply`` stores under ``policies/<kind>/``.
 
-``FailoverPolicy`` is the hub's own kind, read here and handed to the renderer;
-features add theirs (VM onboarding: ``WorkloadGroup``) with a parser and,
-optionally, a handler of their store events.
+The kinds render reads (``RENDERED``: FailoverPolicy, and the traffic kinds as
+they are added) are loaded here into one ``PolicySet`` handed to the renderer;
+a change to any of them re-renders. Features add kinds of their own (VM
+onboarding: ``WorkloadGroup``) with a parser and, optionally, a handler of
+their store events.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from federation import errors
+from federation.model.policies import PolicySet
 from federation.model.policy import FailoverPolicy, parse_policy
 from federation.store import Store
 from federation.store.base import WatchEvent
@@ -21,6 +24,10 @@ from federation.store.keys import Keys
 log = logging.getLogger(__name__)
 
 FAILOVER = "FailoverPolicy"
+# kind -> (parser, the PolicySet field its resources fill)
+RENDERED: dict[str, tuple[Callable, str]] = {
+    FAILOVER: (parse_policy, "failover"),
+}
 
 
 @dataclass(frozen=True)
@@ -31,9 +38,9 @@ class Kind:
 class Resources:
     def __init__(self, store: Store):
         self._store = store
-        self._kinds: dict[str, Kind] = {FAILOVER: Kind(parse_policy)}
+        self._kinds: dict[str, Kind] = {kind: Kind(parse) for kind, (parse, _) in RENDERED.items()}
         self._handlers: dict[str, Callable[[WatchEvent], None]] = {}
-        self._policies: dict[str, FailoverPolicy] = {}
+        self._set = PolicySet()
 
     def kinds(self) -> dict[str, Kind]:
         """Hub resource kinds accepted by ``federation apply``: kind -> parser."""
@@ -46,23 +53,31 @@ class Resources:
 
     @property
     def policies(self) -> list[FailoverPolicy]:
-        return list(self._policies.values())
+        return list(self._set.failover)
+
+    @property
+    def policy_set(self) -> PolicySet:
+        """Every resource render reads, as stored now."""
+        return self._set
 
     def load_policies(self) -> None:
-        items, _ = self._store.range(f"{Keys.POLICIES}{FAILOVER}/")
-        policies = {}
-        for kv in items:
-            try:
-                policies[kv.key] = parse_policy(json.loads(kv.value))
-            except (errors.ValidationError, ValueError) as exc:
-                log.error("stored policy invalid; ignored", extra={"fields": {
-                    "key": kv.key, "error": str(exc)}})
-        self._policies = policies
+        fields: dict[str, tuple] = {}
+        for kind, (parse, field) in RENDERED.items():
+            items, _ = self._store.range(f"{Keys.POLICIES}{kind}/")
+            loaded = []
+            for kv in items:  # in key order: (namespace, name)
+                try:
+                    loaded.append(parse(json.loads(kv.value)))
+                except (errors.ValidationError, ValueError) as exc:
+                    log.error("stored resource invalid; ignored", extra={"fields": {
+                        "key": kv.key, "error": str(exc)}})
+            fields[field] = tuple(loaded)
+        self._set = PolicySet(**fields)
 
     def on_event(self, event: WatchEvent) -> bool:
-        """A store event under ``policies/``; True when the failover policies changed."""
+        """A store event under ``policies/``; True when a kind render reads changed."""
         kind = event.key[len(Keys.POLICIES):].split("/", 1)[0]
-        if kind == FAILOVER:
+        if kind in RENDERED:
             self.load_policies()
             return True
         handler = self._handlers.get(kind)

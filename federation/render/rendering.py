@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 from federation.model.ids import ServiceKey
+from federation.model.policies import PolicySet
 from federation.model.policy import FailoverPolicy, select_policy
 from federation.model.snapshot import Snapshot
 from federation.render.destination_rules import destination_rule, shadowing_rules
@@ -25,10 +26,12 @@ from federation.render.view import build_view
 from federation.render.workload_entries import workload_entries
 
 
-def render_service(snapshot: Snapshot, key: ServiceKey, policies: Iterable[FailoverPolicy],
-                   target: str, domain: str = "cluster.local") -> list[dict]:
+def render_service(snapshot: Snapshot, key: ServiceKey,
+                   policies: PolicySet | Iterable[FailoverPolicy], target: str,
+                   domain: str = "cluster.local") -> list[dict]:
     """The objects of one service in ``target``: nothing unless it has endpoints
     elsewhere (ready ones behind a remote gateway, or VMs) that the target can use."""
+    policies = PolicySet.of(policies)
     view = build_view(snapshot, key, target, domain)
     if view is None or not view.federated:
         return []
@@ -38,7 +41,7 @@ def render_service(snapshot: Snapshot, key: ServiceKey, policies: Iterable[Failo
         out.append(stub)
     out += workload_entries(view)
     if not shadowing_rules(view.host, snapshot.user_rules.get(target, frozenset())):
-        policy = select_policy(policies, key, view.label_sets)
+        policy = select_policy(policies.failover, key, view.label_sets)
         out.append(destination_rule(view, policy))
     return out
 
@@ -110,11 +113,11 @@ class Rendered:
         return out
 
 
-def render_target(snapshot: Snapshot, policies: Iterable[FailoverPolicy], target: str,
+def render_target(snapshot: Snapshot, policies: PolicySet | Iterable[FailoverPolicy], target: str,
                   domain: str = "cluster.local", scope: Scope = EVERYTHING) -> Rendered:
     """The one per-target assembly: the parts of what the hub writes into ``target``
     that ``scope`` names (by default everything the snapshot holds)."""
-    policies = list(policies)
+    policies = PolicySet.of(policies)
     keys = tuple(snapshot.service_keys()) if scope.services is None else scope.services
     namespaces = (tuple(sorted({key.namespace for key in keys})) if scope.namespaces is None
                   else scope.namespaces)
@@ -124,7 +127,7 @@ def render_target(snapshot: Snapshot, policies: Iterable[FailoverPolicy], target
         services=tuple((key, render_service(snapshot, key, policies, target, domain)) for key in keys))
 
 
-def render_cluster(snapshot: Snapshot, policies: Iterable[FailoverPolicy], target: str,
+def render_cluster(snapshot: Snapshot, policies: PolicySet | Iterable[FailoverPolicy], target: str,
                    domain: str = "cluster.local") -> list[dict]:
     """Everything the hub renders into ``target`` from the snapshot (gateway, the
     namespaces it creates, every service), as one list: ``render_target`` flattened."""
