@@ -47,10 +47,21 @@ DESTINATION_RULE = ResourceType("networking.istio.io", "v1", "destinationrules",
 ISTIO_GATEWAY = ResourceType("networking.istio.io", "v1", "gateways", "Gateway")
 WORKLOAD_GROUP = ResourceType("networking.istio.io", "v1", "workloadgroups", "WorkloadGroup")
 K8S_GATEWAY = ResourceType("gateway.networking.k8s.io", "v1", "gateways", "Gateway")
+# Traffic management: a TrafficSplit's routes, and what a MeshPolicy carries.
+VIRTUAL_SERVICE = ResourceType("networking.istio.io", "v1", "virtualservices", "VirtualService")
+SIDECAR = ResourceType("networking.istio.io", "v1", "sidecars", "Sidecar")
+PEER_AUTHENTICATION = ResourceType("security.istio.io", "v1", "peerauthentications", "PeerAuthentication")
+AUTHORIZATION_POLICY = ResourceType("security.istio.io", "v1", "authorizationpolicies", "AuthorizationPolicy")
+REQUEST_AUTHENTICATION = ResourceType("security.istio.io", "v1", "requestauthentications",
+                                      "RequestAuthentication")
+TELEMETRY = ResourceType("telemetry.istio.io", "v1", "telemetries", "Telemetry")
+# The kinds a MeshPolicy may carry.
+MESH_POLICY_KINDS = (PEER_AUTHENTICATION, AUTHORIZATION_POLICY, REQUEST_AUTHENTICATION, SIDECAR, TELEMETRY)
 
 BY_API_KIND = {(t.api_version, t.kind): t for t in (
     NAMESPACE, NODE, SERVICE, POD, SECRET, ENDPOINT_SLICE, SERVICE_EXPORT, WORKLOAD_ENTRY,
-    SERVICE_ENTRY, DESTINATION_RULE, ISTIO_GATEWAY, WORKLOAD_GROUP, K8S_GATEWAY)}
+    SERVICE_ENTRY, DESTINATION_RULE, ISTIO_GATEWAY, WORKLOAD_GROUP, K8S_GATEWAY, VIRTUAL_SERVICE,
+    *MESH_POLICY_KINDS)}
 
 
 def resource_type_of(obj: dict) -> ResourceType:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from federation.kube.resources import (
-    DESTINATION_RULE, ISTIO_GATEWAY, K8S_GATEWAY, NAMESPACE, SECRET, SERVICE, SERVICE_ENTRY, WORKLOAD_ENTRY,
-    ResourceType,
+    DESTINATION_RULE, ISTIO_GATEWAY, K8S_GATEWAY, MESH_POLICY_KINDS, NAMESPACE, SECRET, SERVICE,
+    SERVICE_ENTRY, VIRTUAL_SERVICE, WORKLOAD_ENTRY, ResourceType,
 )
 from federation.model.ids import Ref
 from federation.push.digest import live_digest
@@ -23,6 +23,8 @@ OWNED_KINDS: tuple[tuple[ResourceType, str | None], ...] = (
     (WORKLOAD_ENTRY, None),
     (SERVICE_ENTRY, None),  # no longer written: listed so that old ones are pruned
     (DESTINATION_RULE, None),
+    (VIRTUAL_SERVICE, None),  # a TrafficSplit's weighted routes
+    *((rtype, None) for rtype in MESH_POLICY_KINDS),  # what MeshPolicies carry
     (ISTIO_GATEWAY, None),
     (K8S_GATEWAY, None),  # no longer written: listed so that old ones are pruned
     (SECRET, "istio-system"),

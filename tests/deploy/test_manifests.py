@@ -150,7 +150,12 @@ def test_member_access_is_least_privilege():
         ("discovery.k8s.io", "endpointslices"): read,
         ("multicluster.x-k8s.io", "serviceexports"): read,
         **{("networking.istio.io", r): write
-           for r in ("workloadentries", "serviceentries", "destinationrules", "gateways", "workloadgroups")},
+           for r in ("workloadentries", "serviceentries", "destinationrules", "gateways", "workloadgroups",
+                     "virtualservices", "sidecars")},  # virtualservices: TrafficSplits; sidecars: MeshPolicies
+        # what a MeshPolicy carries
+        **{("security.istio.io", r): write
+           for r in ("peerauthentications", "authorizationpolicies", "requestauthentications")},
+        ("telemetry.istio.io", "telemetries"): write,
         ("gateway.networking.k8s.io", "gateways"): write,
     }
     role = one(objects, "Role", "mesh-federation-cacerts")

@@ -153,7 +153,7 @@ def test_unknown_fields_are_pruned_with_a_warning_or_rejected_when_strict(cluste
 
 def test_unknown_kind_or_group_is_404(cluster, api_client):
     custom = client.CustomObjectsApi(api_client)
-    for group, version, plural in [("networking.istio.io", "v1", "virtualservices"),
+    for group, version, plural in [("networking.istio.io", "v1", "envoyfilters"),
                                    ("example.com", "v1", "widgets")]:
         with pytest.raises(client.ApiException) as info:
             custom.list_namespaced_custom_object(group, version, "default", plural)
