@@ -20,6 +20,7 @@ from federation.model.ids import host_matches
 from federation.model.policy import DEFAULT_OUTLIER, FailoverPolicy
 from federation.render.naming import POLICY_ANNOTATION, service_labels
 from federation.render.naming import dns_name
+from federation.render.traffic_splits import Route, subsets
 from federation.render.view import ServiceView
 
 API_VERSION = "networking.istio.io/v1"
@@ -37,7 +38,8 @@ def shadowing_rules(host: str, user_hosts) -> list[str]:
     return sorted(p for p in user_hosts if host_matches(p, host))
 
 
-def destination_rule(view: ServiceView, policy: FailoverPolicy | None) -> dict:
+def destination_rule(view: ServiceView, policy: FailoverPolicy | None, routes: tuple[Route, ...] = ()) -> dict:
+    """The rule for the host; with a TrafficSplit's ``routes``, the subsets they name."""
     locality: dict = {"enabled": True}
     if policy is not None and policy.failover:
         locality["failover"] = [{"from": src, "to": dst} for src, dst in policy.failover]
@@ -51,16 +53,10 @@ def destination_rule(view: ServiceView, policy: FailoverPolicy | None) -> dict:
     }
     if policy is not None:
         metadata["annotations"] = {POLICY_ANNOTATION: f"{policy.namespace}/{policy.name}"}
-    return {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "metadata": metadata,
-        "spec": {
-            "host": view.host,
-            "trafficPolicy": {
-                "loadBalancer": {"localityLbSetting": locality},
-                "outlierDetection": outlier,
-            },
-        },
-    }
+    traffic_policy = {"loadBalancer": {"localityLbSetting": locality}, "outlierDetection": outlier}
+    spec: dict = {"host": view.host, "trafficPolicy": traffic_policy}
+    chosen = subsets(view, routes, traffic_policy)
+    if chosen:
+        spec["subsets"] = chosen
+    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
 

@@ -23,14 +23,17 @@ filters):
 VMs: one entry per VM with its own address, network, locality and labels.
 
 Entry labels are the labels the target's Service (or the hub's stub Service)
-selects, the mTLS marker, and the federation's labels.
+selects, the mTLS marker, and the federation's labels; under a TrafficSplit
+also the share the entry's cluster belongs to (what the split's subsets select).
 """
 
 from __future__ import annotations
 
 from federation.model.ids import SOURCE_CLUSTER_LABEL, TLS_MODE_LABEL
 from federation.model.service import VMWorkload
+from federation.model.traffic_split import TrafficSplit
 from federation.render.naming import VM_LABEL, VM_SOURCE, dns_name, label_value, service_labels
+from federation.render.traffic_splits import SHARE_LABEL, gateway_share, vm_share
 from federation.render.view import RemoteGateway, ServiceView
 
 API_VERSION = "networking.istio.io/v1"
@@ -40,14 +43,16 @@ VM_PREFIX = "fedvm"  # never equal to a "fed-..." name
 TLS_MODE = "istio"
 
 
-def workload_entries(view: ServiceView) -> list[dict]:
+def workload_entries(view: ServiceView, split: TrafficSplit | None = None) -> list[dict]:
     """Every WorkloadEntry of the service for the target, sorted by name."""
-    objects = [_remote_entry(view, gateway) for gateway in view.remote]
-    objects += [_vm_entry(view, vm) for vm in view.vms]
+    objects = [_remote_entry(view, gateway, gateway_share(split, gateway) if split else "")
+               for gateway in view.remote]
+    objects += [_vm_entry(view, vm, vm_share(split, vm.network, vm.locality.region) if split else "")
+                for vm in view.vms]
     return sorted(objects, key=lambda obj: obj["metadata"]["name"])
 
 
-def _remote_entry(view: ServiceView, gateway: RemoteGateway) -> dict:
+def _remote_entry(view: ServiceView, gateway: RemoteGateway, share: str) -> dict:
     owner = service_labels(view.key)
     owner[SOURCE_CLUSTER_LABEL] = label_value(gateway.clusters[0])
     # One name per (service, clusters behind the address): stable while they stay.
@@ -57,7 +62,7 @@ def _remote_entry(view: ServiceView, gateway: RemoteGateway) -> dict:
         "address": gateway.address,
         "network": gateway.network,
         "weight": gateway.ready,
-        "labels": {**dict(view.selector), TLS_MODE_LABEL: TLS_MODE, **owner},
+        "labels": {**dict(view.selector), TLS_MODE_LABEL: TLS_MODE, **owner, **_share(share)},
     }
     ports = {p.entry_key: gateway.port for p in view.ports if p.entry_key}
     if ports:
@@ -70,12 +75,12 @@ def _remote_entry(view: ServiceView, gateway: RemoteGateway) -> dict:
     return _entry(view, name, owner, spec)
 
 
-def _vm_entry(view: ServiceView, vm: VMWorkload) -> dict:
+def _vm_entry(view: ServiceView, vm: VMWorkload, share: str) -> dict:
     owner = service_labels(view.key)
     owner[SOURCE_CLUSTER_LABEL] = VM_SOURCE
     owner[VM_LABEL] = label_value(vm.name)
     # The VM's own labels, then what makes the target select it, then ownership.
-    labels = {**dict(vm.labels), **dict(view.selector), TLS_MODE_LABEL: TLS_MODE, **owner}
+    labels = {**dict(vm.labels), **dict(view.selector), TLS_MODE_LABEL: TLS_MODE, **owner, **_share(share)}
     spec: dict = {"address": vm.address, "labels": labels}
     if vm.network:
         spec["network"] = vm.network
@@ -97,6 +102,10 @@ def _vm_entry(view: ServiceView, vm: VMWorkload) -> dict:
         spec["ports"] = ports
     return _entry(view, dns_name([VM_PREFIX, vm.name], [view.key.namespace, view.key.name, vm.name]),
                   owner, spec)
+
+
+def _share(share: str) -> dict[str, str]:
+    return {SHARE_LABEL: share} if share else {}
 
 
 def _entry(view: ServiceView, name: str, owner: dict, spec: dict) -> dict:
