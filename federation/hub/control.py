@@ -26,6 +26,7 @@ from federation.kube.client import KubeClient
 from federation.kube.kubeconfigs import parse_kubeconfig
 from federation.model import ClusterState
 from federation.model.ids import check_cluster_name, ref_of
+from federation.model.mesh_policy import KIND as MESH_POLICY, check_claims, parse_mesh_policy
 from federation.model.policy import parse_policy
 from federation.push.diffing import differences
 from federation.render import Rendered, conflicts
@@ -243,6 +244,7 @@ class HubControl(control.Control):
                 raise errors.ValidationError(
                     f"kind {kind!r}: unknown; expected one of {', '.join(sorted(self.hub.resource_kinds()))}")
             parsed.append((kind, handler.parse(doc)))
+        self._check_mesh_claims([resource for kind, resource in parsed if kind == MESH_POLICY])
         results = []
         for kind, resource in parsed:
             key = Keys.policy(kind, resource.namespace, resource.name)
@@ -255,6 +257,18 @@ class HubControl(control.Control):
             verb = "configured" if current is not None else "created"
             results.append(f"{kind} {resource.namespace}/{resource.name} {verb}")
         return results
+
+    def _check_mesh_claims(self, incoming: list) -> None:
+        """No object name carried by two MeshPolicies (the stored ones and these)."""
+        if not incoming:
+            return
+        stored = []
+        for kv in self.hub.store.range(Keys.policies(MESH_POLICY))[0]:
+            try:
+                stored.append(parse_mesh_policy(json.loads(kv.value)))
+            except (errors.ValidationError, ValueError):
+                continue  # not loaded by the hub either (it logs it), so it claims nothing
+        check_claims(stored, incoming)
 
     def delete_resources(self, yaml_text):
         results = []

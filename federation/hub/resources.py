@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from federation import errors
+from federation.model.mesh_policy import parse_mesh_policy
 from federation.model.policies import PolicySet
 from federation.model.policy import FailoverPolicy, parse_policy
 from federation.store import Store
@@ -27,6 +28,7 @@ FAILOVER = "FailoverPolicy"
 # kind -> (parser, the PolicySet field its resources fill)
 RENDERED: dict[str, tuple[Callable, str]] = {
     FAILOVER: (parse_policy, "failover"),
+    "MeshPolicy": (parse_mesh_policy, "mesh"),
 }
 
 

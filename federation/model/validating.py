@@ -59,6 +59,19 @@ def check_header(doc: Any, kind: str, api_version: str, top_fields: tuple[str, .
     return namespace, name, where
 
 
+def check_spec(doc: Mapping, known: tuple[str, ...], problems: list[str]) -> Mapping | None:
+    """A resource's ``spec``: a mapping of ``known`` fields, else None (and a problem)."""
+    spec = doc.get("spec")
+    if spec is None:
+        problems.append("spec: required")
+        return None
+    if not isinstance(spec, Mapping):
+        problems.append("spec: must be a mapping")
+        return None
+    check_unknown(spec, known, "spec.", problems)
+    return spec
+
+
 LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 

@@ -24,6 +24,7 @@ from typing import Iterator, Mapping
 from federation import errors
 from federation.kube.resources import SERVICE, ResourceType, resource_type_of
 from federation.model.ids import MANAGED_BY
+from federation.model.mesh_policy import MESH_POLICY_ANNOTATION
 from federation.model.ownership import taken_over
 from federation.push.digest import (
     DEFAULT_HUB_ID, LEGACY, Ref, content_matches, describe, last_editor, owned_digest, owner_of,
@@ -373,8 +374,19 @@ class Ledger:
     def _conflict_line(self, ref: Ref) -> str:
         other = self.other_hubs.get(ref)
         if other is not None:
-            return f"{describe(ref)} exists and belongs to another hub ({other})"
-        return f"{describe(ref)} exists and is not managed by {MANAGED_BY}"
+            line = f"{describe(ref)} exists and belongs to another hub ({other})"
+        else:
+            line = f"{describe(ref)} exists and is not managed by {MANAGED_BY}"
+        return line + self._wanted_by(ref)
+
+    def _wanted_by(self, ref: Ref) -> str:
+        """Which hub resource wanted the name, when the object says (a MeshPolicy's)."""
+        want = self.desired.get(ref)
+        meta = (want.source or {}).get("metadata") or {} if want is not None else {}
+        policy = (meta.get("annotations") or {}).get(MESH_POLICY_ANNOTATION)
+        return f"; MeshPolicy {policy} wants that name: not written, the existing object left alone" \
+            if policy else ""
+
 
     def rejection(self, ref: Ref) -> str | None:
         rejected = self._rejected.get(ref)

@@ -1,8 +1,9 @@
 """Rendering a target cluster's federation objects from a snapshot and the policies.
 
 Everything here is a pure function of its arguments, and output order is fixed
-(gateways, then per service: Namespace, stub Service, WorkloadEntries by name,
-DestinationRule), so equal inputs give byte-equal objects and stable hashes.
+(gateway, MeshPolicy objects, then per service: Namespace, stub Service,
+WorkloadEntries by name, DestinationRule), so equal inputs give byte-equal
+objects and stable hashes.
 A target the snapshot does not know gets nothing.
 
 ``render_target`` is the one per-target entry point: the hub's pipeline renders
@@ -21,6 +22,7 @@ from federation.model.policy import FailoverPolicy, select_policy
 from federation.model.snapshot import Snapshot
 from federation.render.destination_rules import destination_rule, shadowing_rules
 from federation.render.gateways import cross_network_gateway
+from federation.render.mesh_policies import render_mesh_policies
 from federation.render.service_stubs import hub_namespace, stub_service
 from federation.render.view import build_view
 from federation.render.workload_entries import workload_entries
@@ -74,11 +76,20 @@ def render_gateways(snapshot: Snapshot, target: str, domain: str = "cluster.loca
     return [cross_network_gateway(info, domain)]
 
 
+def render_cluster_wide(snapshot: Snapshot, policies: PolicySet, target: str,
+                        domain: str = "cluster.local") -> list[dict]:
+    """The cluster-wide objects: the gateway, then what the MeshPolicies selecting the target carry."""
+    info = snapshot.clusters.get(target)
+    if info is None:
+        return []
+    return render_gateways(snapshot, target, domain) + render_mesh_policies(policies.mesh, info)
+
+
 @dataclass(frozen=True)
 class Scope:
     """Which of a target's objects to render. ``services`` None: every service of
     the snapshot; ``namespaces`` None: the namespaces of those services;
-    ``cluster``: the cluster-wide objects (the gateway)."""
+    ``cluster``: the cluster-wide objects (gateway, MeshPolicy objects)."""
 
     services: tuple[ServiceKey, ...] | None = None
     namespaces: tuple[str, ...] | None = None
@@ -122,7 +133,7 @@ def render_target(snapshot: Snapshot, policies: PolicySet | Iterable[FailoverPol
     namespaces = (tuple(sorted({key.namespace for key in keys})) if scope.namespaces is None
                   else scope.namespaces)
     return Rendered(
-        cluster=tuple(render_gateways(snapshot, target, domain)) if scope.cluster else None,
+        cluster=tuple(render_cluster_wide(snapshot, policies, target, domain)) if scope.cluster else None,
         namespaces=tuple((ns, render_namespaces(snapshot, ns, target, domain)) for ns in namespaces),
         services=tuple((key, render_service(snapshot, key, policies, target, domain)) for key in keys))
 
