@@ -20,6 +20,10 @@ class HubSettings:
     otlp_endpoint: str = ""  # OTLP/gRPC trace collector, http(s)://HOST:PORT; empty = no export
     otlp_ca_file: str = ""  # CA of an https:// collector (default: system roots)
     gateway_probe_interval: float = 0.0  # seconds between TCP probes of member gateways; 0 = off
+    # Gateway-aware failover (with probing on): a cluster whose gateway has not answered
+    # for this long is withdrawn from the other clusters' entries; 0 = probe only
+    gateway_withdraw_after: float = 10.0
+    gateway_restore_after: float = 0.0  # answering this long restores it (0: one round)
     health_listen: str = ""  # plaintext gRPC health only, for kubelet probes; empty = disabled
     tls_cert: str = ""
     tls_key: str = ""
@@ -61,6 +65,10 @@ class HubSettings:
             raise errors.ConfigError("debounce: need 0 <= quiet <= max delay")
         if self.debounce_weight_max < 0:
             raise errors.ConfigError("debounce: --debounce-weight-max must not be negative")
+        if self.gateway_probe_interval < 0 or self.gateway_withdraw_after < 0:
+            raise errors.ConfigError("--probe-gateways and --gateway-withdraw-after must not be negative")
+        if self.gateway_withdraw_after and not 0 <= self.gateway_restore_after <= self.gateway_withdraw_after:
+            raise errors.ConfigError("--gateway-restore-after must be between 0 and --gateway-withdraw-after")
         if self.lease_ttl < 2:
             raise errors.ConfigError("--lease-ttl must be at least 2 seconds (the lease is renewed "
                                      "and proven well within it)")

@@ -5,6 +5,6 @@ from federation.model.ids import Locality, PortSpec, ServiceKey  # noqa: F401
 from federation.model.cluster import ClusterInfo, ClusterState  # noqa: F401
 from federation.model.service import ClusterService, VMWorkload  # noqa: F401
 from federation.model.changes import (  # noqa: F401
-    ChangeSet, ClusterChange, ServiceChange, UserRulesChange, VMChange,
+    ChangeSet, ClusterChange, GatewayChange, ServiceChange, UserRulesChange, VMChange,
 )
 from federation.model.snapshot import Delta, Snapshot  # noqa: F401

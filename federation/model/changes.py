@@ -36,7 +36,16 @@ class UserRulesChange:
     hosts: frozenset[str]
 
 
-Change = ClusterChange | ServiceChange | VMChange | UserRulesChange
+@dataclass(frozen=True)
+class GatewayChange:
+    """Whether ``cluster`` stays in the other clusters' entries: False once the hub's
+    prober withdrew it (its east-west gateway stopped answering), True when restored."""
+
+    cluster: str
+    reachable: bool
+
+
+Change = ClusterChange | ServiceChange | VMChange | UserRulesChange | GatewayChange
 
 
 @dataclass(frozen=True)

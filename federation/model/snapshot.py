@@ -6,12 +6,12 @@ so applying a change costs O(change), not O(mesh).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping
 
 from federation.model.changes import (
-    ChangeSet, ClusterChange, ServiceChange, UserRulesChange, VMChange,
+    ChangeSet, ClusterChange, GatewayChange, ServiceChange, UserRulesChange, VMChange,
 )
 from federation.model.cluster import ClusterInfo
 from federation.model.ids import ServiceKey, host_matches
@@ -56,10 +56,14 @@ class Snapshot:
         changed_clusters: set[str] = set()
         for change in changes.changes:
             if isinstance(change, ClusterChange):
-                if clusters.get(change.cluster) == change.info:
+                info, current = change.info, clusters.get(change.cluster)
+                if info is not None and current is not None:
+                    # The prober's to say, not the watcher's: kept across its updates.
+                    info = replace(info, gateway_reachable=current.gateway_reachable)
+                if current == info:
                     continue
                 changed_clusters.add(change.cluster)
-                if change.info is None:
+                if info is None:
                     clusters.pop(change.cluster, None)
                     user_rules.pop(change.cluster, None)
                     for key, per in list(services.items()):
@@ -67,7 +71,13 @@ class Snapshot:
                             _set(services, key, change.cluster, None)
                             changed_services.add(key)
                 else:
-                    clusters[change.cluster] = change.info
+                    clusters[change.cluster] = info
+            elif isinstance(change, GatewayChange):
+                current = clusters.get(change.cluster)
+                if current is None or current.gateway_reachable == change.reachable:
+                    continue
+                clusters[change.cluster] = replace(current, gateway_reachable=change.reachable)
+                changed_clusters.add(change.cluster)
             elif isinstance(change, ServiceChange):
                 current = services.get(change.key, _EMPTY).get(change.cluster)
                 if current == change.service:

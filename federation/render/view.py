@@ -110,9 +110,10 @@ def _gateways(snapshot: Snapshot, others: list[ClusterService]) -> tuple[RemoteG
     by_address: dict[str, list[tuple[ClusterService, ClusterInfo]]] = {}
     for service in others:
         cluster = snapshot.clusters.get(service.cluster)
-        # A cluster without a gateway address cannot be reached from another cluster;
-        # a headless Service has no address a gateway could route to.
-        if cluster is None or service.ready == 0 or service.headless:
+        # A cluster without a gateway address cannot be reached from another cluster,
+        # nor one whose gateway the hub withdrew (not answering its probes); a
+        # headless Service has no address a gateway could route to.
+        if cluster is None or not cluster.gateway_reachable or service.ready == 0 or service.headless:
             continue
         address = gateway_ip(cluster)
         if address:

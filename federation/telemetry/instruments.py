@@ -62,6 +62,8 @@ class Telemetry:
             ("federation_cluster_last_sync_timestamp_seconds",
              "Unix time a push pass last left the cluster synced with no error"),
             ("federation_gateway_reachable", "1 when the hub reached an east-west gateway's 15443, else 0"),
+            ("federation_cluster_withdrawn",
+             "1 while a cluster is withdrawn from the others' entries (its gateway stopped answering)"),
         ):
             meter.create_observable_gauge(name, callbacks=[self._callback(name)],
                                           description=description)
