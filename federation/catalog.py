@@ -27,6 +27,9 @@ class ClusterRecord:
     uid: str = ""
     ca_sha256: str = ""
     istiod_ca: str = ""  # HOST:PORT of its istiod's TLS port, for rotation's intermediate check
+    # Registration labels (``cluster add --label k=v``), sorted pairs: what import
+    # selectors and MeshPolicy cluster selectors match. Absent in older records.
+    labels: tuple[tuple[str, str], ...] = ()
 
     def __repr__(self) -> str:  # never print credentials
         return f"ClusterRecord(name={self.name!r}, server={self.server!r}, network={self.network!r})"
@@ -39,6 +42,7 @@ def dump_cluster_record(record: ClusterRecord, kek: bytes) -> bytes:
         "name": record.name, "server": record.server, "network": record.network,
         "region": record.region, "kubeconfig": base64.b64encode(sealed).decode(),
         "uid": record.uid, "caSha256": record.ca_sha256, "istiodCa": record.istiod_ca,
+        "labels": dict(record.labels),
     }).encode()
 
 
@@ -47,9 +51,10 @@ def load_cluster_record(value: bytes, kek: bytes) -> ClusterRecord:
         data = json.loads(value)
         name = data["name"]
         kubeconfig = unseal(kek, Keys.cluster(name), base64.b64decode(data["kubeconfig"])).decode()
-    except (KeyError, ValueError, TypeError) as exc:
+        labels = tuple(sorted((str(k), str(v)) for k, v in (data.get("labels") or {}).items()))
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise errors.StoreError(f"stored cluster record unreadable: {exc.__class__.__name__}") from exc
     return ClusterRecord(name=name, kubeconfig=kubeconfig, server=data.get("server", ""),
                          network=data.get("network", ""), region=data.get("region", ""),
                          uid=data.get("uid", ""), ca_sha256=data.get("caSha256", ""),
-                         istiod_ca=data.get("istiodCa", ""))
+                         istiod_ca=data.get("istiodCa", ""), labels=labels)

@@ -139,16 +139,35 @@ def listener_env(service) -> dict[str, str]:
 
 
 def cmd_cluster_add(args) -> int:
+    from federation.model.scope import parse_label_args
+
+    labels = dict(parse_label_args(args.label or ()))  # before reading stdin or calling the hub
     kubeconfig = _read_input(args.kubeconfig)
     record = _client(args).register_cluster(args.name, kubeconfig, network=args.network, region=args.region,
-                                            istiod_ca=args.istiod_ca)
+                                            istiod_ca=args.istiod_ca, labels=labels)
     print(f"cluster {record.name} registered (server {record.server})")
     return 0
 
 
+def cmd_cluster_label(args) -> int:
+    """kubectl's spelling: ``KEY=VALUE`` sets, ``KEY-`` removes."""
+    from federation.model.scope import parse_label_args
+
+    removing = [item for item in args.labels if "=" not in item and item.endswith("-")]
+    labels = dict(parse_label_args([item for item in args.labels if item not in removing], flag="label"))
+    remove = [item[:-1] for item in removing]
+    record = _client(args).label_cluster(args.name, labels, remove)
+    print(f"cluster {record.name} labelled: {_labels(record.labels)}")
+    return 0
+
+
+def _labels(labels) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "-"
+
+
 def format_clusters(rows, wide: bool = False) -> str:
-    columns = ["NAME", "NETWORK", "REGION", "STATE", "GATEWAYS"] + (["SERVER"] if wide else [])
-    return output.table(columns, [[r.name, r.network, r.region, r.state, ",".join(r.gateways)]
+    columns = ["NAME", "NETWORK", "REGION", "STATE", "GATEWAYS", "LABELS"] + (["SERVER"] if wide else [])
+    return output.table(columns, [[r.name, r.network, r.region, r.state, ",".join(r.gateways), _labels(r.labels)]
                                   + ([r.server] if wide else []) for r in rows])
 
 
@@ -400,8 +419,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the hub reaches this cluster's istiod over TLS (its port 15012, e.g. "
                         "the east-west gateway's); root rotation then waits until istiod signs with "
                         "each step's intermediate (not checked when omitted)")
+    p.add_argument("--label", action="append", metavar="KEY=VALUE",
+                   help="a label of the cluster, e.g. env=prod (repeatable): what import selectors match")
     _add_hub_flags(p)
     p.set_defaults(func=cmd_cluster_add)
+    p = cluster.add_parser("label", help="set (KEY=VALUE) or remove (KEY-) a registered cluster's labels")
+    p.add_argument("name", help="the registered cluster name")
+    p.add_argument("labels", nargs="+", metavar="KEY=VALUE|KEY-", help="labels to set or remove")
+    _add_hub_flags(p)
+    p.set_defaults(func=cmd_cluster_label)
     p = cluster.add_parser("list", help="list member clusters")
     output.add_output_flags(p)
     _add_hub_flags(p)

@@ -15,6 +15,7 @@ from federation import errors
 KIND_NAMES = {
     "FailoverPolicy": ("failoverpolicy", "failoverpolicies", "fp", "fps"),
     "WorkloadGroup": ("workloadgroup", "workloadgroups", "wg", "wgs"),
+    "MeshPolicy": ("meshpolicy", "meshpolicies", "mp", "mps"),
 }
 _ALIASES = {alias: kind for kind, names in KIND_NAMES.items() for alias in names}
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -67,6 +68,13 @@ def _summary(doc: dict) -> str:
         ports = ",".join(f"{p.get('name')}:{p.get('number')}" for p in spec.get("ports") or [])
         return (f"network={spec.get('network', '-')} locality={spec.get('locality', '-')} "
                 f"serviceAccount={spec.get('serviceAccount', '-')} ports={ports or '-'}")
+    if doc.get("kind") == "MeshPolicy":
+        sel = spec.get("clusterSelector") or {}
+        labels = sorted((sel.get("matchLabels") or {}).items())
+        where = ",".join([*sel.get("clusters", []), *(f"{k}={v}" for k, v in labels)])
+        objects = ",".join(f"{o.get('kind')}/{(o.get('metadata') or {}).get('name')}"
+                           for o in spec.get("objects") or [])
+        return f"clusters={where or '*'} objects={objects or '-'}"
     return "-"
 
 

@@ -23,7 +23,14 @@ class AdminServicer(pb_grpc.AdminServicer):
         _require(name=request.name, kubeconfig=request.kubeconfig)
         record = self._control.add_cluster(request.name, request.kubeconfig,
                                            network=request.network, region=request.region,
-                                           istiod_ca=request.istiod_ca)
+                                           istiod_ca=request.istiod_ca, labels=dict(request.labels))
+        return converting.cluster_to_message(record)
+
+    def LabelCluster(self, request: pb.LabelClusterRequest, context) -> pb.Cluster:
+        _require(name=request.name)
+        if not request.labels and not request.remove:
+            raise ValidationError("labels or remove: give at least one label to set or remove")
+        record = self._control.label_cluster(request.name, dict(request.labels), list(request.remove))
         return converting.cluster_to_message(record)
 
     def ListClusters(self, request, context) -> pb.ListClustersResponse:

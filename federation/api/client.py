@@ -78,10 +78,15 @@ class AdminClient:
 
     # --- calls ---------------------------------------------------------------
     def register_cluster(self, name: str, kubeconfig: str, network: str = "", region: str = "",
-                         istiod_ca: str = "") -> RegisteredCluster:
+                         istiod_ca: str = "", labels: dict[str, str] | None = None) -> RegisteredCluster:
         req = pb.RegisterClusterRequest(name=name, kubeconfig=kubeconfig, network=network, region=region,
-                                        istiod_ca=istiod_ca)
+                                        istiod_ca=istiod_ca, labels=labels or {})
         return converting.cluster_from_message(self._call("RegisterCluster", req))
+
+    def label_cluster(self, name: str, labels: dict[str, str] | None = None,
+                      remove: list[str] | tuple[str, ...] = ()) -> RegisteredCluster:
+        req = pb.LabelClusterRequest(name=name, labels=labels or {}, remove=list(remove))
+        return converting.cluster_from_message(self._call("LabelCluster", req))
 
     def list_clusters(self) -> list[RegisteredCluster]:
         resp = self._call("ListClusters", pb.ListClustersRequest())

@@ -35,9 +35,11 @@ class RegisteredCluster:
     state: str = ""
     gateways: tuple[str, ...] = ()  # east-west gateway addresses
     istiod_ca: str = ""  # HOST:PORT of the cluster's istiod as the hub reaches it
+    labels: dict[str, str] = field(default_factory=dict)  # registration labels
 
     def __post_init__(self):
         _freeze(self, "gateways")
+        _freeze(self, "labels")
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,15 @@ class ServiceRow:
     namespace: str
     name: str
     clusters: tuple[ClusterEndpoints, ...] = ()
+    exported_from: tuple[str, ...] = ()  # clusters whose Service is federated
+    imported_to: tuple[str, ...] = ()  # clusters its import selectors select
+    import_selectors: tuple[str, ...] = ()  # "cluster: selector", empty when imported everywhere
 
     def __post_init__(self):
         _freeze(self, "clusters")
+        _freeze(self, "exported_from")
+        _freeze(self, "imported_to")
+        _freeze(self, "import_selectors")
 
 
 @dataclass(frozen=True)
@@ -123,9 +131,14 @@ class Control(Protocol):
     hub's own timeouts; none returns credentials."""
 
     def add_cluster(self, name: str, kubeconfig: str, network: str = "", region: str = "",
-                    istiod_ca: str = "") -> RegisteredCluster:
+                    istiod_ca: str = "", labels: Mapping[str, str] | None = None) -> RegisteredCluster:
         """Register a member cluster from its kubeconfig's content (and, optionally,
-        where its istiod's TLS port is reached, for rotation's intermediate check)."""
+        where its istiod's TLS port is reached, for rotation's intermediate check,
+        and its labels)."""
+
+    def label_cluster(self, name: str, labels: Mapping[str, str],
+                      remove: Sequence[str] = ()) -> RegisteredCluster:
+        """Set ``labels`` on a registered cluster and remove the ``remove`` keys."""
 
     def list_clusters(self) -> Sequence[RegisteredCluster]:
         """Registered clusters, ordered by name."""

@@ -13,13 +13,13 @@ from federation.api.gen.federation.v1 import admin_pb2 as pb
 def cluster_to_message(record: RegisteredCluster) -> pb.Cluster:
     return pb.Cluster(name=record.name, network=record.network, region=record.region,
                       server=record.server, state=record.state, gateways=list(record.gateways),
-                      istiod_ca=record.istiod_ca)
+                      istiod_ca=record.istiod_ca, labels=dict(record.labels))
 
 
 def cluster_from_message(msg: pb.Cluster) -> RegisteredCluster:
     return RegisteredCluster(name=msg.name, network=msg.network, region=msg.region,
                          server=msg.server, state=msg.state, gateways=tuple(msg.gateways),
-                         istiod_ca=msg.istiod_ca)
+                         istiod_ca=msg.istiod_ca, labels=dict(sorted(msg.labels.items())))
 
 
 def service_to_message(row: ServiceRow) -> pb.FederatedService:
@@ -31,6 +31,9 @@ def service_to_message(row: ServiceRow) -> pb.FederatedService:
                                 localities=dict(c.localities), stale=c.stale)
             for c in row.clusters
         ],
+        exported_from=list(row.exported_from),
+        imported_to=list(row.imported_to),
+        import_selectors=list(row.import_selectors),
     )
 
 
@@ -43,6 +46,9 @@ def service_from_message(msg: pb.FederatedService) -> ServiceRow:
                              localities=dict(sorted(c.localities.items())), stale=c.stale)
             for c in msg.clusters
         ),
+        exported_from=tuple(msg.exported_from),
+        imported_to=tuple(msg.imported_to),
+        import_selectors=tuple(msg.import_selectors),
     )
 
 

@@ -125,6 +125,7 @@ class Hub:
         for kv in records:
             record = load_cluster_record(kv.value, self.kek)
             names.add(record.name)
+            self._members.relabel(record)  # a label change missed while not following
             self._members.add(record)
         for name in set(self._members.all()) - names:
             self._members.remove(name)
@@ -140,7 +141,7 @@ class Hub:
             else:
                 record = load_cluster_record(event.value, self.kek)
                 current = self._members.get(name)
-                if current is not None and current.record != record:
+                if current is not None and current.record != record and not self._members.relabel(record):
                     self._members.remove(name)
                 self._members.add(record)
         elif event.key.startswith(Keys.POLICIES):

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Protocol
 
 import yaml
 
 from federation import __version__, errors
 from federation.api import control
-from federation.catalog import ClusterRecord, load_cluster_record
+from federation.catalog import ClusterRecord, dump_cluster_record, load_cluster_record
 from federation.hub.cluster_identity import read_identity, register_once
 from federation.hub.members import MemberView
 from federation.hub.removing import Removals
@@ -28,6 +29,8 @@ from federation.model import ClusterState
 from federation.model.ids import check_cluster_name, ref_of
 from federation.model.mesh_policy import KIND as MESH_POLICY, check_claims, parse_mesh_policy
 from federation.model.policy import parse_policy
+from federation.model.scope import check_cluster_labels
+from federation.model.validating import is_label_key
 from federation.push.diffing import differences
 from federation.render import Rendered, conflicts
 from federation.settings import HubSettings
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 RESOURCE_API = "federation.mesh/v1alpha1"
 MAX_DOCUMENTS = 500
+LABEL_ATTEMPTS = 5  # compare-and-swap rounds against concurrent record writes
 
 
 def parse_documents(yaml_text: str) -> list[dict]:
@@ -99,14 +103,16 @@ class HubControl(control.Control):
         self.hub = hub
 
     # -- clusters -------------------------------------------------------------
-    def add_cluster(self, name, kubeconfig, network="", region="", istiod_ca=""):
+    def add_cluster(self, name, kubeconfig, network="", region="", istiod_ca="", labels=None):
         check_cluster_name(name)
         istiod_ca = check_address(istiod_ca)
+        pairs = check_cluster_labels(labels or {})
         source = f"kubeconfig for cluster {name!r}"
         allow = self.hub.settings.kubeconfig_options
         data = parse_kubeconfig(kubeconfig, source, allow)
         if self.hub.store.get(Keys.cluster(name)) is not None:  # before calling anyone
-            raise errors.AlreadyExists(f"cluster {name!r} is already registered")
+            raise errors.AlreadyExists(f"cluster {name!r} is already registered (change its labels with "
+                                       f"`federation cluster label {name} KEY=VALUE`)")
         kube = KubeClient(name, data, timeout=self.hub.settings.cluster_timeout, allow=allow)
         try:
             kube.request("GET", "/version")
@@ -119,12 +125,38 @@ class HubControl(control.Control):
             kube.close()
         record = ClusterRecord(name=name, kubeconfig=kubeconfig, server=kube.server,
                                network=network, region=region, uid=identity.uid,
-                               ca_sha256=identity.ca_sha256, istiod_ca=istiod_ca)
+                               ca_sha256=identity.ca_sha256, istiod_ca=istiod_ca, labels=pairs)
         register_once(self.hub.store, self.hub.kek, record)
         log.info("cluster registered", extra={"fields": {"cluster": name, "server": kube.server,
                                                          "uid": identity.uid}})
         return control.RegisteredCluster(name=name, network=network, region=region,
-                                     server=kube.server, state="registered", istiod_ca=istiod_ca)
+                                         server=kube.server, state="registered", istiod_ca=istiod_ca,
+                                         labels=dict(pairs))
+
+    def label_cluster(self, name, labels, remove=()):
+        """Change a registered cluster's labels in its stored record; every replica
+        then hands them to the running watcher (``Members.relabel``), no restart."""
+        check_cluster_name(name)
+        changes = check_cluster_labels(labels)
+        for key in remove:
+            if not is_label_key(key):
+                raise errors.ValidationError(f"remove: {key!r} is not a valid label key")
+        key = Keys.cluster(name)
+        for _ in range(LABEL_ATTEMPTS):
+            kv = self.hub.store.get(key)
+            if kv is None:
+                raise errors.NotFound(f"cluster {name!r} is not registered")
+            record = load_cluster_record(kv.value, self.hub.kek)
+            merged = {k: v for k, v in record.labels if k not in remove} | dict(changes)
+            updated = replace(record, labels=check_cluster_labels(merged))
+            if updated == record or self.hub.store.compare_and_swap(
+                    key, dump_cluster_record(updated, self.hub.kek), kv.mod_revision):
+                log.info("cluster labels changed", extra={"fields": {"cluster": name,
+                                                                     "labels": dict(updated.labels)}})
+                return control.RegisteredCluster(name=name, network=record.network, region=record.region,
+                                                 server=record.server, state="registered",
+                                                 istiod_ca=record.istiod_ca, labels=dict(updated.labels))
+        raise errors.Conflict(f"cluster {name!r}: its record kept changing; try again")
 
     def _records(self) -> list[ClusterRecord]:
         items, _ = self.hub.store.range(Keys.CLUSTERS)
@@ -142,7 +174,8 @@ class HubControl(control.Control):
                 region=(info.region if info else record.region), server=record.server,
                 state=member.state.value if member else (
                     "refused" if record.name in self.hub.refused else "pending"),
-                gateways=info.gateways if info else (), istiod_ca=record.istiod_ca))
+                gateways=info.gateways if info else (), istiod_ca=record.istiod_ca,
+                labels=dict(record.labels)))
         return out
 
     def remove_cluster(self, name, force=False):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from federation import errors
 from federation.catalog import ClusterRecord
@@ -169,7 +169,8 @@ class Members:
             watcher = ClusterWatcher(
                 record.name, kube, SourceSettings(export_mode=self._settings.export_mode,
                                                   watch_timeout=self._settings.watch_timeout,
-                                                  network=record.network, region=record.region),
+                                                  network=record.network, region=record.region,
+                                                  labels=record.labels),
                 emit=lambda cs, n=record.name: self._on_changes(n, cs),
                 on_state=lambda state, n=record.name: self._on_state(n, state),
             )
@@ -180,6 +181,17 @@ class Members:
         watcher.start()
         log.info("member cluster started", extra={"fields": {
             "cluster": record.name, "server": kube.server}})
+
+    def relabel(self, record: ClusterRecord) -> bool:
+        """Take a record that differs from the running one only in its labels
+        without restarting the member; False when it differs in more (or does not run)."""
+        with self._lock:
+            member = self._members.get(record.name)
+            if member is None or replace(member.record, labels=record.labels) != record:
+                return False
+            member.record = record
+        member.watcher.set_labels(record.labels)
+        return True
 
     def remove(self, name: str) -> list[Ref]:
         """Stop a member; returns what its pusher (if here) knew it owned there."""

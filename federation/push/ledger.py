@@ -387,7 +387,6 @@ class Ledger:
         return f"; MeshPolicy {policy} wants that name: not written, the existing object left alone" \
             if policy else ""
 
-
     def rejection(self, ref: Ref) -> str | None:
         rejected = self._rejected.get(ref)
         return rejected[1] if rejected else None

@@ -21,6 +21,7 @@ emitted), ``stale`` (failing after a sync: its ClusterInfo goes out with
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import threading
@@ -178,6 +179,12 @@ class ClusterWatcher:
         with self._lock:
             return self.state in (SYNCED, STALE)
 
+    def set_labels(self, labels: tuple[tuple[str, str], ...]) -> None:
+        """New registration labels: only the ClusterInfo goes out again (no relist)."""
+        with self._lock:
+            self.settings = dataclasses.replace(self.settings, labels=labels)
+            self._flush()
+
     # -- reflector callbacks ----------------------------------------------------------
     def _on_event(self, handler: Callable[[ReflectorEvent], None], event: ReflectorEvent) -> None:
         with self._lock:
@@ -288,6 +295,7 @@ class ClusterWatcher:
             gateways=tuple(sorted(addresses)), gateway_port=port or EASTWEST_PORT, stale=self._stale,
             resolved=self._resolve_hostnames(addresses),
             namespaces=frozenset(self._namespace_labels),
+            labels=self.settings.labels,
         )
 
     def _resolve_hostnames(self, addresses: set[str]) -> tuple[str, ...]:

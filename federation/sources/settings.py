@@ -31,6 +31,8 @@ class SourceSettings:
     # from the istio-system namespace label and from the Nodes.
     network: str = ""
     region: str = ""
+    # The cluster's registration labels (sorted pairs), carried on its ClusterInfo.
+    labels: tuple[tuple[str, str], ...] = ()
     # Server-side watch duration (seconds); the client gives up after that plus the margin.
     watch_timeout: int = 300
     watch_read_margin_seconds: float = 15.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 import yaml
@@ -34,7 +34,7 @@ class FakeHub:
         if self.fail_with is not None:
             raise self.fail_with
 
-    def add_cluster(self, name, kubeconfig, network="", region="", istiod_ca=""):
+    def add_cluster(self, name, kubeconfig, network="", region="", istiod_ca="", labels=None):
         self._enter("add_cluster")
         try:
             config = yaml.safe_load(kubeconfig)
@@ -43,9 +43,19 @@ class FakeHub:
             raise errors.ConfigError(f"kubeconfig for {name} has no cluster server") from exc
         if name in self.clusters:
             raise errors.AlreadyExists(f"cluster {name} is already registered")
-        record = RegisteredCluster(name, network, region, server, "connecting", ("192.0.2.10",))
+        record = RegisteredCluster(name, network, region, server, "connecting", ("192.0.2.10",),
+                                   labels=dict(labels or {}))
         self.clusters[name] = record
         return record
+
+    def label_cluster(self, name, labels, remove=()):
+        self._enter("label_cluster")
+        record = self.clusters.get(name)
+        if record is None:
+            raise errors.NotFound(f"cluster {name} is not registered")
+        merged = {k: v for k, v in record.labels.items() if k not in remove} | dict(labels)
+        self.clusters[name] = replace(record, labels=merged)
+        return self.clusters[name]
 
     def list_clusters(self):
         self._enter("list_clusters")

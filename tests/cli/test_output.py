@@ -91,7 +91,7 @@ def test_read_commands_show_what_the_hub_holds(hub, capsys):
     _, out, _ = run(hub, capsys, "services", "-o", "json")
     assert [s["name"] for s in json.loads(out)] == ["reviews"]
     _, out, _ = run(hub, capsys, "cluster", "list")
-    assert out.splitlines()[0].split() == ["NAME", "NETWORK", "REGION", "STATE", "GATEWAYS"]
+    assert out.splitlines()[0].split() == ["NAME", "NETWORK", "REGION", "STATE", "GATEWAYS", "LABELS"]
     assert out.splitlines()[1].split()[:3] == ["cluster-1", "net-east", "us-east"]
     _, out, _ = run(hub, capsys, "cluster", "list", "-o", "wide")
     assert "SERVER" in out.splitlines()[0] and re.search(r"https://127\.[0-9.]+:\d+", out)

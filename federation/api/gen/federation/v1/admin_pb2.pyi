@@ -11,7 +11,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Cluster(_message.Message):
-    __slots__ = ("name", "network", "region", "server", "state", "gateways", "istiod_ca")
+    __slots__ = ("name", "network", "region", "server", "state", "gateways", "istiod_ca", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     NETWORK_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
@@ -19,6 +26,7 @@ class Cluster(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     GATEWAYS_FIELD_NUMBER: _ClassVar[int]
     ISTIOD_CA_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     name: str
     network: str
     region: str
@@ -26,21 +34,48 @@ class Cluster(_message.Message):
     state: str
     gateways: _containers.RepeatedScalarFieldContainer[str]
     istiod_ca: str
-    def __init__(self, name: _Optional[str] = ..., network: _Optional[str] = ..., region: _Optional[str] = ..., server: _Optional[str] = ..., state: _Optional[str] = ..., gateways: _Optional[_Iterable[str]] = ..., istiod_ca: _Optional[str] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., network: _Optional[str] = ..., region: _Optional[str] = ..., server: _Optional[str] = ..., state: _Optional[str] = ..., gateways: _Optional[_Iterable[str]] = ..., istiod_ca: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class RegisterClusterRequest(_message.Message):
-    __slots__ = ("name", "kubeconfig", "network", "region", "istiod_ca")
+    __slots__ = ("name", "kubeconfig", "network", "region", "istiod_ca", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     KUBECONFIG_FIELD_NUMBER: _ClassVar[int]
     NETWORK_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     ISTIOD_CA_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     name: str
     kubeconfig: str
     network: str
     region: str
     istiod_ca: str
-    def __init__(self, name: _Optional[str] = ..., kubeconfig: _Optional[str] = ..., network: _Optional[str] = ..., region: _Optional[str] = ..., istiod_ca: _Optional[str] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., kubeconfig: _Optional[str] = ..., network: _Optional[str] = ..., region: _Optional[str] = ..., istiod_ca: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class LabelClusterRequest(_message.Message):
+    __slots__ = ("name", "labels", "remove")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    labels: _containers.ScalarMap[str, str]
+    remove: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., remove: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListClustersRequest(_message.Message):
     __slots__ = ()
@@ -94,14 +129,20 @@ class ClusterEndpoints(_message.Message):
     def __init__(self, cluster: _Optional[str] = ..., network: _Optional[str] = ..., ready_endpoints: _Optional[int] = ..., localities: _Optional[_Mapping[str, int]] = ..., stale: _Optional[bool] = ...) -> None: ...
 
 class FederatedService(_message.Message):
-    __slots__ = ("namespace", "name", "clusters")
+    __slots__ = ("namespace", "name", "clusters", "exported_from", "imported_to", "import_selectors")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CLUSTERS_FIELD_NUMBER: _ClassVar[int]
+    EXPORTED_FROM_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_TO_FIELD_NUMBER: _ClassVar[int]
+    IMPORT_SELECTORS_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     name: str
     clusters: _containers.RepeatedCompositeFieldContainer[ClusterEndpoints]
-    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ..., clusters: _Optional[_Iterable[_Union[ClusterEndpoints, _Mapping]]] = ...) -> None: ...
+    exported_from: _containers.RepeatedScalarFieldContainer[str]
+    imported_to: _containers.RepeatedScalarFieldContainer[str]
+    import_selectors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ..., clusters: _Optional[_Iterable[_Union[ClusterEndpoints, _Mapping]]] = ..., exported_from: _Optional[_Iterable[str]] = ..., imported_to: _Optional[_Iterable[str]] = ..., import_selectors: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListServicesRequest(_message.Message):
     __slots__ = ()

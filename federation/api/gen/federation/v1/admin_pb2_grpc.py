@@ -86,6 +86,11 @@ class AdminStub:
                 request_serializer=federation_dot_v1_dot_admin__pb2.DiffRequest.SerializeToString,
                 response_deserializer=federation_dot_v1_dot_admin__pb2.DiffResponse.FromString,
                 _registered_method=True)
+        self.LabelCluster = channel.unary_unary(
+                '/federation.v1.Admin/LabelCluster',
+                request_serializer=federation_dot_v1_dot_admin__pb2.LabelClusterRequest.SerializeToString,
+                response_deserializer=federation_dot_v1_dot_admin__pb2.Cluster.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -167,6 +172,16 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LabelCluster(self, request, context):
+        """Sets or removes a registered cluster's labels (what import selectors and
+        MeshPolicy cluster selectors match) without re-registering it: its watcher
+        and pusher keep running and only what it imports is rendered again.
+        NOT_FOUND when no such cluster is registered; INVALID_ARGUMENT for a bad label.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -219,6 +234,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.Diff,
                     request_deserializer=federation_dot_v1_dot_admin__pb2.DiffRequest.FromString,
                     response_serializer=federation_dot_v1_dot_admin__pb2.DiffResponse.SerializeToString,
+            ),
+            'LabelCluster': grpc.unary_unary_rpc_method_handler(
+                    servicer.LabelCluster,
+                    request_deserializer=federation_dot_v1_dot_admin__pb2.LabelClusterRequest.FromString,
+                    response_serializer=federation_dot_v1_dot_admin__pb2.Cluster.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -492,6 +512,33 @@ class Admin:
             '/federation.v1.Admin/Diff',
             federation_dot_v1_dot_admin__pb2.DiffRequest.SerializeToString,
             federation_dot_v1_dot_admin__pb2.DiffResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LabelCluster(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/federation.v1.Admin/LabelCluster',
+            federation_dot_v1_dot_admin__pb2.LabelClusterRequest.SerializeToString,
+            federation_dot_v1_dot_admin__pb2.Cluster.FromString,
             options,
             channel_credentials,
             insecure,
