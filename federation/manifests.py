@@ -16,8 +16,14 @@ KIND_NAMES = {
     "FailoverPolicy": ("failoverpolicy", "failoverpolicies", "fp", "fps"),
     "WorkloadGroup": ("workloadgroup", "workloadgroups", "wg", "wgs"),
     "MeshPolicy": ("meshpolicy", "meshpolicies", "mp", "mps"),
+    "TrafficSplit": ("trafficsplit", "trafficsplits", "ts"),
 }
 _ALIASES = {alias: kind for kind, names in KIND_NAMES.items() for alias in names}
+
+
+def kinds_help() -> str:
+    """``failoverpolicy (failoverpolicies, fp), …``: the kind names, for --help."""
+    return ", ".join(f"{names[0]} ({', '.join(names[1:3])})" for names in KIND_NAMES.values())
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -68,6 +74,11 @@ def _summary(doc: dict) -> str:
         ports = ",".join(f"{p.get('name')}:{p.get('number')}" for p in spec.get("ports") or [])
         return (f"network={spec.get('network', '-')} locality={spec.get('locality', '-')} "
                 f"serviceAccount={spec.get('serviceAccount', '-')} ports={ports or '-'}")
+    if doc.get("kind") == "TrafficSplit":
+        svc = spec.get("service") or {}
+        shares = ",".join(f"{next((str(sh[k]) for k in ('cluster', 'network', 'region') if k in sh), 'rest')}"
+                          f"={sh.get('weight')}" for sh in spec.get("shares") or [])
+        return f"service={svc.get('namespace', '-')}/{svc.get('name', '-')} shares={shares or '-'}"
     if doc.get("kind") == "MeshPolicy":
         sel = spec.get("clusterSelector") or {}
         labels = sorted((sel.get("matchLabels") or {}).items())

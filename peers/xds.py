@@ -26,6 +26,8 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.core.v3 import base_pb2, health_check_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
+from envoy.config.route.v3 import route_pb2
+from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from google.protobuf import json_format, struct_pb2
 
@@ -37,6 +39,7 @@ from peers.gen.istio import nds_pb2
 CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 LDS = "type.googleapis.com/envoy.config.listener.v3.Listener"
+RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 NDS = "type.googleapis.com/istio.networking.nds.v1.NameTable"
 KINDS = ("sidecar", "router")
 DEFAULT_ISTIO_VERSION = "1.31.0"  # the pinned module's VERSION file
@@ -152,6 +155,7 @@ class TransportSocketMatch:
     name: str
     match: dict[str, Any]
     transport_socket: str  # e.g. "envoy.transport_sockets.tls"
+    sni: str = ""  # the TLS socket's SNI, when it is one
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,7 @@ class Cluster:
     eds_service_name: str
     transport_socket: str
     transport_socket_matches: tuple[TransportSocketMatch, ...]
+    sni: str = ""  # the SNI of its own TLS transport socket (a rule's explicit TLS), if any
 
     @property
     def mtls_for_istio(self) -> bool:
@@ -205,6 +210,22 @@ class Listener:
     @property
     def server_names(self) -> set[str]:
         return {n for chain in self.filter_chains for n in chain.server_names}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route of a virtual host: where it sends, as cluster name -> weight (one
+    cluster without weights: that cluster -> 0)."""
+
+    name: str
+    clusters: dict[str, int]
+
+
+@dataclass(frozen=True)
+class VirtualHost:
+    name: str
+    domains: tuple[str, ...]
+    routes: tuple[Route, ...]
 
 
 @dataclass(frozen=True)
@@ -268,6 +289,16 @@ class XdsProbe:
         with self._stream() as stream:
             stream.fetch(CDS, cluster_pb2.Cluster)
             return {li.name: li for li in map(_listener, stream.fetch(LDS, listener_pb2.Listener))}
+
+    def routes(self, route_name: str) -> dict[str, VirtualHost]:
+        """RDS: the virtual hosts of one route configuration (a sidecar's is named by
+        the port, e.g. ``"9080"``), asked for after CDS and LDS as Envoy does."""
+        with self._stream() as stream:
+            stream.fetch(CDS, cluster_pb2.Cluster)
+            stream.fetch(LDS, listener_pb2.Listener)
+            configs = stream.fetch(RDS, route_pb2.RouteConfiguration, names=[route_name])
+        return {vh.name: _virtual_host(vh) for config in configs if config.name == route_name
+                for vh in config.virtual_hosts}
 
     def dns_table(self) -> dict[str, NameInfo]:
         """NDS: the name table istiod sends a proxy with DNS capture on."""
@@ -419,10 +450,17 @@ def _cluster(c: cluster_pb2.Cluster) -> Cluster:
     kind = c.cluster_type.name if c.HasField("cluster_type") else cluster_pb2.Cluster.DiscoveryType.Name(c.type)
     return Cluster(
         name=c.name, type=kind, eds_service_name=c.eds_cluster_config.service_name,
-        transport_socket=c.transport_socket.name,
+        transport_socket=c.transport_socket.name, sni=_sni(c.transport_socket),
         transport_socket_matches=tuple(
-            TransportSocketMatch(m.name, _struct(m.match), m.transport_socket.name)
+            TransportSocketMatch(m.name, _struct(m.match), m.transport_socket.name, _sni(m.transport_socket))
             for m in c.transport_socket_matches))
+
+
+def _sni(socket: Any) -> str:
+    context = tls_pb2.UpstreamTlsContext()
+    if socket.HasField("typed_config") and socket.typed_config.Unpack(context):
+        return context.sni
+    return ""
 
 
 def _endpoints(cla: endpoint_pb2.ClusterLoadAssignment) -> Iterator[Endpoint]:
@@ -435,6 +473,18 @@ def _endpoints(cla: endpoint_pb2.ClusterLoadAssignment) -> Iterator[Endpoint]:
                 weight=lb.load_balancing_weight.value, locality_weight=group.load_balancing_weight.value,
                 health=health_check_pb2.HealthStatus.Name(lb.health_status),
                 metadata={k: _struct(v) for k, v in lb.metadata.filter_metadata.items()})
+
+
+def _virtual_host(vh: Any) -> VirtualHost:
+    routes = []
+    for route in vh.routes:
+        action = route.route
+        if action.HasField("weighted_clusters"):
+            clusters = {c.name: c.weight.value for c in action.weighted_clusters.clusters}
+        else:
+            clusters = {action.cluster: 0} if action.cluster else {}
+        routes.append(Route(route.name, clusters))
+    return VirtualHost(vh.name, tuple(vh.domains), tuple(routes))
 
 
 def _listener(li: listener_pb2.Listener) -> Listener:

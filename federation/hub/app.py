@@ -30,7 +30,7 @@ from federation.hub.sharding import Membership, owner
 from federation.hub.summaries import PushStatuses, PushView, SummaryWriter
 from federation.kube.resources import ResourceType
 from federation.model import ChangeSet, Snapshot
-from federation.model.policy import FailoverPolicy
+from federation.model.policies import PolicySet
 from federation.model.snapshot import Delta
 from federation.push.digest import describe
 from federation.registry import FULL, Registry, RenderRequest
@@ -180,8 +180,9 @@ class Hub:
         return self.registry.snapshot
 
     @property
-    def policies(self) -> list[FailoverPolicy]:
-        return self.resources.policies
+    def policies(self) -> PolicySet:
+        """Every hub resource render reads, as in force now."""
+        return self.resources.policy_set
 
     @property
     def refused(self) -> dict[str, str]:

@@ -18,6 +18,7 @@ from federation import errors
 from federation.model.mesh_policy import parse_mesh_policy
 from federation.model.policies import PolicySet
 from federation.model.policy import FailoverPolicy, parse_policy
+from federation.model.traffic_split import parse_traffic_split
 from federation.store import Store
 from federation.store.base import WatchEvent
 from federation.store.keys import Keys
@@ -29,6 +30,7 @@ FAILOVER = "FailoverPolicy"
 RENDERED: dict[str, tuple[Callable, str]] = {
     FAILOVER: (parse_policy, "failover"),
     "MeshPolicy": (parse_mesh_policy, "mesh"),
+    "TrafficSplit": (parse_traffic_split, "splits"),
 }
 
 

@@ -19,11 +19,13 @@ from typing import Iterable
 from federation.model.ids import ServiceKey
 from federation.model.policies import PolicySet
 from federation.model.policy import FailoverPolicy, select_policy
+from federation.model.traffic_split import shadowed_splits, winning_split
 from federation.model.snapshot import Snapshot
-from federation.render.destination_rules import destination_rule, shadowing_rules
+from federation.render.destination_rules import destination_rule, rule_name, shadowing_rules
 from federation.render.gateways import cross_network_gateway
 from federation.render.mesh_policies import render_mesh_policies
 from federation.render.service_stubs import hub_namespace, stub_service
+from federation.render.traffic_splits import split_routes, virtual_service
 from federation.render.view import build_view
 from federation.render.workload_entries import workload_entries
 
@@ -41,10 +43,15 @@ def render_service(snapshot: Snapshot, key: ServiceKey,
     stub = stub_service(view)
     if stub is not None:
         out.append(stub)
-    out += workload_entries(view)
+    split = winning_split(policies.splits, key)
+    out += workload_entries(view, split)
     if not shadowing_rules(view.host, snapshot.user_rules.get(target, frozenset())):
         policy = select_policy(policies.failover, key, view.label_sets)
-        out.append(destination_rule(view, policy))
+        # A split's routes name the rule's subsets: without the hub's rule, no routes.
+        routes = split_routes(view, split) if split is not None else ()
+        out.append(destination_rule(view, policy, routes))
+        if routes:
+            out.append(virtual_service(view, split, routes, rule_name(view)))
     return out
 
 
@@ -145,12 +152,15 @@ def render_cluster(snapshot: Snapshot, policies: PolicySet | Iterable[FailoverPo
     return render_target(snapshot, policies, target, domain).objects()
 
 
-def conflicts(snapshot: Snapshot, target: str, domain: str = "cluster.local") -> list[str]:
+def conflicts(snapshot: Snapshot, target: str, domain: str = "cluster.local",
+              policies: PolicySet | Iterable[FailoverPolicy] = ()) -> list[str]:
     """What the hub could not do in ``target``, as messages for people: hosts left
-    without the hub's DestinationRule because a user-owned one covers them, and
-    services that have endpoints elsewhere but cannot be imported there."""
+    without the hub's DestinationRule because a user-owned one covers them (and
+    with it any TrafficSplit's routes), services that have endpoints elsewhere but
+    cannot be imported there, and TrafficSplits another one overrides."""
     user_hosts = snapshot.user_rules.get(target, frozenset())
-    out = []
+    out = [f"{split} names {split.service.namespace}/{split.service.name}, which {winner} already "
+           "splits; it is not in force" for split, winner in shadowed_splits(PolicySet.of(policies).splits)]
     for key in snapshot.service_keys():
         view = build_view(snapshot, key, target, domain)
         if view is None or not view.wanted:
@@ -162,5 +172,5 @@ def conflicts(snapshot: Snapshot, target: str, domain: str = "cluster.local") ->
         if shadowing:
             out.append(f"{view.host}: DestinationRule host(s) {', '.join(shadowing)} not managed by "
                        f"mesh-federation apply in cluster {target}; the hub's locality failover and "
-                       "outlier detection were not applied")
+                       "outlier detection (and any TrafficSplit's routes) were not applied")
     return out

@@ -7,7 +7,9 @@ every scenario is validated against the CRD schemas.
 from __future__ import annotations
 
 from federation.model import ClusterInfo, PortSpec
+from federation.model.policies import PolicySet
 from federation.model.policy import parse_policy
+from federation.model.traffic_split import parse_traffic_split
 from federation.render import render_cluster, render_gateways, render_service
 
 from .support import CLUSTERS, GRPC, HTTP, RATINGS, REVIEWS, service, snapshot, vm
@@ -111,7 +113,29 @@ def cluster_c_full():
     return render_cluster(snap, [FAILOVER, PRIORITY], "cluster-c")
 
 
+def traffic_split(shares: list[dict], name: str = "reviews-canary", service_name: str = "reviews"):
+    return parse_traffic_split({"apiVersion": "federation.mesh/v1alpha1", "kind": "TrafficSplit",
+                                "metadata": {"name": name, "namespace": "default"},
+                                "spec": {"service": {"name": service_name}, "shares": shares}})
+
+
+CANARY = traffic_split([{"cluster": "cluster-c", "weight": 10}, {"weight": 90}])
+
+
+def traffic_split_canary_for_a():
+    """cluster-a runs reviews itself: its own share (the rest) stays on the plain host."""
+    services = [*reviews_services(), service("cluster-c", endpoints=[("eu-west/eu-west-1a", 4)])]
+    return render_service(snapshot(services), REVIEWS, PolicySet(splits=(CANARY,)), "cluster-a")
+
+
+def traffic_split_canary_for_c():
+    """cluster-c is the canary: the rest share is a subset of the entries of a and b."""
+    policies = PolicySet(failover=(FAILOVER,), splits=(CANARY,))
+    return render_service(snapshot(reviews_services(with_local=True)), REVIEWS, policies, "cluster-c")
+
+
 SCENARIOS = {fn.__name__: fn for fn in (
+    traffic_split_canary_for_a, traffic_split_canary_for_c,
     remote_only_for_c, local_and_remote_for_c, zero_ready_in_a_for_c, policy_failover_for_c,
     policy_failover_priority_for_c, user_rule_conflict_for_c, vm_workload_for_a,
     gateways_for_c, cluster_c_full, user_wildcard_rule_for_c, named_target_ports_for_c,
