@@ -32,7 +32,9 @@ class HubProcess:
         workdir.mkdir(parents=True, exist_ok=True)
         args = [sys.executable, "-c", _EXEC_WITH_PARENT_DEATH, sys.executable, "-m", "federation.cli",
                 "--log-level", log_level, "serve", "--workdir", str(workdir), "--store", "memory://",
-                "--listen", "127.0.0.1:0", *extra_args]
+                "--listen", "127.0.0.1:0",
+                "--probe-gateways", "0",  # the simulated gateways' addresses: nothing listens there
+                *extra_args]
         # The hub's settings come from the flags above only, not from this shell's environment.
         env = {k: v for k, v in os.environ.items() if not k.startswith("FEDERATION_")}
         self._log = open(self.log_path, "wb")

@@ -117,7 +117,8 @@ start_hub() {
   rm -f "$WORK/hub/hub.ready"
   start hub "$FED" serve --workdir "$WORK/hub" --listen "127.0.0.1:$HUB_PORT" \
     --store "etcd://127.0.0.1:$ETCD_PORT" --initial-sync-timeout 10 \
-    --onboarding-listen "127.0.0.1:$VM_PORT" --vm-grace "$VM_GRACE"
+    --onboarding-listen "127.0.0.1:$VM_PORT" --vm-grace "$VM_GRACE" \
+    --probe-gateways 0  # the members' east-west gateway addresses are placeholders: nothing listens
   WAIT_TIMEOUT=$START_TIMEOUT wait_for_process hub "the hub's admin API on 127.0.0.1:$HUB_PORT (hub.ready)" \
     test -s "$WORK/hub/hub.ready"
   # shellcheck source=/dev/null

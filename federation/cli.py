@@ -88,6 +88,7 @@ def _settings_from(args):
         kubeconfig_options=tuple(args.allow_kubeconfig_option or ()),
         otlp_endpoint=args.otlp_endpoint, otlp_ca_file=args.otlp_ca,
         gateway_probe_interval=args.probe_gateways, replica_id=args.replica_id,
+        gateway_withdraw_after=args.gateway_withdraw_after, gateway_restore_after=args.gateway_restore_after,
         lease_ttl=args.lease_ttl,
     )
 
@@ -231,12 +232,15 @@ def cmd_services(args) -> int:
 def format_status(status, wide: bool = False) -> str:
     from federation.check.reasons import explain
 
-    extra = f"{'REGION':<10} {'LAST PUSH':<20} " if wide else ""
+    extra = f"{'REGION':<10} {'LAST PUSH':<20} {'GATEWAY':<12} " if wide else ""
     lines = [f"hub {status.version}  store={status.store_backend}  services={status.federated_services}  "
-             f"snapshot={status.snapshot_version}",
-             f"{'CLUSTER':<14} {'NETWORK':<10} {extra}{'STATE':<12} {'SYNCED':<7} {'OBJECTS':>7}  REASON"]
+             f"snapshot={status.snapshot_version}"]
+    if status.gateway_note:
+        lines.append(f"gateways: {status.gateway_note}")
+    lines.append(f"{'CLUSTER':<14} {'NETWORK':<10} {extra}{'STATE':<12} {'SYNCED':<7} {'OBJECTS':>7}  REASON")
     for c in status.clusters:
-        extra = f"{c.region or '-':<10} {output.when(c.last_push):<20} " if wide else ""
+        extra = (f"{c.region or '-':<10} {output.when(c.last_push):<20} {c.gateway or '-':<12} "
+                 if wide else "")
         lines.append(f"{c.name:<14} {c.network or '-':<10} {extra}"
                      f"{c.state + (' (stale)' if c.stale else ''):<12} "
                      f"{'yes' if c.synced else 'no':<7} {c.objects:>7}  {explain(c)}")
@@ -351,9 +355,15 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--otlp-endpoint", default=_env("FEDERATION_OTLP_ENDPOINT"),
                    help="export traces over OTLP/gRPC to http(s)://HOST:PORT (needs mesh-federation[otlp])")
     p.add_argument("--otlp-ca", default="", help="CA file of an https:// OTLP collector (default: system roots)")
-    p.add_argument("--probe-gateways", type=float, default=0.0, metavar="SECONDS",
-                   help="TCP-probe every member's east-west gateway this often for "
-                        "federation_gateway_reachable (off by default)")
+    p.add_argument("--probe-gateways", type=float, default=3.0, metavar="SECONDS",
+                   help="TCP-probe every member's east-west gateway this often, for "
+                        "federation_gateway_reachable and gateway-aware failover (default 3; 0: off)")
+    p.add_argument("--gateway-withdraw-after", type=float, default=10.0, metavar="SECONDS",
+                   help="withdraw a cluster from the other clusters' entries once its gateway has not "
+                        "answered for this long, unless most gateways do not (default 10; 0: never)")
+    p.add_argument("--gateway-restore-after", type=float, default=0.0, metavar="SECONDS",
+                   help="restore a withdrawn cluster once its gateway has answered for this long "
+                        "(default 0: the first probe round that reaches it)")
     p.add_argument("--health-listen", default="",
                    help="plaintext gRPC health endpoint for kubelet probes, e.g. 0.0.0.0:8081 (off when empty)")
     p.add_argument("--tls-cert", default="", help="admin API server certificate (PEM)")

@@ -90,6 +90,10 @@ class ClusterStatus:
     conflicts: tuple[str, ...] = ()  # objects owned by someone else
     fights: tuple[str, ...] = ()  # owned objects others changed or deleted lately, repaired
     owner: str = ""  # the hub replica that pushes into this cluster
+    # its east-west gateway as the hub's prober sees it: "reachable", "unreachable",
+    # "withdrawn" (from the other clusters' entries), "" when not probed
+    gateway: str = ""
+    gateway_since: float | None = None  # unix seconds it stopped answering; None when answering
 
     def __post_init__(self):
         _freeze(self, "conflicts")
@@ -105,6 +109,7 @@ class HubStatus:
     snapshot_version: int = 0
     store_health: str = "ok"  # or why the store does not answer
     hub_id: str = ""  # the installation's identity, on every object it writes
+    gateway_note: str = ""  # why gateway-aware failover withdraws nothing now, "" when it may
 
     def __post_init__(self):
         _freeze(self, "clusters")

@@ -61,6 +61,7 @@ def status_to_message(status: HubStatus) -> pb.HubStatus:
         snapshot_version=status.snapshot_version,
         store_health=status.store_health,
         hub_id=status.hub_id,
+        gateway_note=status.gateway_note,
     )
 
 
@@ -73,6 +74,7 @@ def status_from_message(msg: pb.HubStatus) -> HubStatus:
         snapshot_version=msg.snapshot_version,
         store_health=msg.store_health,
         hub_id=msg.hub_id,
+        gateway_note=msg.gateway_note,
     )
 
 
@@ -80,20 +82,26 @@ def _cluster_status_to_message(status: ClusterStatus) -> pb.ClusterStatus:
     msg = pb.ClusterStatus(name=status.name, network=status.network, region=status.region,
                            state=status.state, synced=status.synced, objects=status.objects,
                            error=status.error, stale=status.stale, conflicts=list(status.conflicts),
-                           fights=list(status.fights), owner=status.owner)
+                           fights=list(status.fights), owner=status.owner, gateway=status.gateway)
     if status.last_push is not None:
         msg.last_push.CopyFrom(_timestamp(status.last_push))
+    if status.gateway_since is not None:
+        msg.gateway_unreachable_since.CopyFrom(_timestamp(status.gateway_since))
     return msg
 
 
 def _cluster_status_from_message(msg: pb.ClusterStatus) -> ClusterStatus:
-    last_push = None
-    if msg.HasField("last_push"):
-        last_push = msg.last_push.seconds + msg.last_push.nanos / 1e9
+    last_push = _seconds(msg.last_push) if msg.HasField("last_push") else None
+    since = _seconds(msg.gateway_unreachable_since) if msg.HasField("gateway_unreachable_since") else None
     return ClusterStatus(name=msg.name, network=msg.network, region=msg.region, state=msg.state,
                          synced=msg.synced, last_push=last_push, objects=msg.objects,
                          error=msg.error, stale=msg.stale, conflicts=tuple(msg.conflicts),
-                         fights=tuple(msg.fights), owner=msg.owner)
+                         fights=tuple(msg.fights), owner=msg.owner, gateway=msg.gateway,
+                         gateway_since=since)
+
+
+def _seconds(ts: Timestamp) -> float:
+    return ts.seconds + ts.nanos / 1e9
 
 
 def _timestamp(unix_seconds: float) -> Timestamp:

@@ -5,6 +5,7 @@ verb and resource, CRDs missing, conflicts, owner lost, stale endpoints."""
 from __future__ import annotations
 
 import re
+import time
 
 # "cluster 'c': PATCH /apis/networking.istio.io/v1/namespaces/ns/workloadentries/x: 403 ..."
 _CALL = re.compile(r"(?P<method>GET|POST|PUT|PATCH|DELETE|WATCH|LIST) (?P<path>/\S+?):? (?P<code>\d{3})\b")
@@ -82,6 +83,7 @@ def explain(cluster) -> str:
         reasons.append(error or "refused by the hub")
     elif state == "removing":
         reasons.append(error or "removal pending")
+    reasons.extend(_gateway(cluster))
     if not reasons and error:
         reasons.append(error)
     if not reasons and state == "syncing":
@@ -89,6 +91,19 @@ def explain(cluster) -> str:
     elif not reasons and not getattr(cluster, "synced", True):
         reasons.append(f"not synced yet ({state or 'unknown state'})")
     return "; ".join(dict.fromkeys(r for r in reasons if r))
+
+
+def _gateway(cluster) -> list[str]:
+    """Gateway-aware failover's word on the cluster, if its gateway does not answer."""
+    gateway = getattr(cluster, "gateway", "") or ""
+    if gateway not in ("withdrawn", "unreachable"):
+        return []
+    since = getattr(cluster, "gateway_since", None)
+    at = time.strftime(" since %Y-%m-%dT%H:%M:%SZ", time.gmtime(since)) if since else ""
+    if gateway == "withdrawn":
+        return [f"gateway withdrawn: its east-west gateway has not answered the hub's probes{at}; "
+                "its endpoints are removed from the other clusters"]
+    return [f"gateway unreachable: not answering the hub's probes{at}"]
 
 
 _AT = re.compile(r"cluster '[^']*' at (?P<server>\S+?):? unreachable: (?P<why>.*)")

@@ -87,6 +87,11 @@ function tone(c) {
   if (c.state === "syncing") return "warn";
   return "bad";
 }
+function gatewayText(c) {
+  // the hub's probe of the gateway: reachable, unreachable since T, or withdrawn from the others
+  const since = c.gatewaySince ? " since " + new Date(c.gatewaySince * 1000).toLocaleTimeString() : "";
+  return c.gateway === "reachable" ? "reachable" : c.gateway + since;
+}
 function ms(seconds) { return seconds == null ? "–" : (seconds * 1000).toFixed(0) + " ms"; }
 function ago(ts) {
   if (!ts) return "never";
@@ -148,7 +153,8 @@ function drawGraph(state) {
     g.append(el("svg:rect", {x: p.x, y: p.y, width: nodeW, height: nodeH, rx: 8, stroke: colour}));
     g.append(el("svg:text", {x: p.x + 10, y: p.y + 20, class: "name"}, name));
     g.append(el("svg:text", {x: p.x + 10, y: p.y + 38, class: "sub", fill: colour},
-                c.state + (c.stale && c.state !== "stale" ? " (stale)" : "") + " · " + c.objects + " objects"));
+                c.state + (c.stale && c.state !== "stale" ? " (stale)" : "") + " · " + c.objects + " objects" +
+                (c.gateway === "withdrawn" ? " · withdrawn" : "")));
     g.append(el("svg:title", {}, c.reason || "synced"));
     svg.append(g);
   }
@@ -172,7 +178,8 @@ function drawCards(state) {
     const lat = c.latency;
     card.append(el("div", {class: "line latency"},
       lat ? `propagation p50 ${ms(lat.p50)} · p95 ${ms(lat.p95)} (${lat.count} changes)` : "propagation latency: no changes measured yet"));
-    if (c.gateways.length) card.append(el("div", {class: "line"}, "east-west gateway " + c.gateways.join(", ")));
+    if (c.gateways.length) card.append(el("div", {class: "line gateway", "data-gateway": c.gateway || ""},
+      "east-west gateway " + c.gateways.join(", ") + (c.gateway ? " · " + gatewayText(c) : "")));
     if (c.reason) card.append(el("div", {class: "reason"}, c.reason));
     box.append(card);
   }
@@ -196,6 +203,7 @@ async function poll() {
     polls += 1;
     document.body.dataset.polls = String(polls);
     if (state.error) { banner.textContent = state.error; banner.style.display = "block"; }
+    else if (state.hub && state.hub.gatewayNote) { banner.textContent = "gateways: " + state.hub.gatewayNote; banner.style.display = "block"; }
     else if (state.metricsError) { banner.textContent = "latency unavailable: " + state.metricsError; banner.style.display = "block"; }
     else banner.style.display = "none";
     if (state.hub) {

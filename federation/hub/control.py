@@ -99,8 +99,10 @@ class HubView(Protocol):
 
 
 class HubControl(control.Control):
-    def __init__(self, hub: HubView):
+    def __init__(self, hub: HubView, gateways=None):
         self.hub = hub
+        # () -> ({cluster: GatewayReport}, hub-wide note): the gateway prober's, when it runs
+        self._gateways = gateways
 
     # -- clusters -------------------------------------------------------------
     def add_cluster(self, name, kubeconfig, network="", region="", istiod_ca="", labels=None):
@@ -215,6 +217,7 @@ class HubControl(control.Control):
 
     def status(self):
         snapshot = self.hub.snapshot
+        gateways, gateway_note = self._gateways() if self._gateways else ({}, "")
         statuses = []
         for name, member in sorted(self.hub.clusters().items()):
             view = self.hub.push_view(name)
@@ -229,7 +232,9 @@ class HubControl(control.Control):
                 error="; ".join(push["errors"] + ([member.watch_error] if member.watch_error else [])),
                 stale=bool(info and info.stale),
                 conflicts=tuple(conflicts(snapshot, name, self.hub.settings.domain)) + tuple(push["conflicts"]),
-                fights=tuple(push.get("fights") or ()), owner=owner))
+                fights=tuple(push.get("fights") or ()), owner=owner,
+                gateway=gateways[name].state if name in gateways else "",
+                gateway_since=gateways[name].since if name in gateways else None))
         health = self.hub.store_health()
         try:
             removals = self.hub.removals.pending()
@@ -247,7 +252,7 @@ class HubControl(control.Control):
         return control.HubStatus(version=__version__, store_backend=backend,
                                  clusters=tuple(statuses), store_health=health, hub_id=self.hub.hub_id,
                                  federated_services=len(snapshot.services),
-                                 snapshot_version=snapshot.version)
+                                 snapshot_version=snapshot.version, gateway_note=gateway_note)
 
     def render(self, cluster):
         if cluster not in self.hub.clusters() and cluster not in self.hub.snapshot.clusters:

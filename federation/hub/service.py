@@ -25,6 +25,7 @@ from federation.check.running import Checker
 from federation.check.service import SERVICE_NAME as CHECK_SERVICE, CheckServicer
 from federation.hub.app import Hub
 from federation.hub.control import HubControl
+from federation.model.gateway_health import Bounds
 from federation.onboarding.groups import KIND as GROUP_KIND, parse_workload_group
 from federation.onboarding.running import METRIC as VMS_METRIC, Onboarding
 from federation.onboarding.servicers import VMADMIN_SERVICE, VMAdminServicer
@@ -85,7 +86,17 @@ def build(settings: HubSettings, store: Store | None = None) -> Parts:
     keeper.set_agent_source(onboarding.tracker.live_names)
     telemetry.gauge(VMS_METRIC, onboarding.tracker.gauge)
 
-    control = HubControl(hub)
+    prober = None
+    if settings.gateway_probe_interval > 0:
+        bounds = None
+        if settings.gateway_withdraw_after > 0:
+            bounds = Bounds(settings.gateway_withdraw_after, settings.gateway_restore_after)
+        prober = GatewayProber(hub, settings.gateway_probe_interval,
+                               connect_timeout=min(1.0, settings.gateway_probe_interval), bounds=bounds)
+        telemetry.gauge("federation_gateway_reachable", prober.observe)
+        telemetry.gauge("federation_cluster_withdrawn", prober.observe_withdrawn)
+
+    control = HubControl(hub, gateways=prober.report if prober else None)
     checker = Checker(control, store, kek, settings, trust)
     api = ApiServer(settings.listen, control, ServerTLS.from_files(settings.tls_cert, settings.tls_key),
                     settings.admin_token_file, health_address=settings.health_listen or None,
@@ -97,10 +108,6 @@ def build(settings: HubSettings, store: Store | None = None) -> Parts:
     api.add_service(check_pb2_grpc.add_CheckServicer_to_server, CheckServicer(checker),
                     CHECK_SERVICE, api.admin_auth)
 
-    prober = None
-    if settings.gateway_probe_interval and settings.gateway_probe_interval > 0:
-        prober = GatewayProber(hub, settings.gateway_probe_interval)
-        telemetry.gauge("federation_gateway_reachable", prober.observe)
     return Parts(settings, store, own_store, kek, telemetry, trust, keeper, hub, onboarding,
                  control, checker, api, prober)
 

@@ -45,6 +45,7 @@ class HubChild:
         ready.unlink(missing_ok=True)
         args = [sys.executable, "-m", "federation.cli", "--log-level", self.log_level, "serve",
                 "--workdir", str(self.workdir), "--store", "memory://", "--listen", "127.0.0.1:0",
+                "--probe-gateways", "0",  # the peers' gateway addresses: nothing listens there
                 *self.extra_args]
         env = {k: v for k, v in os.environ.items() if not k.startswith("FEDERATION_")}
         self._child = Child("hub (federation serve)", args, self.workdir / "hub.log", cwd=ROOT, env=env)

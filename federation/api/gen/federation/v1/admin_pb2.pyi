@@ -159,7 +159,7 @@ class StatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ClusterStatus(_message.Message):
-    __slots__ = ("name", "network", "region", "state", "synced", "last_push", "objects", "error", "stale", "conflicts", "fights", "owner")
+    __slots__ = ("name", "network", "region", "state", "synced", "last_push", "objects", "error", "stale", "conflicts", "fights", "owner", "gateway", "gateway_unreachable_since")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NETWORK_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
@@ -172,6 +172,8 @@ class ClusterStatus(_message.Message):
     CONFLICTS_FIELD_NUMBER: _ClassVar[int]
     FIGHTS_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_UNREACHABLE_SINCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     network: str
     region: str
@@ -184,10 +186,12 @@ class ClusterStatus(_message.Message):
     conflicts: _containers.RepeatedScalarFieldContainer[str]
     fights: _containers.RepeatedScalarFieldContainer[str]
     owner: str
-    def __init__(self, name: _Optional[str] = ..., network: _Optional[str] = ..., region: _Optional[str] = ..., state: _Optional[str] = ..., synced: _Optional[bool] = ..., last_push: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., objects: _Optional[int] = ..., error: _Optional[str] = ..., stale: _Optional[bool] = ..., conflicts: _Optional[_Iterable[str]] = ..., fights: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ...) -> None: ...
+    gateway: str
+    gateway_unreachable_since: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., network: _Optional[str] = ..., region: _Optional[str] = ..., state: _Optional[str] = ..., synced: _Optional[bool] = ..., last_push: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., objects: _Optional[int] = ..., error: _Optional[str] = ..., stale: _Optional[bool] = ..., conflicts: _Optional[_Iterable[str]] = ..., fights: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ..., gateway: _Optional[str] = ..., gateway_unreachable_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class HubStatus(_message.Message):
-    __slots__ = ("version", "store_backend", "clusters", "federated_services", "snapshot_version", "store_health", "hub_id")
+    __slots__ = ("version", "store_backend", "clusters", "federated_services", "snapshot_version", "store_health", "hub_id", "gateway_note")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STORE_BACKEND_FIELD_NUMBER: _ClassVar[int]
     CLUSTERS_FIELD_NUMBER: _ClassVar[int]
@@ -195,6 +199,7 @@ class HubStatus(_message.Message):
     SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
     STORE_HEALTH_FIELD_NUMBER: _ClassVar[int]
     HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_NOTE_FIELD_NUMBER: _ClassVar[int]
     version: str
     store_backend: str
     clusters: _containers.RepeatedCompositeFieldContainer[ClusterStatus]
@@ -202,7 +207,8 @@ class HubStatus(_message.Message):
     snapshot_version: int
     store_health: str
     hub_id: str
-    def __init__(self, version: _Optional[str] = ..., store_backend: _Optional[str] = ..., clusters: _Optional[_Iterable[_Union[ClusterStatus, _Mapping]]] = ..., federated_services: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., store_health: _Optional[str] = ..., hub_id: _Optional[str] = ...) -> None: ...
+    gateway_note: str
+    def __init__(self, version: _Optional[str] = ..., store_backend: _Optional[str] = ..., clusters: _Optional[_Iterable[_Union[ClusterStatus, _Mapping]]] = ..., federated_services: _Optional[int] = ..., snapshot_version: _Optional[int] = ..., store_health: _Optional[str] = ..., hub_id: _Optional[str] = ..., gateway_note: _Optional[str] = ...) -> None: ...
 
 class ApplyResourcesRequest(_message.Message):
     __slots__ = ("yaml",)
