@@ -33,6 +33,7 @@ import sys  # noqa: E402
 import threading  # noqa: E402
 
 from federation import __version__, errors  # noqa: E402
+from federation.commanding import run_command  # noqa: E402
 from federation.agent.credentials import RENEW_FRACTION  # noqa: E402
 from federation.agent.running import (  # noqa: E402
     NEEDS_ENROLLMENT, RETRYABLE, UNTRUSTED_HUB, WRONG_ENDPOINT, Agent, split_host_port,
@@ -187,8 +188,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from federation.cli import run_command
-
     return run_command(build_parser(), argv)
 
 

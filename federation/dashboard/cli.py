@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from federation.commanding import wait_for_signal
+
 
 def register(sub, add_hub_flags, client_factory) -> None:
     p = sub.add_parser("dashboard", help="serve a live, read-only web dashboard on this machine (loopback)",
@@ -28,8 +30,7 @@ def metrics_url(value: str) -> str:
 
 
 def cmd_dashboard(args, client_factory) -> int:
-    from federation.cli import wait_for_signal
-    from federation.dashboard.serving import Dashboard
+    from federation.dashboard.serving import Dashboard  # the HTTP server only when it runs
 
     client = client_factory(args)
     dashboard = Dashboard(client, args.address, metrics_url(args.metrics), poll_seconds=args.interval)

@@ -14,6 +14,7 @@ import sys
 import time
 
 from federation import errors, output
+from federation.commanding import connect
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -78,8 +79,7 @@ def register(sub, add_hub_flags, client_factory) -> None:
 
 
 def _client(args):
-    from federation.cli import _client as connect
-    from federation.onboarding.client import VMAdminClient
+    from federation.onboarding.client import VMAdminClient  # grpc only for commands that call the hub
 
     return connect(args, VMAdminClient)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from federation import errors, output
+from federation.commanding import connect
 from federation.trust.certificates import ALGORITHMS
 
 DEFAULT_ALGORITHM = "ecdsa-p256"
@@ -73,8 +74,7 @@ def _add_key_flags(p) -> None:
 
 
 def _client(args):
-    from federation.cli import _client as connect
-    from federation.trust.client import TrustClient
+    from federation.trust.client import TrustClient  # grpc only for commands that call the hub
 
     return connect(args, TrustClient)
 
