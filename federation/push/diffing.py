@@ -19,7 +19,9 @@ REDACTED = "<redacted>"
 
 
 @dataclass(frozen=True)
-class ObjectDiff:
+class Difference:
+    """One object the hub would change; the API carries it as ``control.ObjectDiff`` (YAML text)."""
+
     ref: Ref
     action: str  # create | update | delete | conflict
     live: dict | None  # projected and redacted
@@ -41,21 +43,21 @@ def redacted(obj: dict | None) -> dict | None:
     return {**obj, "data": {k: f"{REDACTED} (data {digest})" for k in sorted(obj["data"])}}
 
 
-def differences(desired: dict[Ref, dict], live: dict[Ref, dict], foreign: set[Ref]) -> list[ObjectDiff]:
+def differences(desired: dict[Ref, dict], live: dict[Ref, dict], foreign: set[Ref]) -> list[Difference]:
     """Every object the hub would create, update, delete or cannot write, sorted by ref."""
     out = []
     for ref in sorted(set(desired) | set(live)):
         want, have = desired.get(ref), live.get(ref)
         if want is None:
-            out.append(ObjectDiff(ref, DELETE, redacted(_clean(have)), None))
+            out.append(Difference(ref, DELETE, redacted(_clean(have)), None))
         elif ref in foreign:
-            out.append(ObjectDiff(ref, CONFLICT, None, redacted(want)))
+            out.append(Difference(ref, CONFLICT, None, redacted(want)))
         elif have is None:
-            out.append(ObjectDiff(ref, CREATE, None, redacted(want)))
+            out.append(Difference(ref, CREATE, None, redacted(want)))
         else:
             seen = project(have, want)
             if seen != want:
-                out.append(ObjectDiff(ref, UPDATE, redacted(seen), redacted(want)))
+                out.append(Difference(ref, UPDATE, redacted(seen), redacted(want)))
     return out
 
 
