@@ -28,8 +28,15 @@ from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
 from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
+# Imported so that filter configs (Any) of these types can be read as dicts.
+from envoy.extensions.filters.http.rbac.v3 import rbac_pb2 as http_rbac_pb2  # noqa: F401
+from envoy.extensions.filters.network.http_connection_manager.v3 import (
+    http_connection_manager_pb2 as hcm_pb2,
+)
+from envoy.extensions.filters.network.rbac.v3 import rbac_pb2 as network_rbac_pb2  # noqa: F401
+from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2  # noqa: F401
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import any_pb2, json_format, struct_pb2
 
 from federation.errors import AuthError, Transient
 from peers.ca import ISTIOD_SERVER_NAME
@@ -198,6 +205,11 @@ class FilterChain:
     application_protocols: tuple[str, ...]
     destination_port: int
     filters: tuple[str, ...]
+    # the network filters' typed configs by filter name, as dicts (the HTTP connection
+    # manager's without its http_filters, which follow as (name, typed config) pairs);
+    # a config of a type these protos do not know is {"@type": its type URL}
+    configs: Mapping[str, dict] = field(default_factory=dict, hash=False)
+    http_filters: tuple[tuple[str, dict], ...] = field(default=(), hash=False)
 
 
 @dataclass(frozen=True)
@@ -496,8 +508,40 @@ def _listener(li: listener_pb2.Listener) -> Listener:
             transport_protocol=ch.filter_chain_match.transport_protocol,
             application_protocols=tuple(ch.filter_chain_match.application_protocols),
             destination_port=ch.filter_chain_match.destination_port.value,
-            filters=tuple(f.name for f in ch.filters))
+            filters=tuple(f.name for f in ch.filters),
+            configs={f.name: _filter_config(f.typed_config) for f in ch.filters if f.HasField("typed_config")},
+            http_filters=_http_filters(ch.filters))
         for ch in chains))
+
+
+def _typed(config: any_pb2.Any) -> dict:
+    try:
+        return json_format.MessageToDict(config)
+    except (TypeError, KeyError):  # a type (or a nested one) these protos do not define
+        return {"@type": config.type_url}
+
+
+def _filter_config(config: any_pb2.Any) -> dict:
+    manager = hcm_pb2.HttpConnectionManager()
+    if not config.Unpack(manager):
+        return _typed(config)
+    del manager.http_filters[:]  # listed one by one in http_filters
+    return _typed(_packed(manager))
+
+
+def _http_filters(filters: Any) -> tuple[tuple[str, dict], ...]:
+    manager = hcm_pb2.HttpConnectionManager()
+    for f in filters:
+        if f.HasField("typed_config") and f.typed_config.Unpack(manager):
+            return tuple((h.name, _typed(h.typed_config)) for h in manager.http_filters)
+    return ()
+
+
+def _packed(message: Any) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
 
 
 @dataclass(frozen=True)

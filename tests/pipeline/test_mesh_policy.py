@@ -17,7 +17,7 @@ AP = ("security.istio.io/v1", "AuthorizationPolicy")
 CLUSTERS = ("cluster-1", "cluster-2", "cluster-3")
 
 
-def mesh_policy(name: str, clusters=None, objects=None) -> str:
+def mesh_policy(name: str, clusters=None, objects=None, labels=None) -> str:
     spec = {"objects": objects or [
         {"apiVersion": "security.istio.io/v1beta1", "kind": "PeerAuthentication",
          "metadata": {"name": "default"}, "spec": {"mtls": {"mode": "STRICT"}}},
@@ -27,6 +27,8 @@ def mesh_policy(name: str, clusters=None, objects=None) -> str:
                   "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/sleep"]}}]}]}}]}
     if clusters is not None:
         spec["clusterSelector"] = {"clusters": list(clusters)}
+    if labels is not None:
+        spec["clusterSelector"] = {"matchLabels": labels}
     return yaml.safe_dump({"apiVersion": "federation.mesh/v1alpha1", "kind": "MeshPolicy",
                            "metadata": {"name": name, "namespace": "istio-system"}, "spec": spec})
 
@@ -70,6 +72,17 @@ def test_objects_land_in_the_selected_clusters_are_repaired_and_pruned(hub):
     assert control.delete_resources(mesh_policy("strict")) == ["MeshPolicy istio-system/strict deleted"]
     wait_for(lambda: placement(hub) == placed_in(), what="objects pruned from every member")
     wait_for(hub.synced, what="every cluster synced after the prune")
+
+
+def test_a_label_selector_follows_the_clusters_labels_as_they_change(hub):
+    control = hub.service.control
+    control.label_cluster("cluster-2", {"env": "prod"})
+    control.apply_resources(mesh_policy("prod", labels={"env": "prod"}))
+    wait_for(lambda: placement(hub) == placed_in("cluster-2"), what="objects in the labelled cluster-2 only")
+    control.label_cluster("cluster-3", {"env": "prod"})
+    wait_for(lambda: placement(hub) == placed_in("cluster-2", "cluster-3"), what="cluster-3 selected once labelled")
+    control.label_cluster("cluster-2", {}, remove=("env",))
+    wait_for(lambda: placement(hub) == placed_in("cluster-3"), what="pruned from cluster-2 once unlabelled")
 
 
 def test_a_users_object_of_the_same_name_is_reported_and_left_alone(hub):
