@@ -211,16 +211,25 @@ def cmd_cluster_kubeconfig(args) -> int:
 
 
 def format_services(rows, wide: bool = False) -> str:
-    lines = [f"{'SERVICE':<32} {'CLUSTER':<14} {'NETWORK':<10} {'READY':>5}  "
-             + ("STALE  LOCALITIES" if wide else "LOCALITIES")]
+    """A row per (service, cluster) that exports or imports it: EXPORTS says its
+    Service there is federated, IMPORTS that it is given the others' endpoints."""
+    columns = ["SERVICE", "CLUSTER", "NETWORK", "READY", "EXPORTS", "IMPORTS"] + (
+        ["STALE", "LOCALITIES", "IMPORT SELECTOR"] if wide else ["LOCALITIES"])
+    table = []
     for row in rows:
-        for c in row.clusters:
-            locs = ",".join(f"{loc or '-'}={n}" for loc, n in sorted(c.localities.items()))
-            stale = " (stale)" if c.stale and not wide else ""
-            lines.append(f"{row.namespace + '/' + row.name:<32} {c.cluster:<14} {c.network or '-':<10} "
-                         f"{c.ready_endpoints:>5}  " + (f"{'yes' if c.stale else 'no':<5}  " if wide else "")
-                         + f"{locs or '-'}{stale}")
-    return "\n".join(lines)
+        exporters = {c.cluster: c for c in row.clusters}
+        selectors = dict(s.split(": ", 1) for s in row.import_selectors)
+        for name in sorted(set(exporters) | set(row.imported_to)):
+            c = exporters.get(name)
+            locs = ",".join(f"{loc or '-'}={n}" for loc, n in sorted(c.localities.items())) if c else ""
+            cells = [f"{row.namespace}/{row.name}", name, c.network if c else "", c.ready_endpoints if c else "",
+                     "yes" if c else "no", "yes" if name in row.imported_to else "no"]
+            if wide:
+                cells += ["yes" if c and c.stale else "no", locs, selectors.get(name, "")]
+            else:
+                cells += [locs + (" (stale)" if c and c.stale else "")]
+            table.append(cells)
+    return output.table(columns, table)
 
 
 def cmd_services(args) -> int:

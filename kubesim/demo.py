@@ -3,6 +3,8 @@
 Topology: cluster-1 and cluster-2 on network ``net-east`` in region ``us-east``
 (two zones), cluster-3 on ``net-west`` in ``eu-west``. Services in namespace
 ``bookinfo``: ``reviews`` in every cluster, ``details`` in two, ``ratings`` in one.
+Registration labels: ``env=prod`` on cluster-1 and cluster-2, ``env=staging`` on
+cluster-3 (what the README's import-selector example selects on).
 Every log line goes to ``DIR/demo.log`` from the start (and to stderr until the
 live view owns the terminal); ``DIR/hub.env`` exports every listener's address.
 """
@@ -37,6 +39,7 @@ TOPOLOGY = (
     ("cluster-2", "net-east", "us-east", ["us-east-1b"], ["reviews"]),
     ("cluster-3", "net-west", "eu-west", ["eu-west-1a"], ["reviews", "details"]),
 )
+LABELS = {"cluster-1": {"env": "prod"}, "cluster-2": {"env": "prod"}, "cluster-3": {"env": "staging"}}
 SYNC_TIMEOUT = 60.0
 
 
@@ -108,7 +111,7 @@ def run_demo(args) -> int:
             path.touch(mode=0o600)  # it holds the cluster's token
             path.chmod(0o600)
             path.write_text(text)
-            client.register_cluster(sim.name, text)
+            client.register_cluster(sim.name, text, labels=LABELS.get(sim.name))
             log.info("registered cluster", extra={"fields": {"cluster": sim.name, "server": sim.url}})
         trust = TrustClient(service.api.address, ca_file=str(wd.ca), token=wd.token.read_text().strip())
         try:

@@ -29,10 +29,11 @@ from federation.model import ClusterState
 from federation.model.ids import check_cluster_name, ref_of
 from federation.model.mesh_policy import KIND as MESH_POLICY, check_claims, parse_mesh_policy
 from federation.model.policy import parse_policy
-from federation.model.scope import check_cluster_labels
+from federation.model.scope import check_cluster_labels, describe_selector
 from federation.model.validating import is_label_key
 from federation.push.diffing import differences
 from federation.render import Rendered, conflicts
+from federation.render.view import imported_to
 from federation.settings import HubSettings
 from federation.store import Store
 from federation.store.keys import Keys
@@ -212,7 +213,10 @@ class HubControl(control.Control):
                     ready_endpoints=svc.ready,
                     localities={str(loc): n for loc, n in svc.endpoints},
                     stale=bool(info and info.stale)))
-            rows.append(control.ServiceRow(key.namespace, key.name, tuple(clusters)))
+            rows.append(control.ServiceRow(
+                key.namespace, key.name, tuple(clusters), exported_from=tuple(sorted(per)),
+                imported_to=imported_to(snapshot, key, self.hub.settings.domain),
+                import_selectors=tuple(describe_selector(per[c]) for c in sorted(per) if per[c].import_selector)))
         return rows
 
     def status(self):

@@ -22,6 +22,7 @@ from typing import Callable, Hashable, Iterable, Protocol
 from federation.model import Snapshot
 from federation.model.ids import Ref, ServiceKey, ref_of
 from federation.model.policies import PolicySet
+from federation.model.scope import scoped_services
 from federation.model.snapshot import Delta
 from federation.registry import RenderRequest
 from federation.render import EVERYTHING, Rendered, Scope, render_target
@@ -125,6 +126,8 @@ class Reconciler:
         whole = full or not member.rendered  # else only what the delta touched
         if whole:
             keys = sorted(set(snapshot.service_keys()) | set(self._desired_keys(target)))
+        elif target in delta.clusters:  # its labels may bring or take what an import selector scopes
+            keys = sorted(affected | scoped_services(snapshot))
         else:
             keys = sorted(affected)
         # Namespaces the hub creates for stub Services: redone for the namespaces of

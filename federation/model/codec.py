@@ -21,6 +21,7 @@ def service_to_dict(svc: ClusterService) -> dict:
         "labels": _pairs(svc.labels),
         "serviceAccount": svc.service_account,
         "endpoints": [[str(loc), count] for loc, count in svc.endpoints],
+        "importSelector": svc.import_selector,
     }
 
 
@@ -33,6 +34,7 @@ def service_from_dict(data: dict) -> ClusterService:
         labels=tuple(sorted(data.get("labels", {}).items())),
         service_account=data.get("serviceAccount", ""),
         endpoints=tuple((Locality.parse(loc), int(n)) for loc, n in data.get("endpoints", ())),
+        import_selector=data.get("importSelector", ""),
     )
 
 

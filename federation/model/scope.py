@@ -13,12 +13,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from federation.errors import ValidationError
+from federation.model.cluster import ClusterInfo
+from federation.model.ids import ServiceKey
+from federation.model.service import ClusterService
+from federation.model.snapshot import Snapshot
 from federation.model.validating import is_label_key, is_label_value
 
 Labels = tuple[tuple[str, str], ...]  # sorted (key, value) pairs
+
+IMPORT_SELECTOR_ANNOTATION = "federation.mesh/import-selector"
 
 MAX_LABELS = 64
 
@@ -157,13 +164,35 @@ def _requirement(part: str) -> Requirement | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # few distinct selectors, asked once per (service, target) render
 def import_selector(text: str) -> Selector | None:
     """The selector a Service's annotation names, or None when it does not parse
-    (the watcher reports it; the Service is then imported nowhere)."""
+    (the watcher logs it; the Service is then imported nowhere: a scope that
+    cannot be read must not widen to every cluster)."""
     try:
-        return parse_selector(text)
+        return parse_selector(text, where=IMPORT_SELECTOR_ANNOTATION)
     except ValidationError:
         return None
+
+
+def selects(service: ClusterService, target: ClusterInfo) -> bool:
+    """Whether ``target`` imports ``service``'s endpoints: no selector, every cluster."""
+    if not service.import_selector:
+        return True
+    selector = import_selector(service.import_selector)
+    return selector is not None and selector.matches(target.labels)
+
+
+def describe_selector(service: ClusterService) -> str:
+    """``cluster: selector`` for people, saying when it does not parse."""
+    broken = import_selector(service.import_selector) is None
+    return f"{service.cluster}: {service.import_selector}" + (" (does not parse: imported nowhere)" if broken else "")
+
+
+def scoped_services(snapshot: Snapshot) -> set[ServiceKey]:
+    """The services some cluster exports with an import selector: what a change of
+    a cluster's labels may bring to it or take from it."""
+    return {key for key, per in snapshot.services.items() if any(s.import_selector for s in per.values())}
 
 
 # -- export precedence ----------------------------------------------------------------

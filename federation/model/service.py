@@ -19,6 +19,9 @@ class ClusterService:
     service_account: str = ""
     endpoints: tuple[tuple[Locality, int], ...] = ()  # sorted; counts > 0 only
     headless: bool = False  # clusterIP: None
+    # Its ``federation.mesh/import-selector`` annotation: a label selector on the
+    # clusters that import its endpoints ("" = every cluster; see model/scope.py)
+    import_selector: str = ""
 
     @property
     def ready(self) -> int:

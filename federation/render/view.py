@@ -13,6 +13,9 @@ The view decides what istiod in the target can be given:
 * ``not_importable``: why the target cannot be given endpoints for the service,
   for status (istiod ignores WorkloadEntries for headless Services, for Services
   without a selector, and maps no port of an unnamed Service port).
+* import scope: only the clusters whose Service's import selector selects the
+  target (``model.scope.selects``) count as its sources; the others are named in
+  ``unselected``. A target no source selects gets nothing: no entries, stub or rule.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from federation.model.cluster import ClusterInfo, gateway_ip
 from federation.model.ids import (
     Locality, PortSpec, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL, ServiceKey,
 )
+from federation.model.scope import selects
 from federation.model.service import ClusterService, VMWorkload
 from federation.model.snapshot import Snapshot
 from federation.render.naming import label_value, port_name
@@ -55,6 +59,7 @@ class ServiceView:
     # the Service's labels in every cluster it lives in (for policy matching)
     label_sets: tuple[tuple[tuple[str, str], ...], ...] = ()
     not_importable: str = ""  # why the target gets nothing although endpoints exist elsewhere
+    unselected: tuple[str, ...] = ()  # sorted: exporting clusters whose import selector leaves the target out
 
     @property
     def federated(self) -> bool:
@@ -87,7 +92,8 @@ def build_view(snapshot: Snapshot, key: ServiceKey, target: str, domain: str = "
         return None
     per_cluster = snapshot.services.get(key, {})
     local = per_cluster.get(target)
-    others = [per_cluster[name] for name in sorted(per_cluster) if name != target]
+    exporters = [per_cluster[name] for name in sorted(per_cluster) if name != target]
+    others = [service for service in exporters if selects(service, info)]
     vms = tuple(vm for _, vm in sorted(snapshot.vms.get(key, {}).items()) if vm.address)
     remote = _gateways(snapshot, others)
     headless = any(s.headless and s.ready for s in others)
@@ -103,7 +109,15 @@ def build_view(snapshot: Snapshot, key: ServiceKey, target: str, domain: str = "
         ports=ports,
         label_sets=tuple(_unique(per_cluster[name].labels for name in sorted(per_cluster))),
         not_importable=_not_importable(key, local, others, ports) if (remote or vms or headless) else "",
+        unselected=tuple(service.cluster for service in exporters if not selects(service, info)),
     )
+
+
+def imported_to(snapshot: Snapshot, key: ServiceKey, domain: str = "cluster.local") -> tuple[str, ...]:
+    """The clusters that import ``key``: those given its remote endpoints (and its
+    host where they lack the Service), sorted."""
+    return tuple(name for name in sorted(snapshot.clusters)
+                 if (view := build_view(snapshot, key, name, domain)) is not None and view.federated)
 
 
 def _gateways(snapshot: Snapshot, others: list[ClusterService]) -> tuple[RemoteGateway, ...]:

@@ -35,6 +35,7 @@ from federation.kube.client import (
 from federation.model import ChangeSet, ClusterChange, ClusterInfo, ClusterService, ServiceChange
 from federation.model import UserRulesChange
 from federation.model.cluster import ClusterState
+from federation.model.scope import IMPORT_SELECTOR_ANNOTATION, export_setting, exported, import_selector
 from federation.model.ids import (
     EASTWEST_PORT, EXPORT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NETWORK_LABEL,
     SERVICE_ACCOUNT_ANNOTATION, Locality, ServiceKey,
@@ -42,7 +43,7 @@ from federation.model.ids import (
 from federation.sources import deriving
 from federation.sources.reflecting import DELETED, Reflector, ReflectorEvent
 from federation.sources.settings import (
-    EXPORT_ALL, EXPORT_NAMESPACE_LABEL, EXPORT_SERVICE_EXPORT, SourceSettings,
+    EXPORT_ALL, EXPORT_SERVICE_EXPORT, SourceSettings,
 )
 
 log = logging.getLogger(__name__)
@@ -318,20 +319,18 @@ class ClusterWatcher:
         return tuple(sorted(out))
 
     def _exported(self, key: ServiceKey, service: dict) -> bool:
-        labels = deriving.labels_of(service)
-        if labels.get(EXPORT_LABEL) == "false" or key.namespace in self.settings.excluded_namespaces:
+        """The Service's own export label, else its namespace's, else the mode (model/scope.py)."""
+        if key.namespace in self.settings.excluded_namespaces:
             return False
         if key in self._gateways:
             return False  # the east-west gateway itself is never federated
         if key == API_SERVER_SERVICE:
             return False  # every cluster's own API server: never another cluster's
         mode = self.settings.export_mode
-        if mode == EXPORT_ALL:
-            return True
-        if mode == EXPORT_NAMESPACE_LABEL:
-            namespace_labels = self._namespace_labels.get(key.namespace, {})
-            return namespace_labels.get(EXPORT_LABEL) == "true" or labels.get(EXPORT_LABEL) == "true"
-        return key in self._exports
+        by_mode = mode == EXPORT_ALL or (mode == EXPORT_SERVICE_EXPORT and key in self._exports)
+        return exported(export_setting(deriving.labels_of(service).get(EXPORT_LABEL)),
+                        export_setting(self._namespace_labels.get(key.namespace, {}).get(EXPORT_LABEL)),
+                        by_mode)
 
     def _cluster_service(self, key: ServiceKey) -> ClusterService | None:
         service = self._services.get(key)
@@ -365,7 +364,16 @@ class ClusterWatcher:
             or deriving.most_common(dict(accounts)),
             endpoints=tuple(sorted(counts.items())),
             headless=deriving.is_headless(service),
+            import_selector=self._import_selector(key, annotations),
         )
+
+    def _import_selector(self, key: ServiceKey, annotations: dict) -> str:
+        text = str(annotations.get(IMPORT_SELECTOR_ANNOTATION, "")).strip()
+        emitted = self._emitted_services.get(key)
+        if text and import_selector(text) is None and (emitted is None or emitted.import_selector != text):
+            log.warning("import selector does not parse: the service is imported nowhere", extra={"fields": {
+                "cluster": self.name, "service": f"{key.namespace}/{key.name}", "selector": text}})
+        return text
 
     # -- per-kind index updates (under the lock) ------------------------------------
     def _namespace_event(self, event: ReflectorEvent) -> None:

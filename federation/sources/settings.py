@@ -21,7 +21,9 @@ class SourceSettings:
     ``export_mode``: ``all`` federates every Service outside ``excluded_namespaces``;
     ``namespace-label`` only those in namespaces labelled ``federation.mesh/export=true``;
     ``service-export`` only those with an MCS ``ServiceExport`` of the same name.
-    In every mode a Service labelled ``federation.mesh/export=false`` stays local.
+    A Service's own label ``federation.mesh/export`` (``true``/``false``) overrides
+    its namespace's, which overrides the mode: ``false`` on the Service keeps it
+    local in every mode (``model.scope.exported``).
     """
 
     export_mode: str = EXPORT_ALL

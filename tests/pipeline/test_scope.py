@@ -10,9 +10,10 @@ import pytest
 
 from federation import cli, errors
 from federation.catalog import ClusterRecord, dump_cluster_record, load_cluster_record
-from tests.pipeline.conftest import TOPOLOGY
+from tests.pipeline.conftest import DR, MANAGED, NS, SVC, TOPOLOGY, WE
 from tests.support import wait_for
 
+SELECTOR = "federation.mesh/import-selector"
 LABELS = {"cluster-1": {"env": "prod", "tier": "gold"}, "cluster-2": {"env": "prod"}, "cluster-3": {"env": "dev"}}
 
 
@@ -91,3 +92,67 @@ def test_cluster_records_keep_labels_and_older_records_have_none():
     older = json.loads(dump_cluster_record(replace(record, labels=()), kek))
     del older["labels"]  # stored before labels existed
     assert load_cluster_record(json.dumps(older).encode(), kek).labels == ()
+
+
+def annotate(env, cluster: str, name: str, selector: str | None) -> None:
+    """Set (or, with None, remove) a Service's import selector in its source cluster."""
+    sim = env.sim(cluster)
+    svc = sim.get(*SVC, name, NS)
+    annotations = dict(svc["metadata"].get("annotations") or {})
+    annotations.pop(SELECTOR, None)
+    if selector is not None:
+        annotations[SELECTOR] = selector
+    svc["metadata"]["annotations"] = annotations
+    sim.apply(svc)
+
+
+def holds(env, cluster: str, name: str) -> set[str]:
+    """The kinds of the hub's objects for service ``name`` in ``cluster``."""
+    selector = f"{MANAGED},federation.mesh/service-name={name}"
+    return {kind[1] for kind in (WE, SVC, DR) if env.owned(cluster, kind, selector)}
+
+
+def test_changing_a_services_import_selector_prunes_where_it_stops_and_writes_where_it_starts(labelled):
+    everything = {"WorkloadEntry", "Service", "DestinationRule"}
+    wait_for(lambda: holds(labelled, "cluster-3", "solo") == everything, what="solo everywhere at first")
+    annotate(labelled, "cluster-1", "solo", "env=prod")
+    wait_for(lambda: holds(labelled, "cluster-3", "solo") == set(), what="solo pruned from cluster-3 (dev)")
+    assert holds(labelled, "cluster-2", "solo") == everything
+    annotate(labelled, "cluster-1", "solo", "env in (dev)")
+    wait_for(lambda: holds(labelled, "cluster-3", "solo") == everything, what="solo written into cluster-3")
+    wait_for(lambda: holds(labelled, "cluster-2", "solo") == set(), what="solo pruned from cluster-2")
+    # a cluster's label change moves what it imports, without touching the Service
+    code = cli.main(["cluster", "label", "cluster-2", "env=dev", "--hub", labelled.service.api.address,
+                     "--ca", str(labelled.workdir / "hub" / "tls" / "ca.crt"),
+                     "--token-file", str(labelled.workdir / "hub" / "admin-token")])
+    assert code == 0
+    wait_for(lambda: holds(labelled, "cluster-2", "solo") == everything, what="solo back in relabelled cluster-2")
+    annotate(labelled, "cluster-1", "solo", None)  # no selector: every cluster again
+    wait_for(lambda: holds(labelled, "cluster-2", "solo") == holds(labelled, "cluster-3", "solo") == everything,
+             what="solo everywhere again")
+
+
+def test_services_show_where_each_service_is_exported_from_and_imported_to(labelled, capsys):
+    annotate(labelled, "cluster-1", "solo", "env=prod")
+    wait_for(lambda: holds(labelled, "cluster-3", "solo") == set(), what="solo pruned from cluster-3")
+
+    def rows():
+        code, out, err = run(labelled, capsys, "services", "-o", "json")
+        assert code == 0, err
+        return {row["name"]: row for row in json.loads(out)}
+
+    solo = wait_for(lambda: rows()["solo"] if rows()["solo"]["imported_to"] == ["cluster-2"] else None,
+                    what="solo imported by cluster-2 alone")
+    assert solo["exported_from"] == ["cluster-1"]
+    assert solo["import_selectors"] == ["cluster-1: env=prod"]
+    both = rows()["both"]
+    assert (both["exported_from"], both["imported_to"], both["import_selectors"]) == (
+        ["cluster-1", "cluster-2"], ["cluster-1", "cluster-2", "cluster-3"], [])
+    _, table, _ = run(labelled, capsys, "services")
+    header, *lines = table.splitlines()
+    assert header.split()[:6] == ["SERVICE", "CLUSTER", "NETWORK", "READY", "EXPORTS", "IMPORTS"]
+    solo_rows = [line.split()[:6] for line in lines if line.startswith(f"{NS}/solo ")]
+    assert solo_rows == [[f"{NS}/solo", "cluster-1", "net1", "1", "yes", "no"],
+                         [f"{NS}/solo", "cluster-2", "-", "-", "no", "yes"]]
+    _, wide, _ = run(labelled, capsys, "services", "-o", "wide")
+    assert "IMPORT SELECTOR" in wide.splitlines()[0] and "env=prod" in wide
