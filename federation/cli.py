@@ -8,13 +8,19 @@ import difflib
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 
 import yaml
 
-from federation import __version__, errors, logging_setup, manifests, output
+from federation import __version__, errors, manifests, output
+from federation.check import cli as check_cli
+from federation.commanding import add_hub_flags as _add_hub_flags
+from federation.commanding import connect as _client
+from federation.commanding import env as _env
+from federation.commanding import run_command, wait_for_signal
+from federation.dashboard import cli as dashboard_cli
+from federation.onboarding import cli as onboarding_cli
+from federation.trust import cli as trust_cli
 
 DESCRIPTION = ("Run and operate a mesh-federation hub: register member clusters, see federated "
                "services and sync state, manage failover policies, the mesh's trust root and VMs.")
@@ -22,40 +28,6 @@ EPILOG = ("Commands that talk to a hub read FEDERATION_HUB, FEDERATION_CA and FE
           "(`. DIR/hub.env` sets them). `federation COMMAND --help` describes each command.")
 
 log = logging.getLogger("federation.cli")
-
-
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
-# -- connection to a hub ----------------------------------------------------------
-def _add_hub_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("hub connection (defaults from FEDERATION_HUB, FEDERATION_CA, FEDERATION_TOKEN_FILE)")
-    g.add_argument("--hub", default=_env("FEDERATION_HUB"), help="admin API address HOST:PORT")
-    g.add_argument("--ca", default=_env("FEDERATION_CA"), help="CA certificate file of the admin API")
-    g.add_argument("--token-file", default=_env("FEDERATION_TOKEN_FILE"), help="file holding the admin token")
-    g.add_argument("--timeout", type=float, default=30.0, help="seconds per call (default 30)")
-
-
-def _client(args, client_class=None):
-    """A client of the hub's API from the connection flags; ``client_class``
-    defaults to AdminClient (the trust and VM commands pass their own)."""
-    from federation.api.client import AdminClient
-
-    if not args.hub:
-        raise errors.ConfigError("no hub address: pass --hub or set FEDERATION_HUB (e.g. `. DIR/hub.env`)")
-    if not args.ca:
-        raise errors.ConfigError("no CA file: pass --ca or set FEDERATION_CA")
-    token = os.environ.get("FEDERATION_TOKEN", "")
-    if args.token_file:
-        try:
-            with open(args.token_file, encoding="utf-8") as fh:
-                token = fh.read()
-        except OSError as exc:
-            raise errors.ConfigError(f"token file {args.token_file}: {exc.strerror}") from exc
-    if not token.strip():
-        raise errors.ConfigError("no admin token: pass --token-file or set FEDERATION_TOKEN_FILE")
-    return (client_class or AdminClient)(args.hub, ca_file=args.ca, token=token.strip(), timeout=args.timeout)
 
 
 def _read_input(path: str) -> str:
@@ -91,15 +63,6 @@ def _settings_from(args):
         gateway_withdraw_after=args.gateway_withdraw_after, gateway_restore_after=args.gateway_restore_after,
         lease_ttl=args.lease_ttl,
     )
-
-
-def wait_for_signal(stop: threading.Event | None = None) -> None:
-    """Block until SIGTERM or SIGINT (or ``stop`` is set)."""
-    stop = stop or threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(0.5):
-        pass
 
 
 def cmd_serve(args) -> int:
@@ -491,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hub_flags(p)
     p.set_defaults(func=cmd_diff)
 
-    p = sub.add_parser("apply", help="create or update hub resources (FailoverPolicy, WorkloadGroup)")
+    p = sub.add_parser("apply", help=f"create or update hub resources ({', '.join(manifests.KIND_NAMES)})")
     p.add_argument("-f", "--filename", required=True,
                    help="YAML file, a directory of *.yaml/*.yml/*.json files, or '-' for stdin")
     _add_hub_flags(p)
@@ -503,17 +466,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hub_flags(p)
     p.set_defaults(func=cmd_delete)
 
-    p = sub.add_parser("get", help="list hub resources (FailoverPolicy, WorkloadGroup)")
+    p = sub.add_parser("get", help=f"list hub resources ({', '.join(manifests.KIND_NAMES)})")
     p.add_argument("kind", nargs="?", default="",
-                   help="failoverpolicy (failoverpolicies, fp) or workloadgroup (workloadgroups, wg); "
-                        "any case (default: every kind)")
+                   help=f"{manifests.kinds_help()}; any case (default: every kind)")
     p.add_argument("name", nargs="?", default="", help="only the resource of this name")
     p.add_argument("-n", "--namespace", default="", help="only resources of this namespace")
     output.add_output_flags(p)
     _add_hub_flags(p)
     p.set_defaults(func=cmd_get)
 
-    for extend in _extensions():
+    for extend in EXTENSIONS:
         extend(sub, _add_hub_flags, _client)
 
     p = sub.add_parser("completion", help="print a shell completion script (bash or zsh)",
@@ -525,37 +487,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _extensions():
-    """Command groups that live beside their feature (trust, vm)."""
-    out = []
-    for module in ("federation.trust.cli", "federation.onboarding.cli", "federation.check.cli",
-                   "federation.dashboard.cli"):
-        try:
-            mod = __import__(module, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
-                raise  # a missing feature is skipped; a broken one is an error
-            continue
-        out.append(mod.register)
-    return out
+# Command groups that live beside their feature.
+EXTENSIONS = (trust_cli.register, onboarding_cli.register, check_cli.register, dashboard_cli.register)
 
 
 def main(argv: list[str] | None = None) -> int:
     return run_command(build_parser(), argv)
-
-
-def run_command(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
-    """Parse, configure logging, run the chosen command; a FederationError is one
-    clear line on stderr and exit status 1 (shared by ``federation-agent``)."""
-    args = parser.parse_args(argv)
-    logging_setup.configure(args.log_level, args.log_format)
-    try:
-        return args.func(args) or 0
-    except errors.FederationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
 
 
 if __name__ == "__main__":

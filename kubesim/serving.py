@@ -21,8 +21,10 @@ import threading
 import time
 from typing import NamedTuple
 
+from kubesim.requesting import RequestHandler
 from kubesim.resources import Catalog
 from kubesim.store import ObjectStore
+from kubesim.watching import WatchHandle
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +76,6 @@ class RequestRecord(NamedTuple):
     method: str
     path: str
     code: int
-
-
-class WatchHandle:
-    """One open watch stream, so it can be cut from outside."""
-
-    def __init__(self, connection: socket.socket):
-        self.connection = connection
-        self.cut = threading.Event()
-        self.graceful = False
 
 
 class ApiServer:
@@ -160,8 +153,6 @@ class Listener(http.server.HTTPServer):
     request_queue_size = 128
 
     def __init__(self, host: str, port: int, api: ApiServer, ssl_context: ssl.SSLContext | None):
-        from kubesim.requesting import RequestHandler  # the handler needs this module's types
-
         self.api = api
         self.ssl_context = ssl_context
         self.closing = threading.Event()

@@ -13,19 +13,29 @@ from __future__ import annotations
 
 import json
 import select
+import socket
+import threading
 import time
 from typing import TYPE_CHECKING
 
 from federation.errors import ResourceExpired
 from kubesim.resources import ServedType
 from kubesim.selectors import FieldSelector, LabelSelector
-from kubesim.serving import WatchHandle
 from kubesim.entries import Entry, Event
 
 if TYPE_CHECKING:
     from kubesim.requesting import RequestHandler
 
 _POLL = 1.0  # longest sleep between checks of the stop and cut flags
+
+
+class WatchHandle:
+    """One open watch stream, so it can be cut from outside."""
+
+    def __init__(self, connection: socket.socket):
+        self.connection = connection
+        self.cut = threading.Event()
+        self.graceful = False
 
 
 class _Filter:

@@ -39,6 +39,7 @@ from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from google.protobuf import any_pb2, json_format, struct_pb2
 
 from federation.errors import AuthError, Transient
+from federation.model.ids import Locality
 from peers.ca import ISTIOD_SERVER_NAME
 from peers.errors import PeerError
 from peers.gen.istio import nds_pb2
@@ -66,16 +67,6 @@ class XdsUnavailable(XdsError, Transient):
 
 class XdsRefused(XdsError, AuthError):
     """istiod refused the proxy's credentials on its secure xDS address."""
-
-
-@dataclass(frozen=True)
-class Locality:
-    region: str = ""
-    zone: str = ""
-    subzone: str = ""
-
-    def __str__(self) -> str:
-        return "/".join(p for p in (self.region, self.zone, self.subzone) if p)
 
 
 @dataclass(frozen=True)
@@ -541,7 +532,6 @@ def _packed(message: Any) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
-
 
 
 @dataclass(frozen=True)

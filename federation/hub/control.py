@@ -89,6 +89,8 @@ class HubView(Protocol):
     def snapshot(self): ...
     @property
     def refused(self) -> dict[str, str]: ...
+    @property
+    def policies(self): ...  # PolicySet: every hub resource render reads
     def clusters(self) -> dict[str, MemberView]: ...
     def push_view(self, cluster: str) -> PushView: ...
     def render(self, cluster: str) -> Rendered: ...
@@ -235,7 +237,8 @@ class HubControl(control.Control):
                 last_push=push["lastPush"], objects=push["objects"],
                 error="; ".join(push["errors"] + ([member.watch_error] if member.watch_error else [])),
                 stale=bool(info and info.stale),
-                conflicts=tuple(conflicts(snapshot, name, self.hub.settings.domain)) + tuple(push["conflicts"]),
+                conflicts=tuple(conflicts(snapshot, name, self.hub.settings.domain, self.hub.policies))
+                + tuple(push["conflicts"]),
                 fights=tuple(push.get("fights") or ()), owner=owner,
                 gateway=gateways[name].state if name in gateways else "",
                 gateway_since=gateways[name].since if name in gateways else None))
