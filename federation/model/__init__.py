@@ -1,5 +1,8 @@
 """Pure data of the federation: ids, services, endpoints, localities, clusters,
-snapshots and change sets. No I/O, clock, logging or client imports here."""
+snapshots and change sets, and the hub resources with their validation
+(``policy``: FailoverPolicy, ``traffic_split``, ``mesh_policy``, ``scope``: export and
+import scope, ``policies``: the PolicySet render reads, ``gateway_health``: when a
+cluster is withdrawn). No I/O, clock, logging or client imports here."""
 
 from federation.model.ids import Locality, PortSpec, ServiceKey  # noqa: F401
 from federation.model.cluster import ClusterInfo, ClusterState  # noqa: F401
