@@ -35,7 +35,7 @@ from federation.kube.client import (
 from federation.model import ChangeSet, ClusterChange, ClusterInfo, ClusterService, ServiceChange
 from federation.model import UserRulesChange
 from federation.model.cluster import ClusterState
-from federation.model.scope import IMPORT_SELECTOR_ANNOTATION, export_setting, exported, import_selector
+from federation.model.scope import export_setting, exported, import_selector
 from federation.model.ids import (
     EASTWEST_PORT, EXPORT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NETWORK_LABEL,
     SERVICE_ACCOUNT_ANNOTATION, Locality, ServiceKey,
@@ -263,6 +263,11 @@ class ClusterWatcher:
             elif service is None:
                 del self._emitted_services[key]
             else:
+                before = self._emitted_services.get(key)
+                if (service.import_selector and import_selector(service.import_selector) is None
+                        and (before is None or before.import_selector != service.import_selector)):
+                    log.warning("import selector does not parse: imported nowhere", extra={"fields": {
+                        "cluster": self.name, "service": str(key), "selector": service.import_selector}})
                 self._emitted_services[key] = service
             changes.append(ServiceChange(self.name, key, service))
         if pending.rules:
@@ -364,16 +369,8 @@ class ClusterWatcher:
             or deriving.most_common(dict(accounts)),
             endpoints=tuple(sorted(counts.items())),
             headless=deriving.is_headless(service),
-            import_selector=self._import_selector(key, annotations),
+            import_selector=deriving.import_selector_of(service),
         )
-
-    def _import_selector(self, key: ServiceKey, annotations: dict) -> str:
-        text = str(annotations.get(IMPORT_SELECTOR_ANNOTATION, "")).strip()
-        emitted = self._emitted_services.get(key)
-        if text and import_selector(text) is None and (emitted is None or emitted.import_selector != text):
-            log.warning("import selector does not parse: the service is imported nowhere", extra={"fields": {
-                "cluster": self.name, "service": f"{key.namespace}/{key.name}", "selector": text}})
-        return text
 
     # -- per-kind index updates (under the lock) ------------------------------------
     def _namespace_event(self, event: ReflectorEvent) -> None:

@@ -10,6 +10,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from federation.model.ownership import taken_over  # noqa: F401  (the watchers' rule)
+from federation.model.scope import IMPORT_SELECTOR_ANNOTATION
 from federation.model.ids import (
     EASTWEST_LABEL, EASTWEST_PORT, MANAGED_BY, MANAGED_BY_LABEL, REGION_LABEL, ZONE_LABEL, PortSpec,
 )
@@ -52,6 +53,11 @@ def _meta(obj: dict) -> dict:
 
 def labels_of(obj: dict) -> dict[str, str]:
     return dict(_meta(obj).get("labels") or {})
+
+
+def import_selector_of(service: dict) -> str:
+    """Its ``federation.mesh/import-selector`` annotation, stripped ("": every cluster imports it)."""
+    return str((_meta(service).get("annotations") or {}).get(IMPORT_SELECTOR_ANNOTATION, "")).strip()
 
 
 def istio_protocol(port: dict) -> str:

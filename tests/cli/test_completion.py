@@ -11,7 +11,7 @@ import pytest
 
 CASES = [
     ("federation cl", ["cluster"]),
-    ("federation cluster ", ["add", "kubeconfig", "list", "remove"]),
+    ("federation cluster ", ["add", "kubeconfig", "label", "list", "remove"]),
     ("federation vm token ", ["create", "list", "revoke"]),
     ("federation get -o ", ["json", "table", "wide", "yaml"]),
     ("federation --log-level w", ["warning"]),
@@ -70,5 +70,5 @@ COMP_WORDS=(federation get -o ""); COMP_CWORD=3; _federation_complete; print -r 
     assert done.returncode == 0, done.stderr
     registered, cluster, output = done.stdout.splitlines()
     assert registered == "_bash_complete -o default -F _federation_complete"
-    assert cluster.split() == ["-h", "--help", "add", "list", "remove", "kubeconfig"]
+    assert cluster.split() == ["-h", "--help", "add", "label", "list", "remove", "kubeconfig"]
     assert output.split() == ["table", "wide", "json", "yaml"]

@@ -126,16 +126,18 @@ def deploy_workloads(fleet: RealFleet) -> None:
 
 
 def register(hub: HubService, fleet: RealFleet, workdir: Path,
-             gateways: dict[str, Passthrough] | None = None) -> None:
+             gateways: dict[str, Passthrough] | None = None,
+             labels: dict[str, dict[str, str]] | None = None) -> None:
     """What a user does per member: grant the hub least privilege, issue its kubeconfig, add it
-    (with the address of its istiod's 15012 behind ``gateways``, when given)."""
+    (with the address of its istiod's 15012 behind ``gateways``, and its ``labels``, when given)."""
     for name, member in fleet.members.items():
         member.kubectl("apply", "-k", str(ROOT / "deploy" / "member"))
         kubeconfig = make_member_kubeconfig(context=name, kubeconfig_path=member.kubeconfig,
                                             duration_seconds=3600)
         assert "client-key-data" not in kubeconfig  # the hub holds a token, not the admin's key
         hub.control.add_cluster(name, kubeconfig,
-                                istiod_ca=gateways[name].address if gateways else "")
+                                istiod_ca=gateways[name].address if gateways else "",
+                                labels=(labels or {}).get(name))
 
 
 def all_synced(hub: HubService):
@@ -154,7 +156,14 @@ class _NotYet(list):
 
 
 @pytest.fixture(scope="module")
-def mesh(real_binaries, shared_crds, peers_etcd, peers_workdir):  # noqa: F811
+def mesh_labels() -> dict[str, dict[str, str]]:
+    """Registration labels per member: none here; a module overrides this fixture to
+    have its fleet registered with labels (``cluster add --label``)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def mesh(real_binaries, shared_crds, peers_etcd, peers_workdir, mesh_labels):  # noqa: F811
     workdir = peers_workdir / unique_name("mesh")
     fleet = RealFleet(workdir / "fleet", TOPOLOGY, etcd_url=peers_etcd.url)
     hub = trust = None
@@ -170,7 +179,7 @@ def mesh(real_binaries, shared_crds, peers_etcd, peers_workdir):  # noqa: F811
         hub = HubService(settings)
         hub.start()
         trust = TrustClient(hub.api.address, ca_file=wd.ca, token=wd.token.read_text().strip(), timeout=20)
-        register(hub, fleet, workdir, gateways)
+        register(hub, fleet, workdir, gateways, labels=mesh_labels)
         trust.init_root()
         wait_for(lambda: all_synced(hub), 90, "every member synced")
         for name, istiod in fleet.start_istiods(wait_for_cacerts=True).items():

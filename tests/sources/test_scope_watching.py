@@ -98,3 +98,18 @@ def test_new_registration_labels_emit_only_the_cluster_info(make_sim, watch):
     changes = wait_for(lambda: sink.changes(mark), what="the new ClusterInfo")
     assert [type(c) for c in changes] == [ClusterChange]
     assert changes[0].info.labels == (("env", "prod"), ("tier", "gold"))
+
+
+def test_a_selector_that_does_not_parse_is_passed_on_and_logged_once(make_sim, watch, caplog):
+    sim = make_sim()
+    sim.apply(namespace("shop"))
+    sim.apply(service("shop", "reviews", annotations={SELECTOR: "env in prod"}))
+    _, sink = watch(sim)
+    with caplog.at_level("WARNING", logger="federation.sources.cluster_watching"):
+        sink.wait_state("synced")
+        assert sink.services()[key("reviews", "shop")].import_selector == "env in prod"  # render imports it nowhere
+        mark = sink.mark()
+        sim.apply(service("shop", "reviews", annotations={SELECTOR: "env in prod"}, labels={"v": "2"}))
+        wait_for(lambda: sink.service_changes(mark), what="the relabelled service")
+    warnings = [r for r in caplog.records if "import selector does not parse" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].fields["selector"] == "env in prod"
