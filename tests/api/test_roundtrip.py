@@ -1,6 +1,9 @@
 """Every Admin call round-trips through a real TLS gRPC server into the hub and back."""
 
+import pytest
 import yaml
+
+from federation import errors
 
 from federation.api.control import ClusterEndpoints, ClusterStatus, HubStatus, RegisteredCluster, ServiceRow
 
@@ -75,3 +78,26 @@ def test_apply_list_and_delete_resources(client):
 def test_render_returns_yaml_for_cluster(client):
     client.register_cluster("east", KUBECONFIG)
     assert yaml.safe_load(client.render("east"))["metadata"]["name"] == "cross-network-gateway"
+
+
+def test_cluster_labels_round_trip_and_change_in_place(client, fake):
+    record = client.register_cluster("east", KUBECONFIG, labels={"env": "prod", "tier": "gold"})
+    assert record.labels == {"env": "prod", "tier": "gold"}
+    assert client.list_clusters()[0].labels == {"env": "prod", "tier": "gold"}
+    changed = client.label_cluster("east", {"env": "dev"}, remove=["tier"])
+    assert changed.labels == {"env": "dev"} and client.list_clusters()[0].labels == {"env": "dev"}
+    assert fake.calls == ["add_cluster", "list_clusters", "label_cluster", "list_clusters"]
+
+
+def test_label_cluster_without_labels_or_keys_to_remove_is_refused(client, fake):
+    client.register_cluster("east", KUBECONFIG)
+    with pytest.raises(errors.ValidationError, match="give at least one label to set or remove"):
+        client.label_cluster("east", {})
+    assert "label_cluster" not in fake.calls
+
+
+def test_list_services_carries_where_each_is_exported_from_and_imported_to(client, fake):
+    row = ServiceRow("default", "reviews", (ClusterEndpoints("east", "net-east", 3),), exported_from=("east",),
+                     imported_to=("west",), import_selectors=("east: env=prod",))
+    fake.list_services = lambda: [row]
+    assert client.list_services() == [row]
