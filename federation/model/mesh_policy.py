@@ -22,10 +22,11 @@ selects the clusters that satisfy both, as Kubernetes ANDs selector terms.
 
 The product carries no JSON Schema engine, so the objects get a structural
 check here: the fields each kind's ``spec`` may have (``SPEC_FIELDS``), their
-types, and the enums operators most often mistype (``ENUMS``); a test holds
-both tables to the shared CRD schemas, and rendered objects are validated
-against those schemas in tests. One name (kind, namespace, name) may be carried
-by one MeshPolicy only (``check_claims``, at apply time).
+types, the workload selector's one field (``SELECTORS``) and the enums operators
+most often mistype (``ENUMS``); a test holds these tables to the shared CRD
+schemas, and rendered objects are validated against those schemas in tests.
+One name (kind, namespace, name) may be carried by one MeshPolicy only
+(``check_claims``, at apply time).
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ SPEC_FIELDS: dict[str, dict[str, type]] = {
     "Telemetry": {"accessLogging": list, "metrics": list, "selector": dict, "targetRef": dict,
                   "targetRefs": list, "tracing": list},
 }
+# Each kind's workload selector: (spec field, its one field of labels).
+SELECTORS: dict[str, tuple[str, str]] = {
+    kind: ("workloadSelector", "labels") if kind == "Sidecar" else ("selector", "matchLabels")
+    for kind in SPEC_FIELDS}
 _MTLS_MODES = ("UNSET", "DISABLE", "PERMISSIVE", "STRICT")
 # (kind, dotted path under spec) -> allowed values
 ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -282,9 +287,12 @@ def _check_spec(kind: str, spec: Mapping, where: str, problems: list[str]) -> No
         for port, setting in spec["portLevelMtls"].items():
             if isinstance(setting, Mapping):
                 _check_enum(setting, "mode", _MTLS_MODES, f"{where}.portLevelMtls.{port}", problems)
-    selector = spec.get("workloadSelector" if kind == "Sidecar" else "selector")
-    if isinstance(selector, Mapping) and "matchLabels" in selector:
-        check_labels(selector["matchLabels"], f"{where}.selector.matchLabels", problems)
+    field, labels = SELECTORS[kind]
+    selector = spec.get(field)
+    if isinstance(selector, Mapping):
+        check_unknown(selector, (labels,), f"{where}.{field}.", problems)
+        if labels in selector:
+            check_labels(selector[labels], f"{where}.{field}.{labels}", problems)
 
 
 def _check_enum(spec: Mapping, path: str, allowed: tuple[str, ...], where: str,

@@ -11,7 +11,7 @@ from federation.errors import ValidationError
 from federation.kube.resources import MESH_POLICY_KINDS
 from federation.model.cluster import ClusterInfo
 from federation.model.mesh_policy import (
-    ENUMS, SERVED_VERSIONS, SPEC_FIELDS, ClusterSelector, check_claims, parse_mesh_policy,
+    ENUMS, SELECTORS, SERVED_VERSIONS, SPEC_FIELDS, ClusterSelector, check_claims, parse_mesh_policy,
 )
 from tests.support import crd_schemas
 
@@ -93,6 +93,11 @@ def test_a_kind_outside_the_five_is_refused_naming_the_field(kind, api_version):
     (lambda d: d["spec"]["objects"][0]["spec"].update(selector=[]), "spec.objects[0].spec.selector: must be a mapping"),
     (lambda d: d["spec"]["objects"][0]["spec"].update(selector={"matchLabels": {"a b": "c"}}),
      "spec.objects[0].spec.selector.matchLabels"),
+    (lambda d: d["spec"]["objects"][0].update(kind="Sidecar", apiVersion="networking.istio.io/v1alpha3",
+                                              spec={"workloadSelector": {"labels": {"a": "b c"}}}),
+     "spec.objects[0].spec.workloadSelector.labels.a"),
+    (lambda d: d["spec"]["objects"][0]["spec"].update(selector={"labels": {}}),
+     "spec.objects[0].spec.selector.labels: unknown field (expected one of matchLabels)"),
     (lambda d: d["spec"]["objects"][0].update(status={}), "spec.objects[0].status: unknown field"),
     (lambda d: d["spec"]["objects"][0].update(spec="x"), "spec.objects[0].spec: must be a mapping"),
     (lambda d: d["spec"]["objects"].append("text"), "spec.objects[1]: must be a mapping"),
@@ -153,6 +158,11 @@ def test_the_spec_fields_and_their_types_are_those_of_the_crds():
     for kind, fields in SPEC_FIELDS.items():
         spec = _v1_spec(kind)
         assert fields == {name: json_types[prop["type"]] for name, prop in spec["properties"].items()}, kind
+
+
+def test_the_workload_selectors_are_those_of_the_crds():
+    for kind, (field, labels) in SELECTORS.items():
+        assert list(_v1_spec(kind)["properties"][field]["properties"]) == [labels], kind
 
 
 def test_the_enums_and_served_versions_are_those_of_the_crds():

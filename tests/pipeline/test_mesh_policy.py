@@ -134,3 +134,16 @@ def test_a_policy_carrying_a_secret_is_refused_at_apply(hub):
     with pytest.raises(ValidationError, match=r"spec.objects\[0\].kind: 'Secret' cannot be carried"):
         hub.service.control.apply_resources(secret)
     assert hub.service.control.list_resources("MeshPolicy").strip() == ""
+
+
+def test_an_object_in_a_namespace_a_cluster_lacks_is_refused_there_and_shown_in_status(hub):
+    hub.service.control.apply_resources(mesh_policy("elsewhere", ["cluster-1"], objects=[
+        {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+         "metadata": {"name": "deny-all", "namespace": "nowhere"}, "spec": {}}]))
+
+    def error():
+        return {c.name: c for c in hub.service.control.status().clusters}["cluster-1"].error
+
+    text = wait_for(lambda: "namespaces/nowhere/authorizationpolicies/deny-all" in error() and error(),
+                    what="the refused write in cluster-1's status")
+    assert '404 namespaces "nowhere" not found' in text and not hub.owned("cluster-1", AP)
