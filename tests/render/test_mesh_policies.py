@@ -13,7 +13,7 @@ from federation.render import render_cluster, render_target
 from federation.render.mesh_policies import MESH_POLICY_LABEL, render_mesh_policies
 from federation.render.naming import COMPONENT_LABEL
 
-from .support import CLUSTERS, assert_valid, snapshot
+from .support import CLUSTERS, assert_golden, assert_valid, snapshot
 
 PA = {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
       "metadata": {"name": "default", "namespace": "istio-system"}, "spec": {"mtls": {"mode": "STRICT"}}}
@@ -123,3 +123,13 @@ def test_every_kind_a_policy_carries_validates_against_the_crd_schemas():
     objects = render_mesh_policies([policy(PA, AP, SIDECAR, TELEMETRY, REQ_AUTHN)], CLUSTERS["cluster-a"])
     assert len(objects) == 5
     assert_valid(objects)
+
+
+def test_golden_cluster_wide_objects_of_a_labelled_cluster():
+    """What ``render`` gives cluster-c (env=prod): the gateway, then both prod policies' objects."""
+    policies = PolicySet(mesh=(policy(PA, TELEMETRY, name="mesh-defaults", selector={"matchLabels": {"env": "prod"}}),
+                               policy(AP, name="reviews-from-sleep", namespace="default",
+                                      selector={"clusters": ["cluster-b", "cluster-c"]}),
+                               policy(SIDECAR, name="dev-only", selector={"matchLabels": {"env": "dev"}})))
+    rendered = render_target(labelled_snapshot(), policies, "cluster-c").cluster
+    assert_golden("mesh_policies_for_c", list(rendered))
