@@ -9,16 +9,18 @@ hub's resource store builds one on every change; render takes it whole.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Iterable
 
+from federation.model.mesh_policy import MeshPolicy
 from federation.model.policy import FailoverPolicy
+from federation.model.traffic_split import TrafficSplit
 
 
 @dataclass(frozen=True)
 class PolicySet:
     failover: tuple[FailoverPolicy, ...] = ()
-    splits: tuple[Any, ...] = ()  # TrafficSplit
-    mesh: tuple[Any, ...] = ()  # MeshPolicy
+    splits: tuple[TrafficSplit, ...] = ()
+    mesh: tuple[MeshPolicy, ...] = ()
 
     @classmethod
     def of(cls, policies: "PolicySet | Iterable[FailoverPolicy]") -> "PolicySet":
