@@ -39,7 +39,7 @@ from federation.errors import ValidationError
 from federation.model.ids import CLUSTER_LABEL, NETWORK_LABEL, ServiceKey, is_dns_label
 from federation.model.service import ClusterService
 from federation.model.validating import (
-    check_header, check_labels, check_unknown, is_label_key, is_label_value,
+    check_header, check_labels, check_spec, check_unknown, is_label_key, is_label_value,
 )
 
 API_VERSION = "federation.mesh/v1alpha1"
@@ -199,17 +199,12 @@ def parse_policy(doc: Any) -> FailoverPolicy:
     """
     problems: list[str] = []
     namespace, name, where = check_header(doc, KIND, API_VERSION, _TOP_FIELDS, problems)
-    spec = doc.get("spec")
+    spec = check_spec(doc, _SPEC_FIELDS, problems)
     selector = PolicySelector()
     failover: tuple[tuple[str, str], ...] = ()
     priority: tuple[str, ...] = ()
     outlier = OutlierDetection()
-    if spec is None:
-        problems.append("spec: required")
-    elif not isinstance(spec, Mapping):
-        problems.append("spec: must be a mapping")
-    else:
-        check_unknown(spec, _SPEC_FIELDS, "spec.", problems)
+    if spec is not None:
         selector = _selector(spec.get("selector"), problems)
         has_failover = bool(spec.get("failover"))
         has_priority = bool(spec.get("failoverPriority"))

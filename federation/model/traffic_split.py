@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping
 
 from federation.errors import ValidationError
 from federation.model.ids import ServiceKey, is_dns_label
-from federation.model.validating import check_header, check_unknown, is_label_value
+from federation.model.validating import check_header, check_spec, check_unknown, is_label_value
 
 API_VERSION = "federation.mesh/v1alpha1"
 KIND = "TrafficSplit"
@@ -120,15 +120,10 @@ def parse_traffic_split(doc: Any) -> TrafficSplit:
     """
     problems: list[str] = []
     namespace, name, where = check_header(doc, KIND, API_VERSION, _TOP_FIELDS, problems)
-    spec = doc.get("spec")
+    spec = check_spec(doc, _SPEC_FIELDS, problems)
     service = ServiceKey("", "")
     shares: tuple[Share, ...] = ()
-    if spec is None:
-        problems.append("spec: required")
-    elif not isinstance(spec, Mapping):
-        problems.append("spec: must be a mapping")
-    else:
-        check_unknown(spec, _SPEC_FIELDS, "spec.", problems)
+    if spec is not None:
         service = _service(spec.get("service"), namespace, problems)
         shares = _shares(spec.get("shares"), problems)
     if problems:

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 from federation.errors import ValidationError
 from federation.model.ids import Locality, PortSpec, ServiceKey, is_dns_label, is_dns_subdomain
 from federation.model.validating import (
-    check_header, check_labels, check_unknown, is_label_value,
+    check_header, check_labels, check_spec, check_unknown, is_label_value,
 )
 
 API_VERSION = "federation.mesh/v1alpha1"
@@ -108,14 +108,9 @@ def parse_workload_group(doc: Any) -> WorkloadGroup:
     """
     problems: list[str] = []
     namespace, name, where = check_header(doc, KIND, API_VERSION, _TOP_FIELDS, problems, name_is_label=True)
-    spec = doc.get("spec")
+    spec = check_spec(doc, _SPEC_FIELDS, problems)
     group = None
-    if spec is None:
-        problems.append("spec: required")
-    elif not isinstance(spec, Mapping):
-        problems.append("spec: must be a mapping")
-    else:
-        check_unknown(spec, _SPEC_FIELDS, "spec.", problems)
+    if spec is not None:
         group = WorkloadGroup(
             namespace=namespace, name=name,
             service_account=_service_account(spec.get("serviceAccount"), problems),
