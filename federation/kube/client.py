@@ -26,7 +26,7 @@ from federation.kube.errors import status_error
 from federation.kube.kubeconfigs import check_kubeconfig, parse_kubeconfig
 from federation.kube.resources import (  # noqa: F401  (the kinds, where the client's callers look)
     BY_API_KIND, CONFIG_MAP, DESTINATION_RULE, ENDPOINT_SLICE, ISTIO_GATEWAY, K8S_GATEWAY, NAMESPACE, NODE, POD,
-    SECRET, SERVICE, SERVICE_ENTRY, SERVICE_EXPORT, WORKLOAD_ENTRY, WORKLOAD_GROUP, ResourceType,
+    SECRET, SERVICE, SERVICE_ENTRY, SERVICE_EXPORT, VIRTUAL_SERVICE, WORKLOAD_ENTRY, WORKLOAD_GROUP, ResourceType,
     resource_type_of,
 )
 

@@ -30,10 +30,12 @@ class VMChange:
 
 @dataclass(frozen=True)
 class UserRulesChange:
-    """Hosts that already have a DestinationRule not owned by the hub in ``cluster``."""
+    """Hosts that already have a DestinationRule (``hosts``) or a VirtualService
+    (``routes``) not owned by the hub in ``cluster``."""
 
     cluster: str
     hosts: frozenset[str]
+    routes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ class Snapshot:
     vms: Mapping[ServiceKey, Mapping[str, VMWorkload]] = field(default_factory=lambda: _EMPTY)
     # cluster -> hosts with a user-owned DestinationRule there (reported, never overwritten)
     user_rules: Mapping[str, frozenset[str]] = field(default_factory=lambda: _EMPTY)
+    # cluster -> hosts with a user-owned VirtualService there (a TrafficSplit's routes yield)
+    user_routes: Mapping[str, frozenset[str]] = field(default_factory=lambda: _EMPTY)
 
     def service_keys(self) -> list[ServiceKey]:
         return sorted(set(self.services) | set(self.vms))
@@ -49,6 +51,7 @@ class Snapshot:
         services: dict[ServiceKey, Mapping[str, ClusterService]] = dict(self.services)
         vms: dict[ServiceKey, Mapping[str, VMWorkload]] = dict(self.vms)
         user_rules = dict(self.user_rules)
+        user_routes = dict(self.user_routes)
         # VM name -> group; built only when a change set carries VM changes.
         vm_index = ({name: key for key, per in self.vms.items() for name in per}
                     if any(isinstance(c, VMChange) for c in changes.changes) else {})
@@ -66,6 +69,7 @@ class Snapshot:
                 if info is None:
                     clusters.pop(change.cluster, None)
                     user_rules.pop(change.cluster, None)
+                    user_routes.pop(change.cluster, None)
                     for key, per in list(services.items()):
                         if change.cluster in per:
                             _set(services, key, change.cluster, None)
@@ -85,17 +89,18 @@ class Snapshot:
                 _set(services, change.key, change.cluster, change.service)
                 changed_services.add(change.key)
             elif isinstance(change, UserRulesChange):
-                before = user_rules.get(change.cluster, frozenset())
-                if before == change.hosts:
-                    continue
-                if change.hosts:
-                    user_rules[change.cluster] = change.hosts
-                else:
-                    user_rules.pop(change.cluster, None)
-                # A wildcard rule covers every service whose host it matches.
-                for pattern in before ^ change.hosts:
-                    changed_services.update(k for k in set(services) | set(vms)
-                                            if host_matches(pattern, k.host()))
+                for table, hosts in ((user_rules, change.hosts), (user_routes, change.routes)):
+                    before = table.get(change.cluster, frozenset())
+                    if before == hosts:
+                        continue
+                    if hosts:
+                        table[change.cluster] = hosts
+                    else:
+                        table.pop(change.cluster, None)
+                    # A wildcard host covers every service whose host it matches.
+                    for pattern in before ^ hosts:
+                        changed_services.update(k for k in set(services) | set(vms)
+                                                if host_matches(pattern, k.host()))
             elif isinstance(change, VMChange):
                 old_key = vm_index.get(change.name)
                 if old_key is not None:
@@ -117,7 +122,7 @@ class Snapshot:
                 clusters=MappingProxyType(clusters),
                 services=MappingProxyType(services),
                 vms=MappingProxyType(vms),
-                user_rules=MappingProxyType(user_rules),
+                user_rules=MappingProxyType(user_rules), user_routes=MappingProxyType(user_routes),
             ),
             delta,
         )

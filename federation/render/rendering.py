@@ -49,6 +49,8 @@ def render_service(snapshot: Snapshot, key: ServiceKey,
         policy = select_policy(policies.failover, key, view.label_sets)
         # A split's routes name the rule's subsets: without the hub's rule, no routes.
         routes = split_routes(view, split) if split is not None else ()
+        if routes and shadowing_rules(view.host, snapshot.user_routes.get(target, frozenset())):
+            routes = ()  # a user's VirtualService for the host: istiod would pick one of the two
         out.append(destination_rule(view, policy, routes))
         if routes:
             out.append(virtual_service(view, split, routes, rule_name(view)))
@@ -156,7 +158,8 @@ def conflicts(snapshot: Snapshot, target: str, domain: str = "cluster.local",
               policies: PolicySet | Iterable[FailoverPolicy] = ()) -> list[str]:
     """What the hub could not do in ``target``, as messages for people: hosts left
     without the hub's DestinationRule because a user-owned one covers them (and
-    with it any TrafficSplit's routes), services that have endpoints elsewhere but
+    with it any TrafficSplit's routes), TrafficSplits left out where a user-owned
+    VirtualService routes the host, services that have endpoints elsewhere but
     cannot be imported there, and TrafficSplits another one overrides."""
     user_hosts = snapshot.user_rules.get(target, frozenset())
     out = [f"{split} names {split.service.namespace}/{split.service.name}, which {winner} already "
@@ -168,6 +171,11 @@ def conflicts(snapshot: Snapshot, target: str, domain: str = "cluster.local",
         if view.not_importable:
             out.append(f"{view.host}: not federated into cluster {target}: {view.not_importable}")
             continue
+        split = winning_split(PolicySet.of(policies).splits, key)
+        routing = shadowing_rules(view.host, snapshot.user_routes.get(target, frozenset()))
+        if split is not None and routing:
+            out.append(f"{view.host}: VirtualService host(s) {', '.join(routing)} not managed by "
+                       f"mesh-federation in cluster {target}; {split} is not applied there")
         shadowing = shadowing_rules(view.host, user_hosts)
         if shadowing:
             out.append(f"{view.host}: DestinationRule host(s) {', '.join(shadowing)} not managed by "

@@ -30,7 +30,8 @@ from collections import Counter
 from typing import Callable, Iterable
 
 from federation.kube.client import (
-    DESTINATION_RULE, ENDPOINT_SLICE, NAMESPACE, NODE, POD, SERVICE, SERVICE_EXPORT, KubeClient, ResourceType,
+    DESTINATION_RULE, ENDPOINT_SLICE, NAMESPACE, NODE, POD, SERVICE, SERVICE_EXPORT, VIRTUAL_SERVICE,
+    KubeClient, ResourceType,
 )
 from federation.model import ChangeSet, ClusterChange, ClusterInfo, ClusterService, ServiceChange
 from federation.model import UserRulesChange
@@ -113,12 +114,13 @@ class ClusterWatcher:
         self._services_on_node: dict[str, set[ServiceKey]] = {}
         self._exports: set[ServiceKey] = set()
         self._user_rules: dict[str, str] = {}  # DestinationRule key -> host
+        self._user_routes: dict[str, frozenset[str]] = {}  # VirtualService key -> hosts
         self._pod_accounts: dict[str, str] = {}  # "ns/name" -> serviceAccountName
         self._services_of_pod: dict[str, set[ServiceKey]] = {}
         # what was emitted last
         self._emitted_info: ClusterInfo | None = None
         self._emitted_services: dict[ServiceKey, ClusterService] = {}
-        self._emitted_hosts: frozenset[str] | None = None
+        self._emitted_hosts: tuple[frozenset[str], frozenset[str]] | None = None  # rules', routes' hosts
         self._pending = _Pending()
         self._listed: set[str] = set()
         self._failing: set[str] = set()
@@ -147,6 +149,7 @@ class ClusterWatcher:
             # The hub's own rules are filtered on the server; a cluster without
             # Istio's CRDs simply has no user rules.
             (DESTINATION_RULE, self._rule_event, f"{MANAGED_BY_LABEL}!={MANAGED_BY}", True),
+            (VIRTUAL_SERVICE, self._route_event, f"{MANAGED_BY_LABEL}!={MANAGED_BY}", True),
         ]
         if self.settings.export_mode == EXPORT_SERVICE_EXPORT:
             kinds.append((SERVICE_EXPORT, self._export_event, None, True))
@@ -271,9 +274,10 @@ class ClusterWatcher:
                 self._emitted_services[key] = service
             changes.append(ServiceChange(self.name, key, service))
         if pending.rules:
-            hosts = frozenset(host for host in self._user_rules.values() if host)
+            hosts = (frozenset(host for host in self._user_rules.values() if host),
+                     frozenset().union(*self._user_routes.values()))
             if initial or hosts != self._emitted_hosts:
-                changes.append(UserRulesChange(self.name, hosts))
+                changes.append(UserRulesChange(self.name, *hosts))
                 self._emitted_hosts = hosts
         if not changes:
             return
@@ -505,4 +509,13 @@ class ClusterWatcher:
             self._user_rules.pop(rule_key, None)
         else:
             self._user_rules[rule_key] = deriving.destination_rule_host(event.obj, self.settings.domain)
+        self._pending.rules = True
+
+    def _route_event(self, event: ReflectorEvent) -> None:
+        meta = event.obj.get("metadata") or {}
+        key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        if event.type == DELETED or not deriving.is_user_owned(event.obj):
+            self._user_routes.pop(key, None)
+        else:
+            self._user_routes[key] = deriving.virtual_service_hosts(event.obj, self.settings.domain)
         self._pending.rules = True

@@ -197,9 +197,20 @@ def is_user_owned(obj: dict) -> bool:
 def destination_rule_host(rule: dict, domain: str) -> str:
     """A DestinationRule's host as Istio reads it: a short name (no dot) is
     relative to the rule's namespace; anything else is taken as written."""
-    host = str((rule.get("spec") or {}).get("host") or "").strip().lower()
+    return _full_host(str((rule.get("spec") or {}).get("host") or ""), rule, domain)
+
+
+def virtual_service_hosts(route: dict, domain: str) -> frozenset[str]:
+    """A VirtualService's hosts as Istio reads them (short names as for rules)."""
+    hosts = (route.get("spec") or {}).get("hosts") or ()
+    return frozenset(h for h in (_full_host(str(h), route, domain) for h in hosts
+                                 if isinstance(h, str)) if h)
+
+
+def _full_host(host: str, obj: dict, domain: str) -> str:
+    host = host.strip().lower()
     if host and "." not in host and host != "*":
-        namespace = _meta(rule).get("namespace") or "default"
+        namespace = _meta(obj).get("namespace") or "default"
         return f"{host}.{namespace}.svc.{domain}"
     return host
 

@@ -69,13 +69,14 @@ def vm(name: str, key: ServiceKey = RATINGS, address: str = "192.168.10.7", netw
                       service_account=f"{key.name}-vm", ports=tuple(ports))
 
 
-def snapshot(services=(), vms=(), user_rules=None, clusters=None) -> Snapshot:
+def snapshot(services=(), vms=(), user_rules=None, clusters=None, user_routes=None) -> Snapshot:
     """A snapshot built the way the registry builds one: from change sets."""
     clusters = CLUSTERS if clusters is None else clusters
     changes = [ClusterChange(name, info) for name, info in clusters.items()]
     changes += [ServiceChange(s.cluster, s.key, s) for s in services]
     changes += [VMChange(v.name, v) for v in vms]
-    changes += [UserRulesChange(c, frozenset(h)) for c, h in (user_rules or {}).items()]
+    changes += [UserRulesChange(c, frozenset((user_rules or {}).get(c, ())), frozenset((user_routes or {}).get(c, ())))
+                for c in sorted(set(user_rules or {}) | set(user_routes or {}))]
     snap, _ = Snapshot().apply(ChangeSet(tuple(changes)))
     return snap
 

@@ -120,3 +120,15 @@ def test_spread_keeps_the_sum_and_the_proportions():
     assert spread([20, 60]) == [25, 75]
     assert spread([1, 1, 1]) == [34, 33, 33]
     assert spread([]) == [] and spread([0, 0]) == [0, 0]
+
+
+def test_a_users_virtual_service_for_the_host_keeps_the_split_out_and_is_reported():
+    snap = snapshot(everywhere(), user_routes={"cluster-a": {HOST}})
+    policies = PolicySet(splits=(CANARY,))
+    objects = render_service(snap, REVIEWS, policies, "cluster-a")
+    assert not kinds(objects, "VirtualService")
+    assert "subsets" not in kinds(objects, "DestinationRule")[0]["spec"]  # failover stays
+    assert (f"{HOST}: VirtualService host(s) {HOST} not managed by mesh-federation in cluster cluster-a; "
+            "TrafficSplit default/reviews-canary is not applied there") in conflicts(snap, "cluster-a",
+                                                                              policies=policies)
+    assert weights(render_service(snap, REVIEWS, policies, "cluster-c")) == {"": 10, "rest": 90}  # elsewhere

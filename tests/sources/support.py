@@ -152,5 +152,12 @@ def destination_rule(ns: str, name: str, host: str, owned_by_hub: bool = False) 
             "spec": {"host": host}}
 
 
+def virtual_service(ns: str, name: str, *hosts: str, owned_by_hub: bool = False) -> dict:
+    labels = {"app.kubernetes.io/managed-by": "mesh-federation"} if owned_by_hub else {}
+    return {"apiVersion": ISTIO, "kind": "VirtualService",
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {"hosts": list(hosts), "http": [{"route": [{"destination": {"host": hosts[0]}}]}]}}
+
+
 def service_export(ns: str, name: str) -> dict:
     return {"apiVersion": MCS, "kind": "ServiceExport", "metadata": {"name": name, "namespace": ns}}

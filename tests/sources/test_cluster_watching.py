@@ -6,8 +6,8 @@ from federation.model import ClusterChange, ClusterInfo, ServiceChange, UserRule
 from federation.model.ids import Locality, PortSpec, ServiceKey
 from kubesim.cluster import SimCluster
 from tests.sources.support import (
-    CORE, DISCOVERY, MCS, destination_rule, endpoint, endpoint_slice, fast_settings, gateway_service,
-    namespace, node, service, service_export,
+    CORE, DISCOVERY, ISTIO, MCS, destination_rule, endpoint, endpoint_slice, fast_settings, gateway_service,
+    namespace, node, service, service_export, virtual_service,
 )
 from tests.support import wait_for
 
@@ -211,6 +211,21 @@ def test_user_owned_destination_rule_yields_user_rules_change(make_sim, watch):
     assert changes == [UserRulesChange("c1", frozenset({
         "reviews.shop.svc.cluster.local", "ratings.shop.svc.cluster.local"}))]
     assert not [c for c in sink.changes(mark) if not isinstance(c, UserRulesChange)]
+
+
+def test_user_owned_virtual_services_yield_their_hosts_as_user_routes(make_sim, watch):
+    sim = make_sim()
+    seed_shop(sim)
+    sim.apply(virtual_service("shop", "mine", "reviews", "details.shop.svc.cluster.local"))
+    sim.apply(virtual_service("shop", "hubs", "ratings", owned_by_hub=True))  # the hub's own: not counted
+    _, sink = watch(sim)
+    sink.wait_state("synced")
+    assert sink.rules_changes() == [UserRulesChange(
+        "c1", frozenset(), frozenset({"reviews.shop.svc.cluster.local", "details.shop.svc.cluster.local"}))]
+    mark = sink.mark()
+    sim.delete(ISTIO, "VirtualService", "mine", "shop")
+    changes = wait_for(lambda: sink.rules_changes(mark), what="the user route gone")
+    assert changes == [UserRulesChange("c1", frozenset(), frozenset())]
 
 
 def test_endpoint_slices_of_one_service_are_summed_and_deduplicated(make_sim, watch):
