@@ -503,19 +503,17 @@ class ClusterWatcher:
         self._pending.services.add(key)
 
     def _rule_event(self, event: ReflectorEvent) -> None:
-        meta = event.obj.get("metadata") or {}
-        rule_key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-        if event.type == DELETED or not deriving.is_user_owned(event.obj):
-            self._user_rules.pop(rule_key, None)
-        else:
-            self._user_rules[rule_key] = deriving.destination_rule_host(event.obj, self.settings.domain)
-        self._pending.rules = True
+        self._user_object(self._user_rules, event, deriving.destination_rule_host)
 
     def _route_event(self, event: ReflectorEvent) -> None:
+        self._user_object(self._user_routes, event, deriving.virtual_service_hosts)
+
+    def _user_object(self, table: dict, event: ReflectorEvent, hosts_of) -> None:
+        """A user-owned DestinationRule's or VirtualService's host(s), by object."""
         meta = event.obj.get("metadata") or {}
         key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
         if event.type == DELETED or not deriving.is_user_owned(event.obj):
-            self._user_routes.pop(key, None)
+            table.pop(key, None)
         else:
-            self._user_routes[key] = deriving.virtual_service_hosts(event.obj, self.settings.domain)
+            table[key] = hosts_of(event.obj, self.settings.domain)
         self._pending.rules = True
