@@ -12,14 +12,18 @@ import sys
 
 import yaml
 
-from federation import __version__, errors, manifests, output
+from federation import __version__, completion, errors, manifests, output
+from federation.check.reasons import explain
+from federation.check.watching import watch
 from federation.check import cli as check_cli
 from federation.commanding import add_hub_flags as _add_hub_flags
 from federation.commanding import connect as _client
 from federation.commanding import env as _env
 from federation.commanding import run_command, wait_for_signal
 from federation.dashboard import cli as dashboard_cli
+from federation.model.scope import parse_label_args
 from federation.onboarding import cli as onboarding_cli
+from federation.settings import HubSettings
 from federation.trust import cli as trust_cli
 
 DESCRIPTION = ("Run and operate a mesh-federation hub: register member clusters, see federated "
@@ -44,7 +48,6 @@ def cmd_version(args) -> int:
 
 
 def _settings_from(args):
-    from federation.settings import HubSettings
 
     return HubSettings(
         store_url=args.store, listen=args.listen, onboarding_listen=args.onboarding_listen,
@@ -66,7 +69,7 @@ def _settings_from(args):
 
 
 def cmd_serve(args) -> int:
-    from federation.serving import HubService, prepare_workdir, write_hub_env
+    from federation.serving import HubService, prepare_workdir, write_hub_env  # the whole hub: only to serve
 
     if args.workdir:
         wd = prepare_workdir(args.workdir, hosts=[args.listen.rpartition(":")[0] or "127.0.0.1", "localhost"])
@@ -103,7 +106,6 @@ def listener_env(service) -> dict[str, str]:
 
 
 def cmd_cluster_add(args) -> int:
-    from federation.model.scope import parse_label_args
 
     labels = dict(parse_label_args(args.label or ()))  # before reading stdin or calling the hub
     kubeconfig = _read_input(args.kubeconfig)
@@ -115,7 +117,6 @@ def cmd_cluster_add(args) -> int:
 
 def cmd_cluster_label(args) -> int:
     """kubectl's spelling: ``KEY=VALUE`` sets, ``KEY-`` removes."""
-    from federation.model.scope import parse_label_args
 
     removing = [item for item in args.labels if "=" not in item and item.endswith("-")]
     labels = dict(parse_label_args([item for item in args.labels if item not in removing], flag="label"))
@@ -159,7 +160,7 @@ def cmd_cluster_remove(args) -> int:
 
 
 def cmd_cluster_kubeconfig(args) -> int:
-    from federation.kube.member_access import make_member_kubeconfig
+    from federation.kube.member_access import make_member_kubeconfig  # the kubernetes client: only here
 
     text = make_member_kubeconfig(args.context, kubeconfig_path=args.kubeconfig,
                                   namespace=args.namespace, service_account=args.service_account,
@@ -202,7 +203,6 @@ def cmd_services(args) -> int:
 
 
 def format_status(status, wide: bool = False) -> str:
-    from federation.check.reasons import explain
 
     extra = f"{'REGION':<10} {'LAST PUSH':<20} {'GATEWAY':<12} " if wide else ""
     lines = [f"hub {status.version}  store={status.store_backend}  services={status.federated_services}  "
@@ -225,7 +225,6 @@ def format_status(status, wide: bool = False) -> str:
 
 def status_data(status) -> dict:
     """The status as JSON-ready data, each cluster with its ``reason`` in words."""
-    from federation.check.reasons import explain
 
     data = output.plain(status)
     for row, cluster in zip(data["clusters"], status.clusters):
@@ -244,7 +243,6 @@ def cmd_status(args) -> int:
     if not args.watch:
         print(text())
         return 0
-    from federation.check.watching import watch
 
     watch(text, lambda s: print(s, flush=True), interval=args.interval)
     return 0
@@ -307,7 +305,6 @@ def cmd_get(args) -> int:
 
 
 def cmd_completion(args) -> int:
-    from federation import completion
 
     sys.stdout.write(completion.script(args.shell, build_parser()))
     return 0

@@ -28,7 +28,7 @@ def register(sub, add_hub_flags, client_factory) -> None:
 
 
 def cmd_check(args, client_factory) -> int:
-    from federation.check.client import CheckClient
+    from federation.check.client import CheckClient  # grpc only for commands that call the hub
 
     if args.timeout == 30.0:
         args.timeout = 120.0  # member checks take a few seconds each; the default suits single calls

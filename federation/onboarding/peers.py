@@ -8,6 +8,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from federation import errors
 from federation.api.limiting import peer_address  # noqa: F401 - the onboarding servicers' import
@@ -58,8 +59,6 @@ def serial_hex(serial: int) -> str:
 
 def certificate_fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 (hex) of the certificate's DER bytes: what enroll and renew record."""
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
 
 

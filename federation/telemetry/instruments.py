@@ -36,7 +36,7 @@ class Telemetry:
         )
         self._traces = TracerProvider(resource=resource)
         if otlp_endpoint:
-            from federation.telemetry.exporting import span_processor
+            from federation.telemetry.exporting import span_processor  # OTLP is an optional extra
 
             self._traces.add_span_processor(span_processor(otlp_endpoint, otlp_ca_file))
         self.tracer = self._traces.get_tracer("federation")
