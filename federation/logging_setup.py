@@ -62,9 +62,27 @@ class KeyValueFormatter(logging.Formatter):
         return " ".join(parts)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is when a record is emitted, so a replaced
+    stderr (a test runner's capture, a daemon's redirect) is followed, never a
+    closed one written to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass  # always the current sys.stderr
+
+
 def configure(level: str = "info", fmt: str = "kv", stream=None) -> None:
-    """Configure the root logger; ``fmt`` is ``json`` or ``kv``."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """Configure the root logger; ``fmt`` is ``json`` or ``kv``; logs go to
+    ``stream``, by default to the current ``sys.stderr``."""
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JSONFormatter() if fmt == "json" else KeyValueFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -70,6 +70,18 @@ def test_logs_are_structured_with_fields(fmt):
     logging_setup.configure("warning", "kv")
 
 
+def test_logs_follow_a_replaced_stderr_and_never_write_to_a_closed_one(monkeypatch):
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    logging_setup.configure("info", "kv")
+    logging.getLogger("federation.test").info("one")
+    monkeypatch.setattr(sys, "stderr", second)
+    first.close()  # what a test runner does with a test's captured stderr
+    logging.getLogger("federation.test").info("two")
+    assert 'msg=two' in second.getvalue() and "msg=one" not in second.getvalue()
+    logging_setup.configure("warning", "kv")
+
+
 def test_unknown_log_level_is_refused():
     with pytest.raises(ValueError, match="log level"):
         logging_setup.configure("loud", "kv", io.StringIO())
