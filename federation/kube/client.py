@@ -35,13 +35,20 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
 
+# The client's loader caches the temp files it writes certificate data to by
+# content, and publishes a file's name before writing it: a second loader of the
+# same kubeconfig at that moment would get an empty CA file. One loader at a time.
+_LOADER_LOCK = threading.Lock()
+
+
 def _configuration(kubeconfig: dict, source: str, allow=()) -> kclient.Configuration:
     # Checked here too, so no caller can reach the loader with a refused option.
     check_kubeconfig(kubeconfig, source, allow)
     config = kclient.Configuration()
     context = kubeconfig.get("current-context") or kubeconfig["contexts"][0].get("name")
     try:
-        KubeConfigLoader(config_dict=kubeconfig, active_context=context).load_and_set(config)
+        with _LOADER_LOCK:
+            KubeConfigLoader(config_dict=kubeconfig, active_context=context).load_and_set(config)
     except (ConfigException, KeyError, TypeError, ValueError) as exc:
         raise errors.ConfigError(f"{source}: {_scrub(str(exc))}") from exc
     config.retries = False  # retries are ours, with back-off, per cluster
@@ -188,9 +195,14 @@ class _Writer:
 
     def __init__(self, cluster: str, config: kclient.Configuration, host: str, port: int):
         self._cluster, self._config, self._host, self._port = cluster, config, host, port
-        self._context = ssl.create_default_context(cafile=config.ssl_ca_cert)
-        if config.cert_file:
-            self._context.load_cert_chain(config.cert_file, config.key_file)
+        try:
+            self._context = ssl.create_default_context(cafile=config.ssl_ca_cert)
+            if config.cert_file:
+                self._context.load_cert_chain(config.cert_file, config.key_file)
+        except (ssl.SSLError, OSError) as exc:
+            raise errors.ConfigError(f"kubeconfig of cluster {cluster!r}: its certificate data cannot be "
+                                     f"loaded ({exc.__class__.__name__}: {getattr(exc, 'reason', '') or exc})"
+                                     ) from exc
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: list[http.client.HTTPSConnection] = []
