@@ -5,6 +5,7 @@ from __future__ import annotations
 from federation.check.findings import FAIL, OK, WARN, format_findings
 from federation.trust.certificates import create_root
 from tests.check.conftest import istiod_pod, mesh_configmap, publish_root
+from tests.support import wait_for
 
 
 def by_check(findings, scope):
@@ -45,6 +46,13 @@ def test_each_misconfiguration_is_a_failure_with_its_fix(istio_hub):
     gw = [s for s in c3.list("v1", "Service", label_selector="istio=eastwestgateway")][0]
     gw_name, gw_ns = gw["metadata"]["name"], gw["metadata"]["namespace"]
     c3.delete("v1", "Service", gw_name, gw_ns)
+    # Losing its gateway takes cluster-3's entries out of the others: let those pushes finish
+    # first, so that they are judged on their own state, not on a push in flight.
+    wait_for(lambda: all(c.synced for c in istio_hub.service.control.status().clusters if c.name != "cluster-3")
+             and not [e for name in ("cluster-1", "cluster-2")
+                      for e in istio_hub.sim(name).list("networking.istio.io/v1", "WorkloadEntry",
+                                                        label_selector="federation.mesh/source-cluster=cluster-3")],
+             30, what="cluster-3's entries gone from the other members and their pushes done")
 
     findings = istio_hub.service.checker.run()
     text = format_findings(findings)
