@@ -113,7 +113,7 @@ def _counts(fleet: SimFleet) -> dict[str, dict[str, int]]:
 
 def _hub_count(sim, kind: tuple[str, str]) -> int:
     if kind == SERVICE:  # the clusters' own Services live beside the hub's stubs
-        return len(sim.list(*kind, label_selector=HUB_OWNED))
+        return sim.store.count(*kind, label_selector=HUB_OWNED)
     return sim.store.count(*kind)
 
 

@@ -63,7 +63,10 @@ class ObjectStore:
         self.admission = Admission(schemas)
         self.history = history
         self._clock = clock
-        self._cond = threading.Condition()
+        self._lock = threading.RLock()
+        # One condition per type, all on the store's lock: a write wakes only the watches of
+        # its own type, not every watch of the cluster (each one a thread contending for the GIL).
+        self._arrivals = {t: threading.Condition(self._lock) for t in self.catalog.types}
         self._rv = 0
         self._objects: dict[ServedType, dict[tuple[str, str], Entry]] = {t: {} for t in self.catalog.types}
         self._logs: dict[ServedType, EventLog] = {t: EventLog(history) for t in self.catalog.types}
@@ -73,7 +76,7 @@ class ObjectStore:
 
     @property
     def resource_version(self) -> int:
-        with self._cond:
+        with self._lock:
             return self._rv
 
     def rtype(self, api_version: str, kind: str) -> ServedType:
@@ -125,13 +128,17 @@ class ObjectStore:
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict:
         return self.delete_entry(self.rtype(api_version, kind), namespace, name).copy()
 
-    def count(self, api_version: str, kind: str) -> int:
-        with self._cond:
-            return len(self._objects[self.rtype(api_version, kind)])
+    def count(self, api_version: str, kind: str, label_selector: str | None = None) -> int:
+        """How many objects of a kind (matching ``label_selector``) are stored, copying none."""
+        rtype = self.rtype(api_version, kind)
+        if label_selector is None:
+            with self._lock:
+                return len(self._objects[rtype])
+        return len(self.list_entries(rtype, labels=LabelSelector.parse(label_selector))[0])
 
     def compact(self, keep: int = 0) -> None:
         """Forget watch history, keeping the newest ``keep`` events of each type."""
-        with self._cond:
+        with self._lock:
             for log in self._logs.values():
                 log.drop(len(log.events) - keep)
                 if keep == 0:
@@ -139,7 +146,7 @@ class ObjectStore:
 
     # --- reads ------------------------------------------------------------------
     def get_entry(self, rtype: ServedType, namespace: str | None, name: str) -> Entry:
-        with self._cond:
+        with self._lock:
             entry = self._objects[rtype].get(_key(rtype, namespace, name))
         if entry is None:
             raise not_found(rtype, name)
@@ -152,7 +159,7 @@ class ObjectStore:
         """Matching entries sorted by (namespace, name), the list's resourceVersion and a continue token;
         ``exact`` lists the state at that resourceVersion (``resourceVersionMatch=Exact``)."""
         start: tuple[str, str] | None = None
-        with self._cond:
+        with self._lock:
             list_rv = self._rv
             if exact is not None:
                 if exact > self._rv:
@@ -226,7 +233,7 @@ class ObjectStore:
         ``None`` or 0 sends the current state first, like the API server; a
         positive rv streams what came after it, or raises ``ResourceExpired``.
         """
-        with self._cond:
+        with self._lock:
             if not resource_version:
                 return list(self._objects[rtype].values()), self._rv
             self._logs[rtype].since(resource_version)
@@ -234,16 +241,17 @@ class ObjectStore:
 
     def wait_events(self, rtype: ServedType, after: int, timeout: float) -> tuple[list[Event], int]:
         """Events of ``rtype`` newer than ``after`` (waiting up to ``timeout``) and the current rv."""
-        with self._cond:
+        with self._lock:
             events = self._logs[rtype].since(after)
             if not events and timeout > 0:
-                self._cond.wait(timeout)
+                self._arrivals[rtype].wait(timeout)
                 events = self._logs[rtype].since(after)
             return events, self._rv
 
     def wake_watchers(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
+        with self._lock:
+            for arrivals in self._arrivals.values():
+                arrivals.notify_all()
 
     # --- writes ---------------------------------------------------------------------
     def create_entry(self, rtype: ServedType, namespace: str | None, obj: dict, *, manager: str,
@@ -259,7 +267,7 @@ class ObjectStore:
             meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
         if scope == MAIN and rtype.has_status:
             new.pop("status", None)
-        with self._cond:
+        with self._lock:
             key = _key(rtype, meta.get("namespace"), meta.get("name", ""))
             if key in self._objects[rtype]:
                 exc = AlreadyExists(f'{rtype.qualified_resource} "{key[1]}" already exists')
@@ -285,7 +293,7 @@ class ObjectStore:
         if new["metadata"].get("name") != name:
             raise invalid(rtype, name, [f"metadata.name: Invalid value: {new['metadata'].get('name')!r}: "
                                         "must match the name in the request"], reason="BadRequest")
-        with self._cond:
+        with self._lock:
             old = self.get_entry(rtype, namespace, name)
             wanted = new["metadata"].get("resourceVersion")
             if wanted and str(wanted) != str(old.rv):
@@ -296,7 +304,7 @@ class ObjectStore:
     def patch_entry(self, rtype: ServedType, namespace: str | None, name: str, patch: Any, patch_type: str, *,
                     manager: str, scope: str = MAIN, dry_run: bool = False,
                     validation: str = STRICT) -> tuple[Entry, list[str]]:
-        with self._cond:
+        with self._lock:
             old = self.get_entry(rtype, namespace, name)
             current = old.copy()
             if patch_type == JSON_PATCH:
@@ -327,7 +335,7 @@ class ObjectStore:
         if scope == MAIN and rtype.has_status:
             applied.pop("status", None)
         self._check_apply_types(rtype, namespace, name, applied)
-        with self._cond:
+        with self._lock:
             try:
                 old = self.get_entry(rtype, namespace, name)
             except NotFound:
@@ -349,7 +357,7 @@ class ObjectStore:
     def delete_entry(self, rtype: ServedType, namespace: str | None, name: str, *, uid: str | None = None,
                      resource_version: str | None = None, dry_run: bool = False) -> Entry:
         """Delete an object; a Namespace with finalizers is marked Terminating instead (returned as such)."""
-        with self._cond:
+        with self._lock:
             old = self.get_entry(rtype, namespace, name)
             meta = old.obj["metadata"]
             for what, wanted, actual, hint in (
@@ -371,7 +379,7 @@ class ObjectStore:
         """``PUT namespaces/<name>/finalize``: set ``spec.finalizers``; a Terminating namespace left
         with none is removed (what the namespace controller does once the content is gone)."""
         rtype = self.rtype("v1", "Namespace")
-        with self._cond:
+        with self._lock:
             old = self.get_entry(rtype, None, name)
             new = old.copy()
             new.setdefault("spec", {})["finalizers"] = list(finalizers)
@@ -399,7 +407,7 @@ class ObjectStore:
 
     def delete_collection(self, rtype: ServedType, namespace: str | None, labels: LabelSelector,
                           fields: FieldSelector) -> list[Entry]:
-        with self._cond:
+        with self._lock:
             entries, _, _ = self.list_entries(rtype, namespace, labels, fields)
             return [self.delete_entry(rtype, e.obj["metadata"].get("namespace"), e.obj["metadata"]["name"])
                     for e in entries]
@@ -521,5 +529,5 @@ class ObjectStore:
         else:
             self._objects[rtype][key] = entry
         self._logs[rtype].append(Event(rv, kind, entry, old))
-        self._cond.notify_all()
+        self._arrivals[rtype].notify_all()
         return entry

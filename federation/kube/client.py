@@ -120,6 +120,14 @@ class KubeClient:
 
     def request(self, method: str, path: str, query: dict | None = None, body: Any = None,
                 content_type: str = "application/json", timeout: float | None = None) -> dict:
+        if method in _WRITER_METHODS and self._writer is not None:
+            if body is not None and not isinstance(body, bytes):
+                body = (body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))).encode()
+            status, data = self._writer.send(method, path, query or {}, body, content_type,
+                                             timeout or self.timeout)
+            if status >= 300:
+                raise status_error(self.cluster, method, path, status, data)
+            return json.loads(data) if data else {}
         response = self._send(method, path, query, body, content_type, timeout or self.timeout)
         try:
             data = response.response.data
@@ -152,15 +160,9 @@ class KubeClient:
                                 json.dumps(obj, separators=(",", ":")).encode(), field_manager, force)
 
     def apply_bytes(self, path: str, body: bytes, field_manager: str, force: bool = True) -> dict:
-        """Server-side apply of a serialised object: the hub's hot path, on a lean
-        keep-alive connection when the kubeconfig allows (plain TLS, no proxy)."""
+        """Server-side apply of a serialised object: the hub's hot path."""
         query = {"fieldManager": field_manager, "force": "true" if force else None}
-        if self._writer is None:
-            return self.request("PATCH", path, query, body=body, content_type=APPLY_PATCH)
-        status, data = self._writer.send("PATCH", path, query, body, APPLY_PATCH, self.timeout)
-        if status >= 300:
-            raise status_error(self.cluster, "PATCH", path, status, data)
-        return json.loads(data) if data else {}
+        return self.request("PATCH", path, query, body=body, content_type=APPLY_PATCH)
 
     def delete(self, rtype: ResourceType, namespace: str | None, name: str) -> bool:
         try:
@@ -187,6 +189,12 @@ class KubeClient:
             response.response.release_conn()
             raise status_error(self.cluster, "WATCH", rtype.path(), response.status, data)
         return WatchStream(self.cluster, response.response)
+
+
+# The pushers' requests (applies and deletes) go over the lean writer when the kubeconfig allows
+# (plain TLS, no proxy). Reads stay on the official client: they come from the reflectors' many
+# threads, and a kept-alive connection per reflector thread would be one idle connection each.
+_WRITER_METHODS = frozenset({"PATCH", "DELETE"})
 
 
 class _Writer:
@@ -235,13 +243,16 @@ class _Writer:
                 if conn in self._open:
                     self._open.remove(conn)
 
-    def send(self, method: str, path: str, query: dict, body: bytes, content_type: str,
+    def send(self, method: str, path: str, query: dict, body: bytes | None, content_type: str,
              timeout: float) -> tuple[int, bytes]:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
         auth = self._config.auth_settings().get("BearerToken")
         if auth and auth.get("value"):
             headers["Authorization"] = auth["value"]
-        target = path + "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items() if v is not None)
+        params = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items() if v is not None)
+        target = f"{path}?{params}" if params else path
         for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile: once more
             conn = self._connection(timeout)
             reused = conn.sock is not None

@@ -42,7 +42,7 @@ from federation.model.ids import (
     SERVICE_ACCOUNT_ANNOTATION, Locality, ServiceKey,
 )
 from federation.sources import deriving
-from federation.sources.reflecting import DELETED, Reflector, ReflectorEvent
+from federation.sources.reflecting import DELETED, Reflector, ReflectorEvent, slim_identity
 from federation.sources.settings import (
     EXPORT_ALL, EXPORT_SERVICE_EXPORT, SourceSettings,
 )
@@ -129,7 +129,9 @@ class ClusterWatcher:
         for rtype, handler, selector, missing_ok in self._kinds():
             self.reflectors[rtype.kind] = Reflector(
                 kube, rtype,
-                slim=deriving.slim_pod if rtype == POD else None,
+                # Handlers keep what they derive; the caches need only what a delete found
+                # by a relist is handled with (the hub's thousands of stubs among them).
+                slim=deriving.slim_pod if rtype == POD else slim_identity,
                 on_event=lambda event, h=handler: self._on_event(h, event),
                 on_synced=lambda kind=rtype.kind: self._on_synced(kind),
                 stop_event=self._stop,
@@ -420,10 +422,10 @@ class ClusterWatcher:
                 if not members:
                     del self._services_by_namespace[key.namespace]
             return
-        self._services[key] = event.obj
+        self._services[key] = kept = deriving.without_managed_fields(event.obj)
         self._services_by_namespace.setdefault(key.namespace, set()).add(key)
-        if deriving.is_eastwest_gateway(event.obj):
-            self._gateways[key] = event.obj
+        if deriving.is_eastwest_gateway(kept):
+            self._gateways[key] = kept
         else:
             self._gateways.pop(key, None)
 

@@ -115,6 +115,15 @@ def slim_pod(pod: dict) -> dict:
     }
 
 
+def without_managed_fields(obj: dict) -> dict:
+    """``obj`` without its managedFields (often most of it), for objects kept between events;
+    what is derived from them (``taken_over``) is read as each event comes."""
+    meta = _meta(obj)
+    if "managedFields" not in meta:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+
+
 def is_hub_owned(obj: dict) -> bool:
     """Objects the hub wrote (stub Services, their namespaces) are never read back
     as the member's own (but see ``taken_over``)."""

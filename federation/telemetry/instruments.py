@@ -6,6 +6,7 @@ import logging
 import threading
 from typing import Callable, Iterable
 
+from opentelemetry import trace
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
@@ -34,12 +35,15 @@ class Telemetry:
             views=[View(instrument_name="federation_propagation_latency_seconds",
                         aggregation=ExplicitBucketHistogramAggregation(LATENCY_BUCKETS))],
         )
+        # Spans are recorded only when they are exported: with nowhere to send them, the no-op
+        # tracer keeps each push pass and render from paying for a span nobody reads.
         self._traces = TracerProvider(resource=resource)
+        self.tracer = trace.NoOpTracer()
         if otlp_endpoint:
             from federation.telemetry.exporting import span_processor  # OTLP is an optional extra
 
             self._traces.add_span_processor(span_processor(otlp_endpoint, otlp_ca_file))
-        self.tracer = self._traces.get_tracer("federation")
+            self.tracer = self._traces.get_tracer("federation")
         meter = self._meters.get_meter("federation")
         self._sources: dict[str, Gauges] = {}
         self._lock = threading.Lock()

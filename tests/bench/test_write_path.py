@@ -97,3 +97,23 @@ def test_an_unreachable_server_is_a_transient_error_naming_the_cluster(cluster):
     sim.stop()
     with pytest.raises(errors.ClusterUnreachable, match=sim.name):
         kube.apply(rtype, entry(2), "mesh-federation")
+
+
+def test_deletes_share_the_writes_connection_and_honour_preconditions(cluster):
+    sim, kube = cluster
+    rtype = resource_type_of(entry(1))
+    uid = kube.apply(rtype, entry(1), "mesh-federation")["metadata"]["uid"]
+    port = local_port(kube)
+    path = rtype.path("default", "we-1")
+    with pytest.raises(errors.Conflict):  # another object's uid: not ours to delete
+        kube.request("DELETE", path, body={"kind": "DeleteOptions", "apiVersion": "v1",
+                                           "preconditions": {"uid": "someone-else"}})
+    assert sim.get("networking.istio.io/v1", "WorkloadEntry", "we-1", "default") is not None
+    kube.request("DELETE", path, body={"kind": "DeleteOptions", "apiVersion": "v1",
+                                       "preconditions": {"uid": uid}})
+    assert local_port(kube) == port
+    with pytest.raises(errors.NotFound):
+        sim.get("networking.istio.io/v1", "WorkloadEntry", "we-1", "default")
+    with pytest.raises(errors.NotFound):
+        kube.request("DELETE", path)
+    assert [r.method for r in sim.requests()][-3:] == ["DELETE"] * 3

@@ -344,3 +344,22 @@ def test_the_clusters_own_api_server_service_is_never_federated(make_sim, watch)
     _, sink = watch(sim)
     sink.wait_state("synced")
     assert set(sink.services()) == {ServiceKey("default", "web")}
+
+
+def test_the_caches_keep_identities_not_objects(make_sim, watch):
+    """What the reflectors cache between events is each object's identity, version and labels
+    (a Pod's service account too): no specs, and no managedFields, which are most of a stub."""
+    sim = make_sim()
+    seed_shop(sim)
+    owned = {"app.kubernetes.io/managed-by": "mesh-federation"}
+    sim.apply(service("shop", "details", labels=owned), manager="mesh-federation")
+    watcher, sink = watch(sim)
+    sink.wait_state("synced")
+    cached = [obj for reflector in watcher.reflectors.values() for obj in reflector.cache.values()]
+    assert len(cached) >= 10
+    for obj in cached:
+        assert set(obj) <= {"metadata", "spec"} and "managedFields" not in obj["metadata"], obj
+        assert set(obj.get("spec", {})) <= {"serviceAccountName"}, obj
+    kept = watcher._services[REVIEWS]
+    assert "managedFields" not in kept["metadata"] and kept["spec"]["ports"][0]["port"] == 9080
+    assert REVIEWS in sink.services() and ServiceKey("shop", "details") not in sink.services()

@@ -9,6 +9,7 @@ import time
 from types import SimpleNamespace
 
 from federation.model.cluster import ClusterInfo
+from federation.telemetry.instruments import Telemetry
 from federation.telemetry.reachability import GatewayProber
 from tests.pipeline.conftest import NS, env, hub  # noqa: F401  (fixtures)
 from tests.support import wait_for
@@ -74,3 +75,12 @@ def test_gateway_reachability_is_probed_on_loopback():
     finally:
         assert prober.stop()
         listener.close()
+
+
+def test_spans_are_recorded_only_when_exported():
+    telemetry = Telemetry()
+    try:
+        with telemetry.tracer.start_as_current_span("push") as span:
+            assert not span.is_recording() and not span.get_span_context().is_valid
+    finally:
+        telemetry.shutdown()
