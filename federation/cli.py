@@ -16,6 +16,7 @@ from federation import __version__, completion, errors, manifests, output
 from federation.check.reasons import explain
 from federation.check.watching import watch
 from federation.check import cli as check_cli
+from federation.collecting import settle_long_lived_heap
 from federation.commanding import add_hub_flags as _add_hub_flags
 from federation.commanding import connect as _client
 from federation.commanding import env as _env
@@ -79,6 +80,7 @@ def cmd_serve(args) -> int:
         args.kek_file = args.kek_file or str(wd.kek)
     service = HubService(_settings_from(args))
     service.start()
+    settle_long_lived_heap()
     if args.workdir:
         write_hub_env(wd, service.api.address, listener_env(service))
         (wd.root / "hub.ready").write_text(service.api.address + "\n")

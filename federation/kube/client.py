@@ -52,7 +52,10 @@ def _configuration(kubeconfig: dict, source: str, allow=()) -> kclient.Configura
     except (ConfigException, KeyError, TypeError, ValueError) as exc:
         raise errors.ConfigError(f"{source}: {_scrub(str(exc))}") from exc
     config.retries = False  # retries are ours, with back-off, per cluster
-    config.connection_pool_maxsize = 8
+    # Each watch stream holds a connection while it lasts, and a member's watches (its kinds and
+    # the hub's own, about 21) all run at once: a smaller pool discards a connection at every
+    # watch's end, and the next watch pays a new TLS handshake.
+    config.connection_pool_maxsize = 32
     return config
 
 

@@ -240,12 +240,14 @@ class Reflector:
                 self._list()
             if self.missing:
                 return None
+            # Between one and two watch_timeouts, as client-go's reflectors do: the hub's many
+            # watches, opened together, would otherwise all end and reconnect together.
+            seconds = int(self.settings.watch_timeout * random.uniform(1.0, 2.0))
             try:
                 stream = self.kube.watch(
-                    self.rtype, self.resource_version,
-                    timeout_seconds=self.settings.watch_timeout,
+                    self.rtype, self.resource_version, timeout_seconds=seconds,
                     label_selector=self.label_selector, field_selector=self.field_selector,
-                    read_timeout=self.settings.watch_timeout + self.settings.watch_read_margin_seconds,
+                    read_timeout=seconds + self.settings.watch_read_margin_seconds,
                 )
             except errors.ResourceExpired:
                 self.expirations += 1

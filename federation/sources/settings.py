@@ -35,7 +35,8 @@ class SourceSettings:
     region: str = ""
     # The cluster's registration labels (sorted pairs), carried on its ClusterInfo.
     labels: tuple[tuple[str, str], ...] = ()
-    # Server-side watch duration (seconds); the client gives up after that plus the margin.
+    # Server-side watch duration (seconds): each watch asks for between one and two of it; the
+    # client gives up after that plus the margin.
     watch_timeout: int = 300
     watch_read_margin_seconds: float = 15.0
     # Bookmarks are always requested; when used, they advance the resume point so

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -143,3 +144,16 @@ def test_transient_failures_back_off_and_recover(make_sim, reflect):
     assert [n for _, n in rec.failures] == [1, 2, 3]
     assert all(isinstance(exc, errors.Transient) for exc, _ in rec.failures)
     assert set(reflector.cache) == {"shop/a"}
+
+
+def test_watches_ask_for_between_one_and_two_watch_timeouts(make_sim, reflect):
+    """Watches opened together must not all end, and reconnect, together."""
+    sim = make_sim()
+    recorders = [reflect(sim, SERVICE, label_selector=f"n={i}")[1] for i in range(6)]
+    wait_for(lambda: sum(1 for r in sim.requests() if "watch=1" in r.path) >= 6, what="six watches")
+    asked = [int(parse_qs(urlsplit(r.path).query)["timeoutSeconds"][0])
+             for r in sim.requests() if "watch=1" in r.path]
+    timeout = fast_settings().watch_timeout
+    assert all(timeout <= s <= 2 * timeout for s in asked), asked
+    assert len(set(asked)) > 1, f"every watch asked for {asked[0]}s"
+    assert all(r.failures == [] for r in recorders)
