@@ -22,6 +22,7 @@ from bench.settings import (
 )
 from bench.topology import HUB_OWNED, KINDS, SERVICE, Topology
 from federation import errors
+from federation.collecting import settle_long_lived_heap
 from kubesim.cli import default_schemas_dir
 from kubesim.fleet import SimFleet
 
@@ -52,6 +53,9 @@ def run(config: BenchConfig, progress: Callable[[str], None] | None = None) -> d
         say(f"seeding {config.clusters} clusters: {config.services} services × "
             f"{config.replicas_per_service} clusters × {config.endpoints} endpoints")
         fleet.start(before_ready=lambda f: topology.seed(f, config.endpoints))
+        # The simulated API servers hold the whole fleet in this process: a full collection here
+        # stalls every cluster at once, which kube-apiserver never does. Collected as the hub is.
+        settle_long_lived_heap()
         hub = HubProcess(workdir / "hub", config.hub_args, config.hub_log_level)
         address = hub.wait_ready()
         client = hub.client(address)

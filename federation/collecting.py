@@ -1,4 +1,5 @@
-"""The hub process's garbage collector, set for a large, long-lived heap with few cycles.
+"""The garbage collector of a process with a large, long-lived heap with few cycles: the hub
+(``federation serve``), and the benchmark's process holding its simulated clusters.
 
 The hub holds its desired and observed objects for as long as it runs, and almost none
 of them are in reference cycles: at 20 clusters × 200 services a full collection found
@@ -11,7 +12,8 @@ interpreter for 0.5–1 s, and a change arriving meanwhile waited for it (the p9
 - the young generations are collected as Python does by default, so cycles that die
   young (an exception's traceback) go at once;
 - a full collection runs after ``FULL_EVERY`` middle-generation collections instead of
-  Python's 10, which at steady churn is every quarter of an hour or so.
+  Python's 10: a hundred times more rarely (and still only once the objects that survived
+  young collections since the last one are a quarter of those it would walk).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ FULL_EVERY = 1000  # middle collections per full one (Python's default: 10)
 
 
 def settle_long_lived_heap() -> None:
-    """Freeze what exists now and make full collections rare; call once the hub runs."""
+    """Freeze what exists now and make full collections rare; call once the heap is built."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG, MIDDLE, FULL_EVERY)
