@@ -24,6 +24,7 @@ from bench.topology import NAMESPACE, WE, Topology
 from kubesim.cli import default_schemas_dir
 from kubesim.fleet import SimFleet
 from tests.etcd_server import EtcdServer
+from federation.hub.sharding import owner
 from federation.trust.cacerts import STEP_ANNOTATION
 from federation.trust.client import TrustClient
 from tests.faults.judging import judge
@@ -66,14 +67,14 @@ class Rig:
         self.etcd.start()
         self.roots = RootPublisher(self.fleet)
 
-    def start_hub(self, name: str) -> HubProcess:
+    def start_hub(self, name: str, extra: tuple[str, ...] = ()) -> HubProcess:
         wd = self.workdir / name
         wd.mkdir(parents=True, exist_ok=True)
         first = self.workdir / "hub-1" / "kek"
         if first.exists() and not (wd / "kek").exists():  # every replica unseals the same records
             shutil.copy(first, wd / "kek")
         (wd / "hub.ready").unlink(missing_ok=True)  # a killed predecessor's address
-        hub = HubProcess(wd, ["--store", f"etcd://{self.etcd.endpoint}", *HUB_FLAGS])
+        hub = HubProcess(wd, ["--store", f"etcd://{self.etcd.endpoint}", *HUB_FLAGS, *extra])
         address = hub.wait_ready(60.0)
         self.hubs.append(hub)
         if self.client is not None:
@@ -269,7 +270,16 @@ def scenario_owned_objects_tampered(rig: Rig) -> Row:
 def scenario_replica_killed(rig: Rig) -> Row:
     row = Row("two replicas, one killed with -9")
     first = rig.hubs[0]
-    rig.start_hub("hub-2")  # the client now talks to the second replica
+    clusters = rig.client.status().clusters
+    owners = {c.owner for c in clusters}
+    if len(owners) != 1:
+        return Row(row.scenario, f"expected one replica owning every cluster, found {sorted(owners)}")
+    # Replica ids are random, and rendezvous hashing may give one replica all four clusters
+    # (1 in 8): the second gets an id that the hashing gives a share, so the scenario tests a split.
+    (first_id,) = owners
+    second_id = next(f"hub-2-{i}" for i in range(1000)
+                     if len({owner(c.name, (first_id, f"hub-2-{i}")) for c in clusters}) == 2)
+    rig.start_hub("hub-2", ("--replica-id", second_id))  # the client now talks to the second replica
     deadline = time.monotonic() + 20.0
     while time.monotonic() < deadline:
         owners = {c.owner for c in rig.client.status().clusters}
