@@ -112,7 +112,7 @@ def _results(changes: list[Change], counted: dict, issued: float, rate: float, h
         "per_cluster_arrival_ms": distribution_ms([t - c.started for c in changes for t in c.arrivals.values()]),
         # when in the phase the slowest were made: a tail that clusters in time has one cause
         "slowest": [{"at_s": round(c.started - changes[0].started, 2), "ms": round((c.done - c.started) * 1000, 1),
-                     "kind": c.kind} for c in sorted(done, key=lambda c: c.started - c.done)[:5]],
+                     "kind": c.kind} for c in sorted(done, key=lambda c: c.done - c.started, reverse=True)[:5]],
         "writes": {
             "hub_writes": hub_writes,
             "write_requests": requests,  # our changes are in-process, not requests

@@ -26,7 +26,9 @@ FULL_EVERY = 1000  # middle collections per full one (Python's default: 10)
 
 
 def settle_long_lived_heap() -> None:
-    """Freeze what exists now and make full collections rare; call once the heap is built."""
+    """Freeze what exists now and make full collections rare; call once the heap is built.
+    Called again (the benchmark, per fleet), what was frozen before is collected first."""
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG, MIDDLE, FULL_EVERY)

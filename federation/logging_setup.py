@@ -67,9 +67,6 @@ class _StderrHandler(logging.StreamHandler):
     stderr (a test runner's capture, a daemon's redirect) is followed, never a
     closed one written to."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
     @property
     def stream(self):
         return sys.stderr

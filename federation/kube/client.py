@@ -128,9 +128,7 @@ class KubeClient:
                 body = (body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))).encode()
             status, data = self._writer.send(method, path, query or {}, body, content_type,
                                              timeout or self.timeout)
-            if status >= 300:
-                raise status_error(self.cluster, method, path, status, data)
-            return json.loads(data) if data else {}
+            return self._answer(method, path, status, data)
         response = self._send(method, path, query, body, content_type, timeout or self.timeout)
         try:
             data = response.response.data
@@ -140,8 +138,11 @@ class KubeClient:
             ) from exc
         finally:
             response.response.release_conn()
-        if response.status >= 300:
-            raise status_error(self.cluster, method, path, response.status, data)
+        return self._answer(method, path, response.status, data)
+
+    def _answer(self, method: str, path: str, status: int, data: bytes) -> dict:
+        if status >= 300:
+            raise status_error(self.cluster, method, path, status, data)
         return json.loads(data) if data else {}
 
     def get(self, rtype: ResourceType, namespace: str | None, name: str) -> dict | None:
