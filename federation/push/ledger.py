@@ -31,6 +31,7 @@ from federation.push.digest import (
     stamped_body,
 )
 from federation.push.owned import LISTED_WHOLE, Inventory, LiveObject, newer
+from federation.push.packing import Packed, pack, unpacked
 
 # Back-off of repeated repairs of one object: the first is at once, then
 # FIGHT_BASE * 2**(n-2) seconds up to FIGHT_MAX; a quiet FIGHT_RESET forgets it.
@@ -39,7 +40,7 @@ FIGHT_MAX = 60.0
 FIGHT_RESET = 120.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fight:
     """Someone else changed or deleted an owned object ``count`` times, the last
     at ``last`` (monotonic); ``editor`` is their field manager ("" when unknown)."""
@@ -62,24 +63,31 @@ class Fight:
         return text + (f", next repair in {wait:.1f}s" if wait > 0 else "")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Wanted:
-    """A desired object: the handed-over dict itself (not a copy) and the
-    digest it has once stamped; ``error`` when it cannot be written at all."""
+    """A desired object, held packed (see ``push.packing``), and the digest it has
+    once stamped; ``error`` when it cannot be written at all."""
 
     rtype: ResourceType | None
-    source: Mapping | None
+    packed: Packed | None
     digest: str
     error: str | None = None
 
     @classmethod
-    def of(cls, ref: Ref, obj: Mapping, hub_id: str = DEFAULT_HUB_ID) -> "Wanted":
+    def of(cls, ref: Ref, obj: Mapping | Packed, hub_id: str = DEFAULT_HUB_ID) -> "Wanted":
         try:
-            rtype = resource_type_of(dict(obj))
-            digest = owned_digest(ref, obj, hub_id)
+            body = unpacked(obj)
+            rtype = resource_type_of(dict(body))
+            digest = owned_digest(ref, body, hub_id)
+            packed = obj if isinstance(obj, Packed) else pack(body)
         except errors.ValidationError as exc:
             return cls(None, None, "", str(exc))
-        return cls(rtype, obj, digest)
+        return cls(rtype, packed, digest)
+
+    def body(self) -> dict:
+        """The object to write: a new dict, the caller's to change."""
+        assert self.packed is not None
+        return self.packed.unpack()
 
 
 class Ledger:
@@ -115,7 +123,7 @@ class Ledger:
         self._conflict_text: tuple[str, ...] | None = ()
 
     # -- hand-overs and inventories --------------------------------------------
-    def replace_desired(self, full: Mapping[Ref, Mapping]) -> None:
+    def replace_desired(self, full: Mapping[Ref, Mapping | Packed]) -> None:
         self.desired = {ref: Wanted.of(tuple(ref), obj, self.hub_id) for ref, obj in full.items()}
         for ref, raw in self._unverified.items():
             self._verify(ref, raw)
@@ -128,7 +136,7 @@ class Ledger:
         self._conflict_text = None
         self._all_dirty = True
 
-    def change_desired(self, ref: Ref, obj: Mapping | None) -> None:
+    def change_desired(self, ref: Ref, obj: Mapping | Packed | None) -> None:
         if obj is None:
             self.desired.pop(ref, None)
             if not self.prune_ready:
@@ -227,7 +235,7 @@ class Ledger:
         want, live = self.desired.get(ref), self.live.get(ref)
         if want is None or want.error is not None or live is None or live.digest is None:
             return False
-        if content_matches(raw, stamped_body(want.source, want.digest, self.hub_id), want.digest):
+        if content_matches(raw, stamped_body(want.body(), want.digest, self.hub_id), want.digest):
             return False
         self.live[ref] = replace(live, digest=None)  # edited: write it again
         self._dirty[ref] = None
@@ -382,7 +390,7 @@ class Ledger:
     def _wanted_by(self, ref: Ref) -> str:
         """Which hub resource wanted the name, when the object says (a MeshPolicy's)."""
         want = self.desired.get(ref)
-        meta = (want.source or {}).get("metadata") or {} if want is not None else {}
+        meta = want.body().get("metadata") or {} if want is not None and want.packed is not None else {}
         policy = (meta.get("annotations") or {}).get(MESH_POLICY_ANNOTATION)
         return f"; MeshPolicy {policy} wants that name: not written, the existing object left alone" \
             if policy else ""

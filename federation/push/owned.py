@@ -38,7 +38,7 @@ LISTED_WHOLE: frozenset[ResourceType] = frozenset(
     rtype for rtype, _ in OWNED_KINDS if rtype != SECRET)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveObject:
     """An owned object as last seen or written: enough to compare and to delete.
     ``digest`` is None when its content is known to differ from what was written."""

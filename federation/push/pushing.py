@@ -24,8 +24,10 @@ pass, within about a second, without a render; repeated fights back off (see
 
 A pass visits only the objects handed over, listed or watched since the last
 one, plus those whose write is still outstanding (see ``Ledger``), so its cost
-follows the size of the change, not of the cluster. Handed-over objects are kept by
-reference, not copied: the caller must not change them afterwards.
+follows the size of the change, not of the cluster. Objects are handed over packed
+(``push.packing``, as the hub's desired state holds them) or as dicts, which are
+read when the worker takes them, not copied before: the caller must not change
+them afterwards.
 
 Transient failures end the pass and it is retried with capped exponential
 back-off and jitter; the work is recomputed from state, so nothing is lost.
@@ -54,6 +56,7 @@ from federation.push.digest import (
 )
 from federation.push.inventory import LiveObject, delete_owned, live_ref, take_inventory
 from federation.push.ledger import Ledger, Wanted
+from federation.push.packing import Packed
 from federation.push.status import PushStatus
 from federation.push.watching import OwnedWatch
 from federation.workers import Worker
@@ -82,6 +85,10 @@ class RetryPolicy:
     def waiting(self) -> tenacity.wait.wait_base:
         return (tenacity.wait_exponential(multiplier=self.initial_delay, max=self.max_delay)
                 + tenacity.wait_random(0, self.jitter))
+
+
+def _version(obj: dict) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def _namespaces_first(ref: Ref) -> int:
@@ -122,12 +129,16 @@ class ClusterPusher:
         self._stopping = threading.Event()
         self._worker = Worker(f"push-{cluster}", self._run, stop=self._stopping, wake=self._wake.set)
         # Handed over by the hub, guarded by _lock.
-        self._intake_full: dict[Ref, dict] | None = None
-        self._intake: dict[Ref, dict | None] = {}
+        self._intake_full: dict[Ref, dict | Packed] | None = None
+        self._intake: dict[Ref, dict | Packed | None] = {}
         self._intake_observed: float | None = None
         self._origins: list = []  # span contexts of the renders handed over since the last pass
         self._resync_requested = False
         self._observed: dict[Ref, tuple[ResourceType, bool, dict, float]] = {}
+        # Versions the hub's own writes answered whose watch event has not come yet
+        # (an entry lasts until that object's next event, or the next inventory).
+        self._echoes: dict[Ref, str] = {}
+        self.judged_changes = 0  # watched changes handed to the ledger (for tests)
         # Hand-overs counted, so a status read right after one is never "synced"
         # before a pass has completed with it.
         self._handed_seq = 0
@@ -147,7 +158,7 @@ class ClusterPusher:
         self._status = PushStatus(cluster)  # published under _lock
 
     # -- hub side ------------------------------------------------------------
-    def update(self, changes: Mapping[Ref, dict | None], observed_at: float | None = None) -> None:
+    def update(self, changes: Mapping[Ref, dict | Packed | None], observed_at: float | None = None) -> None:
         """Record changed desired objects (None: no longer desired) and wake the worker."""
         with self._lock:
             self._intake.update(changes)
@@ -156,7 +167,7 @@ class ClusterPusher:
             self._handed_seq += 1
         self._wake.set()
 
-    def replace_all(self, desired: Mapping[Ref, dict], observed_at: float | None = None) -> None:
+    def replace_all(self, desired: Mapping[Ref, dict | Packed], observed_at: float | None = None) -> None:
         """Record the full desired set; it supersedes every change handed over before."""
         full = dict(desired)
         with self._lock:
@@ -174,9 +185,15 @@ class ClusterPusher:
         self._wake.set()
 
     def _on_watched(self, rtype: ResourceType, deleted: bool, obj: dict) -> None:
-        """A watched change (reflector thread): only recorded, latest per object wins."""
+        """A watched change (reflector thread): only recorded, latest per object wins.
+        The echo of the hub's own write (the version that write answered) is dropped:
+        the ledger has that state already, and it would cost a pass per write."""
+        ref = live_ref(rtype, obj)
         with self._lock:
-            self._observed[live_ref(rtype, obj)] = (rtype, deleted, obj, time.monotonic())
+            written = self._echoes.pop(ref, None)
+            if written is not None and not deleted and written == _version(obj):
+                return
+            self._observed[ref] = (rtype, deleted, obj, time.monotonic())
         self._wake.set()
 
     def _note_origin(self) -> None:
@@ -378,6 +395,7 @@ class ClusterPusher:
 
     def _note_changes(self, observed: dict) -> None:
         """Judge watched changes; older ones than what the ledger knows drop out there."""
+        self.judged_changes += len(observed)
         for ref, (rtype, deleted, obj, seen_at) in observed.items():
             if self._ledger.observe(ref, rtype, deleted, obj, seen_at):
                 fight = self._ledger.fights[ref]
@@ -404,6 +422,8 @@ class ClusterPusher:
         if inventory is None:
             return False
         self._ledger.take_inventory(inventory)
+        with self._lock:
+            self._echoes.clear()
         self._inventory_at = time.monotonic()
         log.debug("inventory taken", extra={"fields": {
             "cluster": self.cluster, "owned": len(inventory.owned), "foreign": len(inventory.foreign)}})
@@ -429,7 +449,7 @@ class ClusterPusher:
             self._delete(ref)
 
     def _apply(self, ref: Ref, want: Wanted) -> None:
-        assert want.rtype is not None and want.source is not None
+        assert want.rtype is not None and want.packed is not None
         ledger, rtype = self._ledger, want.rtype
         _, _, namespace, name = ref
         fields = {"cluster": self.cluster, "object": describe(ref)}
@@ -449,7 +469,7 @@ class ClusterPusher:
                     ours = True
                 else:
                     ledger.record_absent(ref)
-            body = stamped_body(want.source, want.digest, self.hub_id)
+            body = stamped_body(want.body(), want.digest, self.hub_id)
             try:
                 # Not forced unless known as ours: a name not in the inventory is
                 # written without a look, and an object someone made under it
@@ -479,12 +499,24 @@ class ClusterPusher:
             log.warning("object rejected", extra={"fields": {**fields, "error": message}})
             return
         meta = result.get("metadata") or {}
-        ledger.record_applied(ref, LiveObject(rtype, meta.get("uid"), want.digest,
-                                              str(meta.get("resourceVersion") or "")))
+        version = str(meta.get("resourceVersion") or "")
+        ledger.record_applied(ref, LiveObject(rtype, meta.get("uid"), want.digest, version))
+        if self._watch is not None and version:
+            self._expect_echo(ref, version)
         self._applies += 1
         if ref in ledger.fights:
             self._repairs += 1
         log.debug("object applied", extra={"fields": fields})
+
+    def _expect_echo(self, ref: Ref, version: str) -> None:
+        """The watch event of a write that answered ``version``: dropped when it
+        comes, or now if it came first."""
+        with self._lock:
+            waiting = self._observed.get(ref)
+            if waiting is not None and not waiting[1] and _version(waiting[2]) == version:
+                del self._observed[ref]
+            else:
+                self._echoes[ref] = version
 
     def _ours(self, obj: dict) -> bool:
         """This hub's, or a legacy object this hub has adopted (see ``inventory``)."""

@@ -6,6 +6,11 @@ see ``FIELD_SELECTORS``), so every hub's objects are seen: this hub's
 own ones to repair, other hubs' ones to report and never to write over. Each
 change is handed to ``on_change(rtype, deleted, obj)`` on the reflector's
 thread; the pusher only records it and wakes its worker.
+
+Every write the hub makes comes back here as an event, and a pass that writes a
+thousand objects holds a thousand of them until the next one: so an event is
+handed over ``trimmed`` (what the ledger reads of it), and the reflectors cache
+no more than ``slim_owned``.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from federation.kube.client import KubeClient, ResourceType
-from federation.push.digest import MANAGED_SELECTOR
+from federation.model.ids import MANAGED_BY_LABEL
+from federation.push.digest import HUB_LABEL, MANAGED_SELECTOR
 from federation.push.inventory import FIELD_SELECTORS, OWNED_KINDS
-from federation.sources.reflecting import DELETED, Reflector, ReflectorEvent, slim_identity
+from federation.sources.reflecting import DELETED, Reflector, ReflectorEvent
 from federation.sources.settings import SourceSettings
 
 ChangeCallback = Callable[[ResourceType, bool, dict], None]
@@ -50,7 +56,7 @@ class OwnedWatch:
             self._reflectors.append(Reflector(
                 kube, seen, on_event=lambda event, t=rtype: _hand(on_change, t, event),
                 on_synced=lambda: None, stop_event=self._stop, label_selector=MANAGED_SELECTOR,
-                field_selector=FIELD_SELECTORS.get(rtype), slim=slim_identity,
+                field_selector=FIELD_SELECTORS.get(rtype), slim=slim_owned,
                 settings=settings, missing_ok=True))
 
     def start(self) -> None:
@@ -74,4 +80,48 @@ class OwnedWatch:
 
 
 def _hand(on_change: ChangeCallback, rtype: ResourceType, event: ReflectorEvent) -> None:
-    on_change(rtype, event.type == DELETED, event.obj)
+    on_change(rtype, event.type == DELETED, trimmed(event.obj))
+
+
+def trimmed(obj: dict) -> dict:
+    """``obj`` without its status, and its managedFields cut to each manager, time
+    and the top-level fields it set: what ``Ledger.observe`` reads (who edited
+    last, whether someone else wrote a Service's spec). The field sets left out
+    are often most of an object."""
+    meta = obj.get("metadata") or {}
+    out = {key: value for key, value in obj.items() if key != "status"}
+    entries = meta.get("managedFields")
+    if isinstance(entries, list):
+        out["metadata"] = {**meta, "managedFields": [_entry_outline(entry) for entry in entries
+                                                     if isinstance(entry, dict)]}
+    return out
+
+
+def _entry_outline(entry: dict) -> dict:
+    fields = entry.get("fieldsV1")
+    outline = {key: entry[key] for key in ("manager", "operation", "time") if key in entry}
+    if isinstance(fields, dict):
+        outline["fieldsV1"] = dict.fromkeys(fields, {})
+    return outline
+
+
+# Owner labels shared between cached objects (read only): there are as many
+# as hubs writing into a cluster. Bounded, as anyone may label objects.
+_OWNER_LABELS: dict[tuple, dict] = {}
+_MAX_SHARED_OWNERS = 64
+
+
+def slim_owned(obj: dict) -> dict:
+    """What an owned object's cache entry keeps: its identity, version and whose it is
+    (the labels ``owner_of`` reads); a delete found by a relist carries this."""
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    owner = (labels.get(MANAGED_BY_LABEL), labels.get(HUB_LABEL))
+    shared = _OWNER_LABELS.get(owner)
+    if shared is None:
+        shared = {key: value for key, value in zip((MANAGED_BY_LABEL, HUB_LABEL), owner) if value is not None}
+        if len(_OWNER_LABELS) < _MAX_SHARED_OWNERS:
+            _OWNER_LABELS[owner] = shared
+    slim = {key: meta[key] for key in ("name", "namespace", "resourceVersion") if key in meta}
+    slim["labels"] = shared
+    return {"metadata": slim}

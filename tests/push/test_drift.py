@@ -41,10 +41,11 @@ def settle_watch(sim, pusher) -> None:
     """Wait until the pusher has seen a marker object written after everything
     before it (a WorkloadEntry of another hub): events of one kind arrive in
     order, so every earlier WorkloadEntry event has been judged by then."""
-    marker = workload_entry(f"marker-{len(sim.requests())}")
-    marker["metadata"]["labels"][HUB_LABEL] = "hub-marker"
+    hub = f"hub-marker-{len(sim.requests())}"  # each call's own: its conflict line is new
+    marker = workload_entry(hub)
+    marker["metadata"]["labels"][HUB_LABEL] = hub
     sim.create(marker)
-    assert pusher.wait_status(lambda s: any("hub-marker" in c for c in s.conflicts), WAIT), pusher.status()
+    assert pusher.wait_status(lambda s: any(f"({hub})" in c for c in s.conflicts), WAIT), pusher.status()
 
 
 def watched_and_synced(sim, make_pusher, *objects, **kwargs):
@@ -129,6 +130,17 @@ def test_an_unchanged_object_is_never_rewritten_by_its_watch(make_cluster, make_
     wait_for(lambda: sim.active_watches() >= len(OWNED_KINDS), WAIT, "watches resumed")
     settle_watch(sim, pusher)
     assert writes(sim, mark) == []
+
+
+def test_the_watch_events_of_the_hubs_own_writes_are_never_judged(make_cluster, make_pusher):
+    sim = make_cluster("c1")
+    pusher = watched_and_synced(sim, make_pusher, *[workload_entry(f"we-{i}") for i in range(30)])
+    settle_watch(sim, pusher)
+    judged = pusher.judged_changes
+    pusher.update(desired(*[workload_entry(f"we-{i}", "10.9.9.9") for i in range(30)]))
+    assert pusher.wait_status(lambda s: s.pending == 0 and s.applies == 60, WAIT), pusher.status()
+    settle_watch(sim, pusher)  # every echo of the 30 writes has come by then
+    assert pusher.judged_changes - judged == 1  # the marker alone
 
 
 def test_two_hubs_on_one_cluster_never_touch_each_others_objects(make_cluster, make_pusher):

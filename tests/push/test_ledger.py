@@ -114,3 +114,30 @@ def test_invalid_desired_objects_are_problems_never_work():
     ledger.settle()
     assert ledger.outstanding == 0 and ledger.has_problems
     assert "identifies as" in ledger.problems(5)[0]
+
+
+def test_desired_objects_are_held_packed_whichever_form_they_come_in():
+    from federation.push.packing import Packed, pack
+    entry = workload_entry("a")
+    ledger = Ledger()
+    ledger.change_desired(ref_of(entry), entry)
+    ledger.change_desired(ref_of(workload_entry("b")), pack(workload_entry("b")))
+    wanted = ledger.desired[ref_of(entry)]
+    assert isinstance(wanted.packed, Packed)
+    assert wanted.digest == owned_digest(ref_of(entry), entry)
+    assert ledger.desired[ref_of(workload_entry("b"))].digest == \
+        owned_digest(ref_of(workload_entry("b")), workload_entry("b"))
+    body = wanted.body()
+    assert body == entry and body is not entry
+    body["spec"]["address"] = "10.0.0.99"  # the caller's copy: the held object is unchanged
+    assert wanted.body() == entry
+
+
+def test_a_desired_object_that_is_not_json_is_a_problem():
+    entry = workload_entry("a")
+    entry["spec"]["weight"] = object()
+    ledger = Ledger()
+    ledger.replace_desired(desired(entry))
+    ledger.take_inventory(Inventory())
+    ledger.settle()
+    assert ledger.outstanding == 0 and "not JSON-serialisable" in ledger.problems(5)[0]

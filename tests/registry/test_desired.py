@@ -1,6 +1,7 @@
 """Desired state per target: replacing a bucket yields only the differences."""
 
 from federation.hub.reconciling import CLUSTER_BUCKET, DesiredState
+from federation.push.packing import Packed, unpacked
 
 
 def obj(name, weight=1, kind="WorkloadEntry"):
@@ -12,12 +13,26 @@ REF_A = ("networking.istio.io/v1", "WorkloadEntry", "ns", "a")
 REF_B = ("networking.istio.io/v1", "WorkloadEntry", "ns", "b")
 
 
+def plain(changes):
+    return {ref: None if value is None else unpacked(value) for ref, value in changes.items()}
+
+
 def test_set_bucket_returns_added_changed_and_removed_only():
     state = DesiredState()
-    assert state.set_bucket("c1", "svc", [obj("a"), obj("b")]) == {REF_A: obj("a"), REF_B: obj("b")}
+    assert plain(state.set_bucket("c1", "svc", [obj("a"), obj("b")])) == {REF_A: obj("a"), REF_B: obj("b")}
     assert state.set_bucket("c1", "svc", [obj("a"), obj("b")]) == {}
-    assert state.set_bucket("c1", "svc", [obj("a", 2)]) == {REF_A: obj("a", 2), REF_B: None}
+    assert plain(state.set_bucket("c1", "svc", [obj("a", 2)])) == {REF_A: obj("a", 2), REF_B: None}
     assert state.count("c1") == 1
+
+
+def test_objects_are_held_packed_and_one_that_cannot_be_stays_as_it_came():
+    state = DesiredState()
+    bad = obj("b")
+    bad["spec"]["weight"] = object()
+    changes = state.set_bucket("c1", "svc", [obj("a"), bad])
+    assert isinstance(changes[REF_A], Packed) and changes[REF_A].unpack() == obj("a")
+    assert changes[REF_B] is bad  # the pusher reports it as invalid
+    assert all(isinstance(value, Packed) for ref, value in state.all("c1").items() if ref == REF_A)
 
 
 def test_buckets_are_per_target_and_all_merges_them():
@@ -31,3 +46,10 @@ def test_buckets_are_per_target_and_all_merges_them():
     assert "svc" not in state.buckets("c1")
     state.drop("c2")
     assert state.all("c2") == {} and state.targets() == ["c1"]
+
+
+def test_an_unchanged_object_rendered_again_keeps_the_one_held():
+    state = DesiredState()
+    first = state.set_bucket("c1", "svc", [obj("a")])[REF_A]
+    assert state.set_bucket("c1", "svc", [obj("a"), obj("b")]).keys() == {REF_B}
+    assert state.all("c1")[REF_A] is first  # not a second copy of what the pusher holds
