@@ -30,6 +30,9 @@ from federation.kube.resources import (  # noqa: F401  (the kinds, where the cli
     resource_type_of,
 )
 
+# Built once: json.dumps with arguments builds an encoder per call (half the cost of a body).
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -78,7 +81,7 @@ class KubeClient:
         self._config = _configuration(kubeconfig, source, allow)
         self._api = kclient.ApiClient(self._config)
         self._lock = threading.Lock()
-        self._writer = _Writer.of(cluster, self._config)
+        self._writer = _Writer.of(cluster, self._config, static_credentials(kubeconfig))
 
     @property
     def server(self) -> str:
@@ -125,7 +128,7 @@ class KubeClient:
                 content_type: str = "application/json", timeout: float | None = None) -> dict:
         if method in _WRITER_METHODS and self._writer is not None:
             if body is not None and not isinstance(body, bytes):
-                body = (body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))).encode()
+                body = (body if isinstance(body, str) else _COMPACT.encode(body)).encode()
             status, data = self._writer.send(method, path, query or {}, body, content_type,
                                              timeout or self.timeout)
             return self._answer(method, path, status, data)
@@ -161,7 +164,7 @@ class KubeClient:
     def apply(self, rtype: ResourceType, obj: dict, field_manager: str, force: bool = True) -> dict:
         meta = obj["metadata"]
         return self.apply_bytes(rtype.path(meta.get("namespace"), meta["name"]),
-                                json.dumps(obj, separators=(",", ":")).encode(), field_manager, force)
+                                _COMPACT.encode(obj).encode(), field_manager, force)
 
     def apply_bytes(self, path: str, body: bytes, field_manager: str, force: bool = True) -> dict:
         """Server-side apply of a serialised object: the hub's hot path."""
@@ -205,8 +208,12 @@ class _Writer:
     """Writes over one kept-alive ``http.client`` connection per thread: a fraction of
     the official client's per-call machinery. Same TLS material and credentials."""
 
-    def __init__(self, cluster: str, config: kclient.Configuration, host: str, port: int):
+    def __init__(self, cluster: str, config: kclient.Configuration, host: str, port: int,
+                 static: bool = False):
         self._cluster, self._config, self._host, self._port = cluster, config, host, port
+        # A token written in the kubeconfig never changes: read once, not through the
+        # client's refresh hook on every write (which re-applies the whole kubeconfig).
+        self._authorization = self._read_authorization() if static else None
         try:
             self._context = ssl.create_default_context(cafile=config.ssl_ca_cert)
             if config.cert_file:
@@ -220,13 +227,17 @@ class _Writer:
         self._open: list[http.client.HTTPSConnection] = []
 
     @classmethod
-    def of(cls, cluster: str, config: kclient.Configuration) -> "_Writer | None":
+    def of(cls, cluster: str, config: kclient.Configuration, static: bool = False) -> "_Writer | None":
         """None where the official client must do it (proxies, TLS options beyond the plain)."""
         url = urlsplit(config.host)
         if url.scheme != "https" or config.proxy or not config.verify_ssl or config.tls_server_name \
                 or config.assert_hostname is not None or not config.ssl_ca_cert or url.path.strip("/"):
             return None
-        return cls(cluster, config, url.hostname or "", url.port or 443)
+        return cls(cluster, config, url.hostname or "", url.port or 443, static)
+
+    def _read_authorization(self) -> str | None:
+        auth = self._config.auth_settings().get("BearerToken")
+        return auth["value"] if auth and auth.get("value") else None
 
     def _connection(self, timeout: float) -> http.client.HTTPSConnection:
         conn = getattr(self._local, "conn", None)
@@ -252,9 +263,9 @@ class _Writer:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
-        auth = self._config.auth_settings().get("BearerToken")
-        if auth and auth.get("value"):
-            headers["Authorization"] = auth["value"]
+        authorization = self._authorization or self._read_authorization()
+        if authorization:
+            headers["Authorization"] = authorization
         params = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items() if v is not None)
         target = f"{path}?{params}" if params else path
         for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile: once more
@@ -290,6 +301,23 @@ class _Writer:
             conns, self._open = self._open, []
         for conn in conns:
             conn.close()
+
+
+# What makes a kubeconfig's credentials change while the hub runs (each allowed only
+# with --allow-kubeconfig-option): a plugin's or a file's token.
+_REFRESHED_CREDENTIALS = ("exec", "auth-provider", "tokenFile")
+
+
+def static_credentials(kubeconfig: dict) -> bool:
+    """Whether the current context's user has only credentials written in the
+    kubeconfig itself (a token, a client certificate), which never change."""
+    context_name = kubeconfig.get("current-context")
+    contexts = {c.get("name"): c.get("context") or {} for c in kubeconfig.get("contexts") or ()
+                if isinstance(c, dict)}
+    context = contexts.get(context_name) or next(iter(contexts.values()), {})
+    users = {u.get("name"): u.get("user") or {} for u in kubeconfig.get("users") or () if isinstance(u, dict)}
+    user = users.get(context.get("user")) if isinstance(context, dict) else None
+    return isinstance(user, dict) and not any(key in user for key in _REFRESHED_CREDENTIALS)
 
 
 def _verify_failed(exc: BaseException) -> bool:

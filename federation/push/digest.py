@@ -17,12 +17,12 @@ identities existed ("legacy"); one labelled by another hub is never ours.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from typing import Mapping
 
 from federation import errors
 from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL, Ref, ref_of
+from federation.push.packing import canonical_json
 
 HASH_ANNOTATION = "federation.mesh/hash"
 HUB_LABEL = "federation.mesh/hub"
@@ -77,7 +77,7 @@ def content_digest(obj: Mapping) -> str:
         meta.pop("annotations", None)
     body["metadata"] = meta
     try:
-        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = canonical_json(body)
     except (TypeError, ValueError) as exc:
         raise errors.ValidationError(f"{describe(ref_of(obj))}: not JSON-serialisable") from exc
     return hashlib.sha256(text.encode()).hexdigest()

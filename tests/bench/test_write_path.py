@@ -117,3 +117,26 @@ def test_deletes_share_the_writes_connection_and_honour_preconditions(cluster):
     with pytest.raises(errors.NotFound):
         kube.request("DELETE", path)
     assert [r.method for r in sim.requests()][-3:] == ["DELETE"] * 3
+
+
+def test_only_credentials_written_in_the_kubeconfig_are_read_once():
+    from federation.kube.client import static_credentials
+
+    def config(user: dict) -> dict:
+        return {"current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+                "users": [{"name": "u", "user": user}]}
+    assert static_credentials(config({"token": "t"}))
+    assert static_credentials(config({"client-certificate-data": "x", "client-key-data": "y"}))
+    for refreshed in ({"exec": {"command": "x"}}, {"auth-provider": {"name": "x"}}, {"tokenFile": "/t"}):
+        assert not static_credentials(config(refreshed))
+    assert not static_credentials({"contexts": [], "users": []})
+
+
+def test_a_static_token_is_sent_with_every_write_and_a_wrong_one_is_refused(cluster):
+    sim, kube = cluster
+    assert kube._writer._authorization  # read once, at the start
+    kube.apply(resource_type_of(entry(1)), entry(1), "mesh-federation")
+    assert sim.get("networking.istio.io/v1", "WorkloadEntry", "we-1", "default")["spec"]["weight"] == 1
+    kube._writer._authorization = "Bearer not-the-token"
+    with pytest.raises(errors.FederationError, match="401|403|[Uu]nauthori[sz]ed|[Ff]orbidden"):
+        kube.apply(resource_type_of(entry(2)), entry(2), "mesh-federation")
