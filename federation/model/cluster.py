@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from enum import Enum
+from typing import Iterable
 
 from federation.model.ids import EASTWEST_PORT
 
@@ -56,8 +58,13 @@ def gateway_ip(info: ClusterInfo) -> str:
     return first_ip(info.gateways) or first_ip(info.resolved)
 
 
-def first_ip(addresses: tuple[str, ...]) -> str:
+def first_ip(addresses: Iterable[str]) -> str:
     """The first IP address among a gateway's addresses (which may be hostnames), or ""."""
+    return _first_ip(tuple(addresses))
+
+
+@functools.lru_cache(maxsize=4096)  # every render of every target asks, of the same few tuples
+def _first_ip(addresses: tuple[str, ...]) -> str:
     for address in addresses:
         try:
             ipaddress.ip_address(address)
