@@ -213,6 +213,7 @@ class _Writer:
         self._cluster, self._config, self._host, self._port = cluster, config, host, port
         # A token written in the kubeconfig never changes: read once, not through the
         # client's refresh hook on every write (which re-applies the whole kubeconfig).
+        self._static = static
         self._authorization = self._read_authorization() if static else None
         try:
             self._context = ssl.create_default_context(cafile=config.ssl_ca_cert)
@@ -263,7 +264,7 @@ class _Writer:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
-        authorization = self._authorization or self._read_authorization()
+        authorization = self._authorization if self._static else self._read_authorization()
         if authorization:
             headers["Authorization"] = authorization
         params = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items() if v is not None)

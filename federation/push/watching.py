@@ -15,6 +15,7 @@ no more than ``slim_owned``.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from typing import Callable
@@ -105,10 +106,10 @@ def _entry_outline(entry: dict) -> dict:
     return outline
 
 
-# Owner labels shared between cached objects (read only): there are as many
-# as hubs writing into a cluster. Bounded, as anyone may label objects.
-_OWNER_LABELS: dict[tuple, dict] = {}
-_MAX_SHARED_OWNERS = 64
+@functools.lru_cache(maxsize=64)  # as many as hubs writing into a cluster; anyone may label objects
+def _owner_labels(managed_by: str | None, hub: str | None) -> dict:
+    """The labels ``owner_of`` reads, one dict per owner shared by every cached object (read only)."""
+    return {key: value for key, value in ((MANAGED_BY_LABEL, managed_by), (HUB_LABEL, hub)) if value is not None}
 
 
 def slim_owned(obj: dict) -> dict:
@@ -116,12 +117,11 @@ def slim_owned(obj: dict) -> dict:
     (the labels ``owner_of`` reads); a delete found by a relist carries this."""
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
-    owner = (labels.get(MANAGED_BY_LABEL), labels.get(HUB_LABEL))
-    shared = _OWNER_LABELS.get(owner)
-    if shared is None:
-        shared = {key: value for key, value in zip((MANAGED_BY_LABEL, HUB_LABEL), owner) if value is not None}
-        if len(_OWNER_LABELS) < _MAX_SHARED_OWNERS:
-            _OWNER_LABELS[owner] = shared
     slim = {key: meta[key] for key in ("name", "namespace", "resourceVersion") if key in meta}
-    slim["labels"] = shared
+    slim["labels"] = _owner_labels(_label(labels, MANAGED_BY_LABEL), _label(labels, HUB_LABEL))
     return {"metadata": slim}
+
+
+def _label(labels: dict, key: str) -> str | None:
+    value = labels.get(key)
+    return value if isinstance(value, str) else None

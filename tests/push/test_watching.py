@@ -54,3 +54,10 @@ def test_the_cache_keeps_identity_version_and_owner_with_owner_labels_shared():
     legacy = stub_service("old")
     del legacy["metadata"]["labels"][HUB_LABEL]
     assert owner_of(slim_owned(legacy)) == owner_of(legacy) == ""
+
+
+def test_owner_labels_are_shared_even_after_many_other_owners_were_seen():
+    for n in range(200):  # other hubs' objects, more than are kept shared
+        slim_owned(stub_service("x", hub=f"hub-{n}"))
+    first, second = slim_owned(stub_service("cart", hub="hub-z")), slim_owned(stub_service("shelf", hub="hub-z"))
+    assert first["metadata"]["labels"] is second["metadata"]["labels"]
