@@ -23,7 +23,7 @@ from kubernetes.config.kube_config import KubeConfigLoader
 
 from federation import errors
 from federation.kube.errors import status_error
-from federation.kube.kubeconfigs import check_kubeconfig, parse_kubeconfig
+from federation.kube.kubeconfigs import check_kubeconfig, parse_kubeconfig, static_credentials
 from federation.kube.resources import (  # noqa: F401  (the kinds, where the client's callers look)
     BY_API_KIND, CONFIG_MAP, DESTINATION_RULE, ENDPOINT_SLICE, ISTIO_GATEWAY, K8S_GATEWAY, NAMESPACE, NODE, POD,
     SECRET, SERVICE, SERVICE_ENTRY, SERVICE_EXPORT, VIRTUAL_SERVICE, WORKLOAD_ENTRY, WORKLOAD_GROUP, ResourceType,
@@ -302,23 +302,6 @@ class _Writer:
             conns, self._open = self._open, []
         for conn in conns:
             conn.close()
-
-
-# What makes a kubeconfig's credentials change while the hub runs (each allowed only
-# with --allow-kubeconfig-option): a plugin's or a file's token.
-_REFRESHED_CREDENTIALS = ("exec", "auth-provider", "tokenFile")
-
-
-def static_credentials(kubeconfig: dict) -> bool:
-    """Whether the current context's user has only credentials written in the
-    kubeconfig itself (a token, a client certificate), which never change."""
-    context_name = kubeconfig.get("current-context")
-    contexts = {c.get("name"): c.get("context") or {} for c in kubeconfig.get("contexts") or ()
-                if isinstance(c, dict)}
-    context = contexts.get(context_name) or next(iter(contexts.values()), {})
-    users = {u.get("name"): u.get("user") or {} for u in kubeconfig.get("users") or () if isinstance(u, dict)}
-    user = users.get(context.get("user")) if isinstance(context, dict) else None
-    return isinstance(user, dict) and not any(key in user for key in _REFRESHED_CREDENTIALS)
 
 
 def _verify_failed(exc: BaseException) -> bool:

@@ -10,7 +10,8 @@ entry and the field. Checked at registration and again before a stored record
 is loaded, so a hub started with fewer options never acts on an older record.
 
 ``parse_kubeconfig`` checks the document's shape and these options;
-``selected_cluster`` and ``ca_fingerprint`` read the cluster its context selects.
+``selected_cluster`` and ``ca_fingerprint`` read the cluster its context selects,
+``static_credentials`` whether its user's credentials can change.
 """
 
 from __future__ import annotations
@@ -115,12 +116,18 @@ def parse_kubeconfig(text: str, source: str = "kubeconfig", allow=()) -> dict:
     return data
 
 
+def _selected_context(kubeconfig: dict) -> tuple[str | None, dict | None]:
+    """The current context's name and mapping (None when it is not there)."""
+    contexts = [c for c in kubeconfig.get("contexts") or () if isinstance(c, dict)]
+    name = kubeconfig.get("current-context") or (contexts[0].get("name") if contexts else None)
+    context = next((c.get("context") or {} for c in contexts if c.get("name") == name), None)
+    return name, context if isinstance(context, dict) else None
+
+
 def selected_cluster(kubeconfig: dict, source: str = "kubeconfig") -> dict:
     """The ``cluster`` mapping the current context points at."""
-    context_name = kubeconfig.get("current-context") or kubeconfig["contexts"][0].get("name")
-    context = next((c.get("context") or {} for c in kubeconfig["contexts"]
-                    if isinstance(c, dict) and c.get("name") == context_name), None)
-    if not isinstance(context, dict):
+    context_name, context = _selected_context(kubeconfig)
+    if context is None:
         raise errors.ConfigError(f"{source}: context {context_name!r} not found")
     cluster = next((c.get("cluster") for c in kubeconfig["clusters"]
                     if isinstance(c, dict) and c.get("name") == context.get("cluster")), None)
@@ -128,6 +135,20 @@ def selected_cluster(kubeconfig: dict, source: str = "kubeconfig") -> dict:
         raise errors.ConfigError(f"{source}: cluster {context.get('cluster')!r} of context "
                                  f"{context_name!r} not found")
     return cluster
+
+
+# The user options whose credentials change while the hub runs: a plugin's or a file's token.
+REFRESHED_USER_OPTIONS = ("exec", "auth-provider", "tokenFile")
+
+
+def static_credentials(kubeconfig: dict) -> bool:
+    """Whether the current context's user has only credentials written in the
+    kubeconfig itself (a token, client certificate data), which never change."""
+    _, context = _selected_context(kubeconfig)
+    user = None if context is None else next(
+        (u.get("user") or {} for u in kubeconfig.get("users") or ()
+         if isinstance(u, dict) and u.get("name") == context.get("user")), None)
+    return isinstance(user, dict) and not any(key in user for key in REFRESHED_USER_OPTIONS)
 
 
 def ca_fingerprint(kubeconfig: dict, source: str = "kubeconfig") -> str:

@@ -32,6 +32,7 @@ from federation.push.digest import (
 )
 from federation.push.owned import LISTED_WHOLE, Inventory, LiveObject, newer
 from federation.push.packing import Packed, pack, unpacked
+from federation.sources.reflecting import resource_version
 
 # Back-off of repeated repairs of one object: the first is at once, then
 # FIGHT_BASE * 2**(n-2) seconds up to FIGHT_MAX; a quiet FIGHT_RESET forgets it.
@@ -247,7 +248,7 @@ class Ledger:
         owner = owner_of(obj)
         ours = owner == self.hub_id or (owner == LEGACY and ref in self.live)
         current = self.live.get(ref)
-        version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        version = resource_version(obj)
         if current is not None and current.version and version and not newer(version, current.version):
             return False  # older than what was last written or seen
         if not ours:

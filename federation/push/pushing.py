@@ -59,6 +59,7 @@ from federation.push.ledger import Ledger, Wanted
 from federation.push.packing import Packed
 from federation.push.status import PushStatus
 from federation.push.watching import OwnedWatch
+from federation.sources.reflecting import resource_version
 from federation.workers import Worker
 
 log = logging.getLogger(__name__)
@@ -85,10 +86,6 @@ class RetryPolicy:
     def waiting(self) -> tenacity.wait.wait_base:
         return (tenacity.wait_exponential(multiplier=self.initial_delay, max=self.max_delay)
                 + tenacity.wait_random(0, self.jitter))
-
-
-def _version(obj: dict) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def _namespaces_first(ref: Ref) -> int:
@@ -191,7 +188,7 @@ class ClusterPusher:
         ref = live_ref(rtype, obj)
         with self._lock:
             written = self._echoes.pop(ref, None)
-            if written is not None and not deleted and written == _version(obj):
+            if written is not None and not deleted and written == resource_version(obj):
                 return
             self._observed[ref] = (rtype, deleted, obj, time.monotonic())
         self._wake.set()
@@ -513,7 +510,7 @@ class ClusterPusher:
         comes, or now if it came first."""
         with self._lock:
             waiting = self._observed.get(ref)
-            if waiting is not None and not waiting[1] and _version(waiting[2]) == version:
+            if waiting is not None and not waiting[1] and resource_version(waiting[2]) == version:
                 del self._observed[ref]
             else:
                 self._echoes[ref] = version

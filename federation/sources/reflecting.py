@@ -64,7 +64,7 @@ def object_key(obj: dict) -> str:
     return f"{namespace}/{meta.get('name', '')}" if namespace else meta.get("name", "")
 
 
-def _resource_version(obj: dict) -> str:
+def resource_version(obj: dict) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
@@ -291,7 +291,7 @@ class Reflector:
             old = previous.get(key)
             if old is None:
                 self._deliver(ReflectorEvent(ADDED, obj, observed_at, relisted=True))
-            elif _resource_version(old) != _resource_version(obj):
+            elif resource_version(old) != resource_version(obj):
                 self._deliver(ReflectorEvent(MODIFIED, obj, observed_at, relisted=True))
         for key, obj in previous.items():
             if key not in fresh:
@@ -316,8 +316,8 @@ class Reflector:
                 kind = event.get("type")
                 obj = event.get("object") or {}
                 if kind == "BOOKMARK":
-                    if self.settings.use_bookmarks and _resource_version(obj):
-                        self.resource_version = _resource_version(obj)
+                    if self.settings.use_bookmarks and resource_version(obj):
+                        self.resource_version = resource_version(obj)
                     continue
                 if kind == "ERROR":
                     if obj.get("code") == 410:
@@ -340,7 +340,7 @@ class Reflector:
 
     def _apply(self, kind: str, obj: dict, observed_at: float) -> bool:
         key = object_key(obj)
-        version = _resource_version(obj)
+        version = resource_version(obj)
         if version:
             self.resource_version = version
         if kind == DELETED:
@@ -350,7 +350,7 @@ class Reflector:
             self._deliver(ReflectorEvent(DELETED, obj, observed_at))
             return True
         old = self.cache.get(key)
-        if old is not None and version and _resource_version(old) == version:
+        if old is not None and version and resource_version(old) == version:
             return False  # already seen (a resumed watch may repeat it)
         self.cache[key] = self._slim(obj) if self._slim is not None else obj
         self._deliver(ReflectorEvent(ADDED if old is None else MODIFIED, obj, observed_at))

@@ -120,7 +120,7 @@ def test_deletes_share_the_writes_connection_and_honour_preconditions(cluster):
 
 
 def test_only_credentials_written_in_the_kubeconfig_are_read_once():
-    from federation.kube.client import static_credentials
+    from federation.kube.kubeconfigs import static_credentials
 
     def config(user: dict) -> dict:
         return {"current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
