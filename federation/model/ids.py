@@ -65,6 +65,11 @@ def ref_of(obj: Mapping) -> Ref:
     return (obj.get("apiVersion", ""), obj.get("kind", ""), meta.get("namespace") or "", meta.get("name", ""))
 
 
+def resource_version(obj: Mapping) -> str:
+    """An object's resourceVersion, "" when it has none."""
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
 def split_host_port(address: str, what: str = "address") -> tuple[str, int]:
     """``HOST:PORT`` (IPv6 in brackets) as (host, port); ConfigError naming ``what``."""
     host, sep, port = address.rpartition(":")

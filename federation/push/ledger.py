@@ -23,7 +23,7 @@ from typing import Iterator, Mapping
 
 from federation import errors
 from federation.kube.resources import SERVICE, ResourceType, resource_type_of
-from federation.model.ids import MANAGED_BY
+from federation.model.ids import MANAGED_BY, resource_version
 from federation.model.mesh_policy import MESH_POLICY_ANNOTATION
 from federation.model.ownership import taken_over
 from federation.push.digest import (
@@ -32,7 +32,6 @@ from federation.push.digest import (
 )
 from federation.push.owned import LISTED_WHOLE, Inventory, LiveObject, newer
 from federation.push.packing import Packed, pack, unpacked
-from federation.sources.reflecting import resource_version
 
 # Back-off of repeated repairs of one object: the first is at once, then
 # FIGHT_BASE * 2**(n-2) seconds up to FIGHT_MAX; a quiet FIGHT_RESET forgets it.

@@ -49,7 +49,7 @@ from opentelemetry import trace
 
 from federation import errors
 from federation.kube.client import KubeClient
-from federation.model.ids import MANAGED_BY
+from federation.model.ids import MANAGED_BY, resource_version
 from federation.kube.client import ResourceType
 from federation.push.digest import (
     DEFAULT_HUB_ID, LEGACY, Ref, describe, owner_of, safe_message, stamped_body,
@@ -59,7 +59,6 @@ from federation.push.ledger import Ledger, Wanted
 from federation.push.packing import Packed
 from federation.push.status import PushStatus
 from federation.push.watching import OwnedWatch
-from federation.sources.reflecting import resource_version
 from federation.workers import Worker
 
 log = logging.getLogger(__name__)

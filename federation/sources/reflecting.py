@@ -24,6 +24,7 @@ import tenacity
 
 from federation import errors
 from federation.kube.client import KubeClient, ResourceType, WatchStream
+from federation.model.ids import resource_version
 from federation.sources.settings import SourceSettings
 from federation.workers import Worker, deadline_in
 
@@ -62,10 +63,6 @@ def object_key(obj: dict) -> str:
     meta = obj.get("metadata") or {}
     namespace = meta.get("namespace")
     return f"{namespace}/{meta.get('name', '')}" if namespace else meta.get("name", "")
-
-
-def resource_version(obj: dict) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
 class Reflector:
