@@ -7,6 +7,9 @@ the pipeline renders through it the parts a delta touched (a ``Scope``), and
 ``render_target`` plus the objects that ``ClusterObjectSource``s declared to
 the reconciler add to every cluster (the trust keeper's ``cacerts``).
 
+All the targets of one pass render through one ``SharedRendering``: a service
+is rendered once per distinct view of it, not once per target, and packed once.
+
 The pipeline keeps each target's desired objects in buckets (``DesiredState``):
 a service key, ``(NAMESPACE_BUCKET, name)`` for a namespace the hub creates, or
 ``CLUSTER_BUCKET`` (gateway, cacerts). Replacing a bucket yields only the
@@ -28,6 +31,7 @@ from federation.model.snapshot import Delta
 from federation.push.packing import Packed, pack
 from federation.registry import RenderRequest
 from federation.render import EVERYTHING, Rendered, Scope, render_target
+from federation.render.sharing import SharedRendering
 
 CLUSTER_BUCKET = "__cluster__"
 NAMESPACE_BUCKET = "namespace"  # buckets ("namespace", name): namespaces the hub creates
@@ -50,6 +54,14 @@ class DesiredState:
 
     def __init__(self) -> None:
         self._buckets: dict[str, dict[Hashable, dict[Ref, Desired]]] = {}
+        # One pass's packings, by the rendered object's identity: targets that share
+        # a rendered object (``render.sharing``) share its packing too. Each entry
+        # holds its object, so no id is reused while the pass lasts.
+        self._packings: dict[int, tuple[dict, Ref, Desired]] = {}
+
+    def end_pass(self) -> None:
+        """Forget the pass's packings (the objects they were made from go with them)."""
+        self._packings.clear()
 
     def targets(self) -> list[str]:
         return list(self._buckets)
@@ -61,7 +73,7 @@ class DesiredState:
         new: dict[Ref, Desired] = {}
         changes: dict[Ref, Desired | None] = {}
         for obj in objects:
-            ref, packed = ref_of(obj), _packed(obj)
+            ref, packed = self._packing(obj)
             before = old.get(ref)
             if before == packed:
                 packed = before  # the one the pusher holds: one copy of each object
@@ -74,6 +86,12 @@ class DesiredState:
         else:
             buckets.pop(bucket, None)
         return changes
+
+    def _packing(self, obj: dict) -> tuple[Ref, Desired]:
+        done = self._packings.get(id(obj))
+        if done is None or done[0] is not obj:
+            done = self._packings[id(obj)] = (obj, ref_of(obj), _packed(obj))
+        return done[1], done[2]
 
     def buckets(self, target: str) -> list[Hashable]:
         return list(self._buckets.get(target, {}))
@@ -115,10 +133,11 @@ class Reconciler:
         self._sources.append(source)
 
     def render(self, snapshot: Snapshot, target: str, scope: Scope = EVERYTHING,
-               policies: PolicySet | None = None) -> Rendered:
-        """The one rendering of a target cluster: what ``scope`` names of it."""
+               policies: PolicySet | None = None, shared: SharedRendering | None = None) -> Rendered:
+        """The one rendering of a target cluster: what ``scope`` names of it
+        (``shared``: see ``render_target``)."""
         rendered = render_target(snapshot, self._policies() if policies is None else policies,
-                                 target, self._domain, scope)
+                                 target, self._domain, scope, shared)
         if scope.cluster:
             rendered = rendered.with_cluster_objects(
                 obj for source in self._sources for obj in source.cluster_objects(target))
@@ -136,14 +155,18 @@ class Reconciler:
             affected.update(k for k, per in snapshot.services.items()
                             if not delta.clusters.isdisjoint(per))
         policies = self._policies()
-        for target, member in members.items():
-            if member.pusher is None:
-                continue  # another replica pushes into this cluster
-            with self._tracer.start_as_current_span("render", attributes={"cluster": target}):
-                self._reconcile_target(snapshot, policies, target, member, affected, delta,
-                                       observed, request.full, complete)
+        shared = SharedRendering(snapshot, policies, self._domain)  # one render per distinct view
+        try:
+            for target, member in members.items():
+                if member.pusher is None:
+                    continue  # another replica pushes into this cluster
+                with self._tracer.start_as_current_span("render", attributes={"cluster": target}):
+                    self._reconcile_target(snapshot, policies, shared, target, member, affected, delta,
+                                           observed, request.full, complete)
+        finally:
+            self._desired.end_pass()
 
-    def _reconcile_target(self, snapshot, policies, target, member, affected, delta, observed,
+    def _reconcile_target(self, snapshot, policies, shared, target, member, affected, delta, observed,
                           full, complete) -> None:
         whole = full or not member.rendered  # else only what the delta touched
         if whole:
@@ -160,7 +183,7 @@ class Reconciler:
             namespaces.update(b[1] for b in self._desired.buckets(target) if isinstance(b, tuple))
         scope = Scope(services=tuple(keys), namespaces=tuple(sorted(namespaces)),
                       cluster=whole or bool(delta.clusters))
-        rendered = self.render(snapshot, target, scope, policies)
+        rendered = self.render(snapshot, target, scope, policies, shared)
         changes: dict = {}
         for key, objs in rendered.services:
             changes.update(self._desired.set_bucket(target, key, objs))

@@ -7,8 +7,9 @@ objects and stable hashes.
 A target the snapshot does not know gets nothing.
 
 ``render_target`` is the one per-target entry point: the hub's pipeline renders
-the parts a change touched through it (``Scope``), ``federation render`` and
-``render_cluster`` take everything.
+the parts a change touched through it (``Scope``), every target of one snapshot
+sharing the services' objects they have in common (``render.sharing``);
+``federation render`` and ``render_cluster`` take everything.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from typing import Iterable
 
 from federation.model.ids import ServiceKey
 from federation.model.policies import PolicySet
-from federation.model.policy import FailoverPolicy, select_policy
+from federation.model.policy import FailoverPolicy
 from federation.model.traffic_split import shadowed_splits, winning_split
 from federation.model.snapshot import Snapshot
-from federation.render.destination_rules import destination_rule, rule_name, shadowing_rules
+from federation.render.destination_rules import shadowing_rules
 from federation.render.gateways import cross_network_gateway
 from federation.render.mesh_policies import render_mesh_policies
-from federation.render.service_stubs import hub_namespace, stub_service
-from federation.render.traffic_splits import split_routes, virtual_service
+from federation.render.service_stubs import hub_namespace
+from federation.render.sharing import SharedRendering
 from federation.render.view import build_view
-from federation.render.workload_entries import workload_entries
 
 
 def render_service(snapshot: Snapshot, key: ServiceKey,
@@ -35,26 +35,7 @@ def render_service(snapshot: Snapshot, key: ServiceKey,
                    domain: str = "cluster.local") -> list[dict]:
     """The objects of one service in ``target``: nothing unless it has endpoints
     elsewhere (ready ones behind a remote gateway, or VMs) that the target can use."""
-    policies = PolicySet.of(policies)
-    view = build_view(snapshot, key, target, domain)
-    if view is None or not view.federated:
-        return []
-    out = []
-    stub = stub_service(view)
-    if stub is not None:
-        out.append(stub)
-    split = winning_split(policies.splits, key)
-    out += workload_entries(view, split)
-    if not shadowing_rules(view.host, snapshot.user_rules.get(target, frozenset())):
-        policy = select_policy(policies.failover, key, view.label_sets)
-        # A split's routes name the rule's subsets: without the hub's rule, no routes.
-        routes = split_routes(view, split) if split is not None else ()
-        if routes and shadowing_rules(view.host, snapshot.user_routes.get(target, frozenset())):
-            routes = ()  # a user's VirtualService for the host: istiod would pick one of the two
-        out.append(destination_rule(view, policy, routes))
-        if routes:
-            out.append(virtual_service(view, split, routes, rule_name(view)))
-    return out
+    return SharedRendering(snapshot, policies, domain).service(key, target)
 
 
 def render_namespaces(snapshot: Snapshot, namespace: str, target: str,
@@ -111,7 +92,9 @@ EVERYTHING = Scope()
 @dataclass(frozen=True)
 class Rendered:
     """A target's objects as rendered, by part: the cluster-wide ones (None: not
-    in scope), each namespace's, each service's (an empty list: none wanted now)."""
+    in scope), each namespace's, each service's (an empty list: none wanted now).
+    A service's objects may be shared with other targets (``render.sharing``):
+    read them, do not change them."""
 
     cluster: tuple[dict, ...] | None = None
     namespaces: tuple[tuple[str, list[dict]], ...] = ()
@@ -134,17 +117,22 @@ class Rendered:
 
 
 def render_target(snapshot: Snapshot, policies: PolicySet | Iterable[FailoverPolicy], target: str,
-                  domain: str = "cluster.local", scope: Scope = EVERYTHING) -> Rendered:
+                  domain: str = "cluster.local", scope: Scope = EVERYTHING,
+                  shared: SharedRendering[list[dict]] | None = None) -> Rendered:
     """The one per-target assembly: the parts of what the hub writes into ``target``
-    that ``scope`` names (by default everything the snapshot holds)."""
+    that ``scope`` names (by default everything the snapshot holds). ``shared``,
+    made for the same snapshot, policies and domain, shares the services' objects
+    with the other targets rendered through it (``render.sharing``)."""
     policies = PolicySet.of(policies)
+    if shared is None:
+        shared = SharedRendering(snapshot, policies, domain)
     keys = tuple(snapshot.service_keys()) if scope.services is None else scope.services
     namespaces = (tuple(sorted({key.namespace for key in keys})) if scope.namespaces is None
                   else scope.namespaces)
     return Rendered(
         cluster=tuple(render_cluster_wide(snapshot, policies, target, domain)) if scope.cluster else None,
         namespaces=tuple((ns, render_namespaces(snapshot, ns, target, domain)) for ns in namespaces),
-        services=tuple((key, render_service(snapshot, key, policies, target, domain)) for key in keys))
+        services=tuple((key, shared.service(key, target)) for key in keys))
 
 
 def render_cluster(snapshot: Snapshot, policies: PolicySet | Iterable[FailoverPolicy], target: str,

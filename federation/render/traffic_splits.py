@@ -30,7 +30,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from federation.model.traffic_split import TrafficSplit
+from federation.model.cluster import ClusterInfo
+from federation.model.traffic_split import Share, TrafficSplit
 from federation.render.naming import service_labels
 from federation.render.view import RemoteGateway, ServiceView
 
@@ -60,12 +61,16 @@ def vm_share(split: TrafficSplit, network: str, region: str) -> str:
     return share.name if share is not None else ""
 
 
-def split_routes(view: ServiceView, split: TrafficSplit) -> tuple[Route, ...]:
-    """The routes of ``split`` from ``view.target``, weights summing to 100 (see the module doc)."""
+def own_share(split: TrafficSplit, target: ClusterInfo) -> Share | None:
+    """The share ``target``'s own endpoints belong to."""
+    return split.share_of(target.name, target.network, target.region)
+
+
+def split_routes(view: ServiceView, split: TrafficSplit, own: Share | None) -> tuple[Route, ...]:
+    """The routes of ``split`` from the target, whose own endpoints are ``own``'s
+    (``own_share``), weights summing to 100 (see the module doc)."""
     reachable = {gateway_share(split, g) for g in view.remote}
     reachable |= {vm_share(split, vm.network, vm.locality.region) for vm in view.vms}
-    target = view.target
-    own = split.share_of(target.name, target.network, target.region)
     local_ready = view.local is not None and view.local.ready > 0
     chosen: list[tuple[str, str, int]] = []
     for share in split.shares:

@@ -90,10 +90,25 @@ def build_view(snapshot: Snapshot, key: ServiceKey, target: str, domain: str = "
     info = snapshot.clusters.get(target)
     if info is None:
         return None
+    local, exporters, others = view_sources(snapshot, key, target, info)
+    return assemble_view(snapshot, key, info, local, exporters, others, domain)
+
+
+def view_sources(snapshot: Snapshot, key: ServiceKey, target: str, info: ClusterInfo
+                 ) -> tuple[ClusterService | None, list[ClusterService], list[ClusterService]]:
+    """What the view of ``key`` from ``target`` is made of: the target's own Service,
+    the other clusters exporting it (by name), and those of them whose import
+    selector selects the target. Equal sources, equal views (but for ``target``)."""
     per_cluster = snapshot.services.get(key, {})
-    local = per_cluster.get(target)
     exporters = [per_cluster[name] for name in sorted(per_cluster) if name != target]
-    others = [service for service in exporters if selects(service, info)]
+    return per_cluster.get(target), exporters, [s for s in exporters if selects(s, info)]
+
+
+def assemble_view(snapshot: Snapshot, key: ServiceKey, info: ClusterInfo, local: ClusterService | None,
+                  exporters: list[ClusterService], others: list[ClusterService],
+                  domain: str = "cluster.local") -> ServiceView:
+    """The view from ``view_sources``' parts."""
+    per_cluster = snapshot.services.get(key, {})
     vms = tuple(vm for _, vm in sorted(snapshot.vms.get(key, {}).items()) if vm.address)
     remote = _gateways(snapshot, others)
     headless = any(s.headless and s.ready for s in others)

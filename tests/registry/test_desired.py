@@ -53,3 +53,19 @@ def test_an_unchanged_object_rendered_again_keeps_the_one_held():
     first = state.set_bucket("c1", "svc", [obj("a")])[REF_A]
     assert state.set_bucket("c1", "svc", [obj("a"), obj("b")]).keys() == {REF_B}
     assert state.all("c1")[REF_A] is first  # not a second copy of what the pusher holds
+
+
+def test_targets_given_one_rendered_object_hold_one_packing_of_it():
+    state = DesiredState()
+    shared = obj("a")  # what render.sharing hands every target that sees the service alike
+    first = state.set_bucket("c1", "svc", [shared])[REF_A]
+    assert state.set_bucket("c2", "svc", [shared])[REF_A] is first
+    assert state.all("c2")[REF_A] is state.all("c1")[REF_A]
+
+
+def test_after_a_pass_an_object_is_packed_from_what_it_holds_now():
+    state = DesiredState()
+    state.set_bucket("c1", "svc", [obj("a")])  # the object is dropped once the pass ends
+    state.end_pass()
+    changed = obj("a", 2)  # may well reuse the dropped object's memory, and so its id
+    assert plain(state.set_bucket("c1", "svc", [changed])) == {REF_A: obj("a", 2)}
