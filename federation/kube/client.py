@@ -22,6 +22,7 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import KubeConfigLoader
 
 from federation import errors
+from federation.kube.chunked import Dechunker
 from federation.kube.errors import status_error
 from federation.kube.kubeconfigs import check_kubeconfig, parse_kubeconfig, static_credentials
 from federation.kube.resources import (  # noqa: F401  (the kinds, where the client's callers look)
@@ -338,15 +339,14 @@ class WatchStream:
             pass
 
     def __iter__(self) -> Iterator[dict]:
+        raw = _chunked_body(self._response)
         buffer = b""
         try:
-            for chunk in self._response.stream(amt=None, decode_content=False):
+            for chunk in (_read_chunked(raw) if raw is not None
+                          else self._response.stream(amt=None, decode_content=False)):
                 buffer += chunk
-                while True:
-                    line, sep, rest = buffer.partition(b"\n")
-                    if not sep:
-                        break
-                    buffer = rest
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
                     if line.strip():
                         yield json.loads(line)
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
@@ -355,3 +355,28 @@ class WatchStream:
             ) from exc
         finally:
             self.close()
+
+
+def _chunked_body(response):
+    """The socket reader under a chunked watch response none of whose body has been
+    read yet (``kube.chunked`` reads it in bulk); None otherwise: urllib3 reads it."""
+    inner = getattr(response, "_fp", None)
+    if (not isinstance(inner, http.client.HTTPResponse) or not inner.chunked or inner.chunk_left is not None
+            or inner.fp is None or response.headers.get("Content-Encoding")):
+        return None
+    return inner.fp
+
+
+def _read_chunked(raw) -> Iterator[bytes]:
+    """The payload of a chunked body, as each socket read completes it."""
+    dechunker = Dechunker()
+    while not dechunker.done:
+        data = raw.read1(_READ_SIZE)
+        if not data:
+            raise urllib3.exceptions.ProtocolError("connection closed in the middle of the watch")
+        payload = dechunker.feed(data)
+        if payload:
+            yield payload
+
+
+_READ_SIZE = 256 * 1024

@@ -134,7 +134,9 @@ class ClusterPusher:
         # Versions the hub's own writes answered whose watch event has not come yet
         # (an entry lasts until that object's next event, or the next inventory).
         self._echoes: dict[Ref, str] = {}
+        self._writing: Ref | None = None  # the object a write is in flight for
         self.judged_changes = 0  # watched changes handed to the ledger (for tests)
+        self.passes = 0  # push passes run (for tests)
         # Hand-overs counted, so a status read right after one is never "synced"
         # before a pass has completed with it.
         self._handed_seq = 0
@@ -148,6 +150,14 @@ class ClusterPusher:
         self._pass_error: str | None = None
         self._failed = False
         self._failing_ref: Ref | None = None
+        # Built once: the worker alone runs passes, one at a time.
+        self._retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(errors.Transient),
+            wait=self._retry.waiting(),
+            stop=tenacity.stop_when_event_set(self._stopping),
+            sleep=self._stopping.wait,
+            reraise=True,
+        )
         self._batch_observed: float | None = None
         self._applies = self._deletes = self._failures = 0
         self._last_push: float | None = None
@@ -190,6 +200,8 @@ class ClusterPusher:
             if written is not None and not deleted and written == resource_version(obj):
                 return
             self._observed[ref] = (rtype, deleted, obj, time.monotonic())
+            if ref == self._writing:
+                return  # most likely the write's own echo: its answer tells (``_end_write``)
         self._wake.set()
 
     def _note_origin(self) -> None:
@@ -304,15 +316,9 @@ class ClusterPusher:
                 and time.monotonic() - self._inventory_at >= self._resync_interval)
 
     def _run_pass(self) -> None:
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(errors.Transient),
-            wait=self._retry.waiting(),
-            stop=tenacity.stop_when_event_set(self._stopping),
-            sleep=self._stopping.wait,
-            reraise=True,
-        )
+        self.passes += 1
         try:
-            for attempt in retrying:
+            for attempt in self._retrying:
                 with attempt, self._span():
                     self._pass()
             self._failed = False
@@ -445,6 +451,19 @@ class ClusterPusher:
             self._delete(ref)
 
     def _apply(self, ref: Ref, want: Wanted) -> None:
+        if self._watch is None:
+            self._write(ref, want)
+            return
+        with self._lock:
+            self._writing = ref
+        version = ""
+        try:
+            version = self._write(ref, want)
+        finally:
+            self._end_write(ref, version)
+
+    def _write(self, ref: Ref, want: Wanted) -> str:
+        """Apply one object; returns the version it answered ("" when not written)."""
         assert want.rtype is not None and want.packed is not None
         ledger, rtype = self._ledger, want.rtype
         _, _, namespace, name = ref
@@ -457,11 +476,11 @@ class ClusterPusher:
                 current = self._kube.get(rtype, namespace or None, name)
                 if current is not None and not self._ours(current):
                     self._conflict(ref, want, fields, owner=owner_of(current))
-                    return
+                    return ""
                 if current is not None:
                     ledger.record_live(ref, LiveObject.of(rtype, current))
                     if ledger.live[ref].digest == want.digest:
-                        return
+                        return ""
                     ours = True
                 else:
                     ledger.record_absent(ref)
@@ -481,7 +500,7 @@ class ClusterPusher:
                 if current is None or not self._ours(current):
                     self._conflict(ref, want, fields, exists=current is not None,
                                    owner=None if current is None else owner_of(current))
-                    return
+                    return ""
                 # Ours (made by another replica, or edited by hand): take it back.
                 result = self._kube.apply(rtype, body, self._field_manager, force=True)
         except errors.Transient:
@@ -493,26 +512,30 @@ class ClusterPusher:
             message = safe_message(ref, exc)
             ledger.record_rejected(ref, want.digest, message)
             log.warning("object rejected", extra={"fields": {**fields, "error": message}})
-            return
+            return ""
         meta = result.get("metadata") or {}
         version = str(meta.get("resourceVersion") or "")
         ledger.record_applied(ref, LiveObject(rtype, meta.get("uid"), want.digest, version))
-        if self._watch is not None and version:
-            self._expect_echo(ref, version)
         self._applies += 1
         if ref in ledger.fights:
             self._repairs += 1
         log.debug("object applied", extra={"fields": fields})
+        return version
 
-    def _expect_echo(self, ref: Ref, version: str) -> None:
-        """The watch event of a write that answered ``version``: dropped when it
-        comes, or now if it came first."""
+    def _end_write(self, ref: Ref, version: str) -> None:
+        """The write of ``ref`` is over; it answered ``version`` ("" when it failed).
+        Its watch event is dropped when it comes, or now if it came first. Any
+        other event that came meanwhile wakes the worker (``_on_watched`` did not)."""
         with self._lock:
+            self._writing = None
             waiting = self._observed.get(ref)
-            if waiting is not None and not waiting[1] and resource_version(waiting[2]) == version:
+            if version and waiting is not None and not waiting[1] and resource_version(waiting[2]) == version:
                 del self._observed[ref]
-            else:
+                return
+            if version:
                 self._echoes[ref] = version
+        if waiting is not None:
+            self._wake.set()
 
     def _ours(self, obj: dict) -> bool:
         """This hub's, or a legacy object this hub has adopted (see ``inventory``)."""

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from federation import errors
-from federation.kube.client import KubeClient
+from federation.kube.client import KubeClient, _chunked_body
+from federation.kube.resources import CONFIG_MAP
 from peers.apiserver import KubeAPIServer
 from peers.errors import PeerError
 from peers.processes import process_exists
@@ -112,3 +113,28 @@ def test_stop_leaves_no_process_and_a_bad_flag_fails_with_the_log(real_binaries,
 def test_bad_service_cidr_is_named(tmp_path):
     with pytest.raises(PeerError, match="service_cidr '10.0.0.0/33' is not a network"):
         KubeAPIServer("x", tmp_path, "http://127.0.0.1:1", service_cidr="10.0.0.0/33")
+
+
+def test_a_watch_reads_the_real_servers_chunked_events_in_bulk(kube_apiserver):
+    client = admin(kube_apiserver)
+    namespace = unique_name("bulk")
+    try:
+        client.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace",
+                                                            "metadata": {"name": namespace}})
+        listed = client.request("GET", f"/api/v1/namespaces/{namespace}/configmaps")
+        stream = client.watch(CONFIG_MAP, listed["metadata"]["resourceVersion"], timeout_seconds=30,
+                              field_selector=f"metadata.namespace={namespace}")
+        assert _chunked_body(stream._response) is not None
+        for i in range(5):
+            client.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", body={
+                "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"}, "data": {"i": str(i)}})
+        names = []
+        for event in stream:
+            if event["type"] == "ADDED":
+                names.append(event["object"]["metadata"]["name"])
+            if len(names) == 5:
+                break
+        stream.close()
+        assert names == [f"c{i}" for i in range(5)]
+    finally:
+        client.close()

@@ -8,6 +8,8 @@ import socket
 import time
 from types import SimpleNamespace
 
+from opentelemetry import trace
+
 from federation.model.cluster import ClusterInfo
 from federation.telemetry.instruments import Telemetry
 from federation.telemetry.reachability import GatewayProber
@@ -82,5 +84,8 @@ def test_spans_are_recorded_only_when_exported():
     try:
         with telemetry.tracer.start_as_current_span("push") as span:
             assert not span.is_recording() and not span.get_span_context().is_valid
+            with telemetry.tracer.start_as_current_span("render", attributes={"cluster": "a"}) as inner:
+                inner.set_attribute("delta.services", 1)  # what the hub does with its spans
+                assert not trace.get_current_span().get_span_context().is_valid
     finally:
         telemetry.shutdown()
