@@ -7,9 +7,9 @@ import yaml
 import pytest
 
 from federation.kube.chunked import Dechunker
-from federation.kube.client import KubeClient, _chunked_body
-from federation.kube.resources import CONFIG_MAP
+from federation.kube.client import KubeClient
 from kubesim import SimCluster
+from tests.support.watching import configmaps_watched_in_bulk
 
 
 def framed(*payloads: bytes, end: bool = True) -> bytes:
@@ -54,23 +54,11 @@ def test_broken_framing_is_an_error_naming_it(body, what):
         Dechunker().feed(body)
 
 
-def test_a_watch_on_a_simulated_cluster_reads_its_events_in_bulk(tmp_path):
+def test_a_watch_on_a_simulated_cluster_reads_its_events_in_bulk():
     sim = SimCluster("bulk", bookmark_interval=30.0).start()
     client = KubeClient("bulk", yaml.safe_dump(sim.kubeconfig_dict()))
     try:
-        stream = client.watch(CONFIG_MAP, "0", timeout_seconds=30)
-        assert _chunked_body(stream._response) is not None  # not urllib3's per-chunk reads
-        for i in range(5):
-            client.request("POST", "/api/v1/namespaces/default/configmaps", body={
-                "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"}, "data": {"i": str(i)}})
-        names = []
-        for event in stream:
-            if event["type"] == "ADDED" and event["object"]["metadata"]["name"].startswith("c"):
-                names.append(event["object"]["metadata"]["name"])
-            if len(names) == 5:
-                break
-        stream.close()
-        assert names == [f"c{i}" for i in range(5)]
+        assert configmaps_watched_in_bulk(client, "default", "0") == [f"c{i}" for i in range(5)]
     finally:
         client.close()
         assert sim.stop(timeout=5.0)

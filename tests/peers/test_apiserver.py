@@ -7,12 +7,12 @@ import json
 import pytest
 
 from federation import errors
-from federation.kube.client import KubeClient, _chunked_body
-from federation.kube.resources import CONFIG_MAP
+from federation.kube.client import KubeClient
 from peers.apiserver import KubeAPIServer
 from peers.errors import PeerError
 from peers.processes import process_exists
 from tests.peers.support import unique_name
+from tests.support.watching import configmaps_watched_in_bulk
 
 pytestmark = pytest.mark.peers
 
@@ -122,19 +122,7 @@ def test_a_watch_reads_the_real_servers_chunked_events_in_bulk(kube_apiserver):
         client.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace",
                                                             "metadata": {"name": namespace}})
         listed = client.request("GET", f"/api/v1/namespaces/{namespace}/configmaps")
-        stream = client.watch(CONFIG_MAP, listed["metadata"]["resourceVersion"], timeout_seconds=30,
-                              field_selector=f"metadata.namespace={namespace}")
-        assert _chunked_body(stream._response) is not None
-        for i in range(5):
-            client.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", body={
-                "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"}, "data": {"i": str(i)}})
-        names = []
-        for event in stream:
-            if event["type"] == "ADDED":
-                names.append(event["object"]["metadata"]["name"])
-            if len(names) == 5:
-                break
-        stream.close()
+        names = configmaps_watched_in_bulk(client, namespace, listed["metadata"]["resourceVersion"])
         assert names == [f"c{i}" for i in range(5)]
     finally:
         client.close()
