@@ -31,9 +31,14 @@ class Dechunker:
                     raise ValueError("chunk size line too long")
                 break
             size = _chunk_size(buffer[pos:eol])
-            if size == 0:
-                self.done = True  # trailers, if any, are not read: the stream is over
-                pos = len(buffer)
+            if size == 0:  # the last chunk: then trailer lines, if any, and an empty line
+                end = eol if buffer.startswith(b"\r\n", eol + 2) else buffer.find(b"\r\n\r\n", eol + 2)
+                if end < 0:
+                    if len(buffer) - eol > MAX_SIZE_LINE:
+                        raise ValueError("trailers too long")
+                    break  # not all here yet
+                self.done = True
+                pos = end + 4
                 break
             start, end = eol + 2, eol + 2 + size
             if len(buffer) < end + 2:
@@ -44,6 +49,11 @@ class Dechunker:
             pos = end + 2
         self._pending = buffer[pos:]
         return b"".join(out)
+
+    def rest(self) -> bytes:
+        """What came after the body (once ``done``): the start of whatever follows."""
+        rest, self._pending = self._pending, b""
+        return rest
 
 
 def _chunk_size(line: bytes) -> int:

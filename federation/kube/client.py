@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import ssl
 import threading
 from urllib.parse import quote, urlsplit
@@ -21,8 +22,9 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import KubeConfigLoader
 
-from federation import errors
+from federation import __version__, errors
 from federation.kube.chunked import Dechunker
+from federation.kube.wire import Connection, WireError
 from federation.kube.errors import status_error
 from federation.kube.kubeconfigs import check_kubeconfig, parse_kubeconfig, static_credentials
 from federation.kube.resources import (  # noqa: F401  (the kinds, where the client's callers look)
@@ -199,6 +201,9 @@ class KubeClient:
         return WatchStream(self.cluster, response.response)
 
 
+_USER_AGENT = f"mesh-federation/{__version__}"
+_NOT_IN_PATH = re.compile(r"[\x00-\x20\x7f]")  # what would end or split the request line
+
 # The pushers' requests (applies and deletes) go over the lean writer when the kubeconfig allows
 # (plain TLS, no proxy). Reads stay on the official client: they come from the reflectors' many
 # threads, and a kept-alive connection per reflector thread would be one idle connection each.
@@ -206,7 +211,7 @@ _WRITER_METHODS = frozenset({"PATCH", "DELETE"})
 
 
 class _Writer:
-    """Writes over one kept-alive ``http.client`` connection per thread: a fraction of
+    """Writes over one kept-alive connection per thread (``kube.wire``): a fraction of
     the official client's per-call machinery. Same TLS material and credentials."""
 
     def __init__(self, cluster: str, config: kclient.Configuration, host: str, port: int,
@@ -226,7 +231,7 @@ class _Writer:
                                      ) from exc
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._open: list[http.client.HTTPSConnection] = []
+        self._open: list[Connection] = []
 
     @classmethod
     def of(cls, cluster: str, config: kclient.Configuration, static: bool = False) -> "_Writer | None":
@@ -241,28 +246,18 @@ class _Writer:
         auth = self._config.auth_settings().get("BearerToken")
         return auth["value"] if auth and auth.get("value") else None
 
-    def _connection(self, timeout: float) -> http.client.HTTPSConnection:
+    def _connection(self) -> Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = http.client.HTTPSConnection(self._host, self._port, context=self._context, timeout=timeout)
+            conn = Connection(self._host, self._port, self._context)
             self._local.conn = conn
             with self._lock:
                 self._open.append(conn)
-        conn.timeout = timeout
         return conn
-
-    def _drop(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            conn.close()
-            with self._lock:
-                if conn in self._open:
-                    self._open.remove(conn)
 
     def send(self, method: str, path: str, query: dict, body: bytes | None, content_type: str,
              timeout: float) -> tuple[int, bytes]:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
         if body is not None:
             headers["Content-Type"] = content_type
         authorization = self._authorization if self._static else self._read_authorization()
@@ -270,24 +265,23 @@ class _Writer:
             headers["Authorization"] = authorization
         params = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items() if v is not None)
         target = f"{path}?{params}" if params else path
+        if not target.isascii() or _NOT_IN_PATH.search(target):
+            raise errors.ValidationError(f"cluster {self._cluster!r}: request path {target[:80]!r} is not a URL path")
+        conn = self._connection()
         for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile: once more
-            conn = self._connection(timeout)
-            reused = conn.sock is not None
+            reused = conn.open
             try:
-                conn.request(method, target, body=body, headers=headers)
-                response = conn.getresponse()
-                data = response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ssl.SSLEOFError) as exc:
-                self._drop()
-                if reused and attempt == 1:
+                return conn.exchange(method, target, headers, body, timeout)
+            except WireError as exc:
+                if reused and attempt == 1 and not exc.sent:
                     continue
+                if isinstance(exc.cause, ValueError):  # an answer that is not the HTTP asked for
+                    raise errors.ClusterUnreachable(
+                        f"cluster {self._cluster!r} at {self._config.host}: {exc}") from exc
+                raise self._unreachable(exc.cause or exc) from exc
+            except OSError as exc:  # connecting: refused, timed out, TLS handshake
+                conn.close()
                 raise self._unreachable(exc) from exc
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop()
-                raise self._unreachable(exc) from exc
-            if response.will_close:
-                self._drop()
-            return response.status, data
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _unreachable(self, exc: BaseException) -> errors.FederationError:

@@ -318,15 +318,29 @@ class ClusterPusher:
     def _run_pass(self) -> None:
         self.passes += 1
         try:
-            for attempt in self._retrying:
-                with attempt, self._span():
+            try:
+                with self._span():
                     self._pass()
+            except errors.Transient as exc:
+                self._retry_pass(exc)
             self._failed = False
         except errors.FederationError:
             self._failed = True  # recorded in status by _pass
         except Exception:  # noqa: BLE001 - a bug must not kill the worker silently
             log.exception("push pass crashed", extra={"fields": {"cluster": self.cluster}})
             self._failed = True
+
+    def _retry_pass(self, failed: errors.Transient) -> None:
+        """Passes again, backing off, until one passes or the pusher stops. The pass
+        that just failed is the loop's first attempt: tenacity waits as after any
+        failed attempt (a pass that passes, the common case, pays for no loop)."""
+        first: errors.Transient | None = failed
+        for attempt in self._retrying:
+            with attempt, self._span():
+                if first is not None:
+                    exc, first = first, None
+                    raise exc
+                self._pass()
 
     def _span(self):
         if self._tracer is None:

@@ -62,3 +62,14 @@ def test_a_watch_on_a_simulated_cluster_reads_its_events_in_bulk():
     finally:
         client.close()
         assert sim.stop(timeout=5.0)
+
+
+def test_the_last_chunk_ends_the_body_only_with_its_empty_line_and_keeps_what_follows():
+    dechunker = Dechunker()
+    assert dechunker.feed(framed(b"abc", end=False) + b"0\r\n") == b"abc"
+    assert not dechunker.done  # the empty line after the last chunk is not here yet
+    assert dechunker.feed(b"\r\nHTTP/1.1 200") == b"" and dechunker.done
+    assert dechunker.rest() == b"HTTP/1.1 200"
+    with_trailer = Dechunker()
+    assert with_trailer.feed(b"2\r\nok\r\n0\r\nX-Trailer: 1\r\n\r\nnext") == b"ok" and with_trailer.done
+    assert with_trailer.rest() == b"next"
