@@ -17,6 +17,7 @@ written again. Repeated fights over one object back off exponentially
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from itertools import chain, islice
 from typing import Iterator, Mapping
@@ -75,6 +76,12 @@ class Wanted:
 
     @classmethod
     def of(cls, ref: Ref, obj: Mapping | Packed, hub_id: str = DEFAULT_HUB_ID) -> "Wanted":
+        if isinstance(obj, Packed):
+            return _wanted_packed(tuple(ref), obj, hub_id)
+        return cls._of(ref, obj, hub_id)
+
+    @classmethod
+    def _of(cls, ref: Ref, obj: Mapping | Packed, hub_id: str) -> "Wanted":
         try:
             body = unpacked(obj)
             rtype = resource_type_of(dict(body))
@@ -88,6 +95,15 @@ class Wanted:
         """The object to write: a new dict, the caller's to change."""
         assert self.packed is not None
         return self.packed.unpack()
+
+
+@functools.lru_cache(maxsize=4096)
+def _wanted_packed(ref: Ref, packed: Packed, hub_id: str) -> Wanted:
+    """``Wanted.of`` a packed object, once for every pusher handed the same one: the
+    targets that share a rendering (``render.sharing``) share its digest and record
+    too. A pure function of its arguments, so any hit is right; sized for the
+    objects of the passes in flight."""
+    return Wanted._of(ref, packed, hub_id)
 
 
 class Ledger:

@@ -133,6 +133,20 @@ def test_desired_objects_are_held_packed_whichever_form_they_come_in():
     assert wanted.body() == entry
 
 
+def test_clusters_handed_one_packed_object_share_its_record_and_each_hub_has_its_own():
+    from federation.push.packing import pack
+    entry = workload_entry("shared")
+    ref, packed = ref_of(entry), pack(entry)
+    first, second, other_hub = Ledger(), Ledger(), Ledger(hub_id="hub-b")
+    for ledger in (first, second, other_hub):
+        ledger.change_desired(ref, packed)
+    assert first.desired[ref] is second.desired[ref]  # one digest, one record for every target
+    assert other_hub.desired[ref].digest == owned_digest(ref, entry, "hub-b") != first.desired[ref].digest
+    changed = workload_entry("shared", "10.0.0.99")
+    second.change_desired(ref, pack(changed))
+    assert second.desired[ref].digest == owned_digest(ref, changed) != first.desired[ref].digest
+
+
 def test_a_desired_object_that_is_not_json_is_a_problem():
     entry = workload_entry("a")
     entry["spec"]["weight"] = object()
