@@ -17,6 +17,7 @@ import threading
 from typing import Any
 
 from federation.errors import ValidationError
+from kubesim.copying import document_copy
 from kubesim.resources import ServedType
 from kubesim.schemas import SchemaSet, apply_defaults, prune, validate_metadata
 
@@ -85,7 +86,7 @@ class Admission:
 
     def defaulted(self, rtype: ServedType, obj: dict, old: dict | None) -> dict:
         """A copy of ``obj`` with the defaults a write would fill in (nothing validated)."""
-        out = copy.deepcopy(obj)
+        out = document_copy(obj)
         crd_version = self.schemas.lookup(rtype.api_version, rtype.kind) if self.schemas else None
         if crd_version is not None:
             apply_defaults(out, crd_version.schema)

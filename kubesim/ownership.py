@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from federation.errors import Conflict
+from kubesim.copying import document_copy
 
 Path = tuple[str, ...]
 _MISSING = object()
@@ -199,11 +200,11 @@ def apply_config(live: dict | None, applied: dict, managers: list[Manager], mana
         other.paths -= contested
     if conflicts:
         raise conflict_error(conflicts)
-    merged = copy.deepcopy(base)
+    merged = document_copy(base)
     for key in ("apiVersion", "kind"):
         merged[key] = applied.get(key, merged.get(key))
     for path in applied_paths:
-        set_path(merged, path, copy.deepcopy(get_path(applied, path)))
+        set_path(merged, path, document_copy(get_path(applied, path)))
     mine = _find(managers, me_key)
     previous = mine.paths if mine else set()
     for path in previous - applied_paths:

@@ -99,8 +99,11 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         for key, value in (headers or {}).items():
             self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
+        # Headers and body in one write, as kube-apiserver's buffered writer sends a small
+        # answer: one TLS record, so a client reads the whole answer in one go.
+        self._headers_buffer.append(b"\r\n")  # what end_headers() adds before flushing
+        self._headers_buffer.append(body)
+        self.flush_headers()
 
     def send_json(self, code: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         self.send_body(code, json.dumps(obj, separators=(",", ":")).encode(), headers=headers)

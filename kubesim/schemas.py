@@ -27,6 +27,7 @@ import yaml
 from federation.errors import ConfigError
 from federation.model.ids import is_dns_label, is_dns_subdomain
 from federation.model.validating import is_label_key, is_label_value
+from kubesim.copying import document_copy
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class SchemaSet:
             if group and self.covers_group(group):
                 errors.append(f"kind: no CustomResourceDefinition serves {kind} in {api_version}")
             return errors
-        candidate = copy.deepcopy(obj)
+        candidate = document_copy(obj)
         unknown = prune(candidate, crd_version.schema)
         if strict:
             errors += [f"{path}: unknown field" for path in unknown]
