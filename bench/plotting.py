@@ -46,7 +46,7 @@ def plot(grid: dict, path: str | Path) -> Path:
     floor = [r["cpu_per_write"]["floor_ms"] or 0 for r in runs if r.get("cpu_per_write")]
     positions = range(len(names))
     cpu_ax.bar([p - 0.2 for p in positions], hub, 0.4, label="hub")
-    cpu_ax.bar([p + 0.2 for p in positions], floor, 0.4, label="floor (keep-alive http.client)")
+    cpu_ax.bar([p + 0.2 for p in positions], floor, 0.4, label="floor (minimal keep-alive client)")
     cpu_ax.set_xticks(list(positions), names)
     cpu_ax.set(title="CPU per member write", ylabel="ms")
     cpu_ax.legend()

@@ -134,6 +134,7 @@ def test_small_benchmark_writes_every_field_with_sane_values(tmp_path: Path, cap
     # the floor is the cheaper of the two minimal clients
     assert floor["client_cpu_ms_per_write"] == min(floor["http_client_cpu_ms_per_write"],
                                                    floor["wire_cpu_ms_per_write"])
+    assert floor["paced_wire_cpu_ms_per_write"] > 0
     cpw = results["cpu_per_write"]
     assert cpw["floor_ms"] == floor["client_cpu_ms_per_write"]
     assert cpw["ratio"] == round(cpw["hub_ms"] / cpw["floor_ms"], 2)
