@@ -255,11 +255,14 @@ def summary(results: dict) -> str:
             f"hub CPU per write {prop.get('hub_cpu_ms_per_write')} ms",
         ]
     cpw = results.get("cpu_per_write", {})
+    floored = results.get("floor", {})
     lines += [
         f"idle {idle.get('seconds')} s: {idle.get('writes')} writes, {idle.get('write_requests')} write "
         f"requests, hub CPU {idle.get('hub_cpu_seconds')} s",
-        f"hub CPU per write {cpw.get('hub_ms')} ms; floor (keep-alive http.client) {cpw.get('floor_ms')} ms; "
-        f"ratio {cpw.get('ratio')}",
+        f"hub CPU per write {cpw.get('hub_ms')} ms; floor (the cheaper minimal keep-alive client) "
+        f"{cpw.get('floor_ms')} ms; ratio {cpw.get('ratio')} (http.client {floored.get('http_client_cpu_ms_per_write')} "
+        f"ms, bare connection {floored.get('wire_cpu_ms_per_write')} ms, it paced "
+        f"{floored.get('paced_wire_cpu_ms_per_write')} ms)",
         f"hub: peak RSS {hub.get('peak_rss_mb')} MB (after convergence {hub.get('rss_after_convergence_mb')} MB), "
         f"CPU {hub.get('cpu_seconds')} s, threads {hub.get('threads')}",
     ]
