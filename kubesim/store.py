@@ -18,10 +18,10 @@ import base64
 import binascii
 import copy
 import json
+import random
 import secrets
 import threading
 import time
-import uuid
 from typing import Any, Callable
 
 from federation.errors import AlreadyExists, Conflict, NotFound, PermissionDenied, ResourceExpired, ValidationError
@@ -284,7 +284,7 @@ class ObjectStore:
             else:
                 managers = ownership.record_update(None, new, [], manager, now)
             ownership.write_managers(new, ownership.restrict_to(managers, new))
-            meta.update(uid=str(uuid.uuid4()), creationTimestamp=now, generation=1)
+            meta.update(uid=_new_uid(), creationTimestamp=now, generation=1)
             return self._commit(rtype, key, new, None, dry_run), warnings
 
     def replace_entry(self, rtype: ServedType, namespace: str | None, name: str, obj: dict, *, manager: str,
@@ -531,3 +531,15 @@ class ObjectStore:
         self._logs[rtype].append(Event(rv, kind, entry, old))
         self._arrivals[rtype].notify_all()
         return entry
+
+
+_UIDS = random.Random()  # seeded from the system's entropy once
+
+
+def _new_uid() -> str:
+    """A random version-4 UUID, as the API server gives every object. ``uuid.uuid4``
+    reads the system's entropy on every call (a system call per created object):
+    a simulator's uids need to be unique, not unpredictable."""
+    bits = _UIDS.getrandbits(128) & ~(0xF000 << 64) & ~(0xC000 << 48) | (0x4000 << 64) | (0x8000 << 48)
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

@@ -25,3 +25,4 @@ def test_a_copy_is_equal_and_shares_no_dict_or_list():
     copied["spec"]["ports"][0]["port"] = 81
     copied["metadata"]["labels"]["y"] = "2"
     assert doc["spec"]["ports"][0]["port"] == 80 and doc["metadata"]["labels"] == {"x": "1"}
+

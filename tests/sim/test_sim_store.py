@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from federation.errors import AlreadyExists, Conflict, NotFound, ResourceExpired, ValidationError
-from kubesim.store import JSON_PATCH, STRATEGIC, ObjectStore
+from kubesim.store import JSON_PATCH, STRATEGIC, ObjectStore, _new_uid
 
 WE = "networking.istio.io/v1"
 
@@ -227,3 +229,11 @@ def test_pagination_and_expired_continue_token(bare):
     bare.compact()
     with pytest.raises(ResourceExpired):
         bare.list_entries(rtype, limit=2, continue_token=token)
+
+
+def test_uids_are_version_4_uuids_and_never_repeat():
+    uids = [_new_uid() for _ in range(20000)]
+    assert len(set(uids)) == len(uids)
+    for text in uids[:500]:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
