@@ -260,9 +260,9 @@ def summary(results: dict) -> str:
         f"idle {idle.get('seconds')} s: {idle.get('writes')} writes, {idle.get('write_requests')} write "
         f"requests, hub CPU {idle.get('hub_cpu_seconds')} s",
         f"hub CPU per write {cpw.get('hub_ms')} ms; floor (the cheaper minimal keep-alive client) "
-        f"{cpw.get('floor_ms')} ms; ratio {cpw.get('ratio')} (http.client {floored.get('http_client_cpu_ms_per_write')} "
-        f"ms, bare connection {floored.get('wire_cpu_ms_per_write')} ms, it paced "
-        f"{floored.get('paced_wire_cpu_ms_per_write')} ms)",
+        f"{cpw.get('floor_ms')} ms; ratio {cpw.get('ratio')} "
+        f"(http.client {floored.get('http_client_cpu_ms_per_write')} ms, bare connection "
+        f"{floored.get('wire_cpu_ms_per_write')} ms, it paced {floored.get('paced_wire_cpu_ms_per_write')} ms)",
         f"hub: peak RSS {hub.get('peak_rss_mb')} MB (after convergence {hub.get('rss_after_convergence_mb')} MB), "
         f"CPU {hub.get('cpu_seconds')} s, threads {hub.get('threads')}",
     ]

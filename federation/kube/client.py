@@ -24,7 +24,6 @@ from kubernetes.config.kube_config import KubeConfigLoader
 
 from federation import __version__, errors
 from federation.kube.chunked import Dechunker
-from federation.kube.wire import Connection, WireError
 from federation.kube.errors import status_error
 from federation.kube.kubeconfigs import check_kubeconfig, parse_kubeconfig, static_credentials
 from federation.kube.resources import (  # noqa: F401  (the kinds, where the client's callers look)
@@ -32,6 +31,7 @@ from federation.kube.resources import (  # noqa: F401  (the kinds, where the cli
     SECRET, SERVICE, SERVICE_ENTRY, SERVICE_EXPORT, VIRTUAL_SERVICE, WORKLOAD_ENTRY, WORKLOAD_GROUP, ResourceType,
     resource_type_of,
 )
+from federation.kube.wire import Connection, WireError
 
 # Built once: json.dumps with arguments builds an encoder per call (half the cost of a body).
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
@@ -266,7 +266,8 @@ class _Writer:
         params = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items() if v is not None)
         target = f"{path}?{params}" if params else path
         if not target.isascii() or _NOT_IN_PATH.search(target):
-            raise errors.ValidationError(f"cluster {self._cluster!r}: request path {target[:80]!r} is not a URL path")
+            raise errors.ValidationError(
+                f"cluster {self._cluster!r}: request path {target[:80]!r} is not a URL path")
         conn = self._connection()
         for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile: once more
             reused = conn.open
