@@ -91,13 +91,16 @@ def measure(sim, requests: int = 400, sample: int = 50) -> dict:
             raise errors.FederationError(f"floor: {method} answered {status}: {payload[:200]!r}")
         json.loads(payload)  # the hub reads every answer too
 
+    def changed(i: int) -> dict:
+        """The ``i``-th body, its weight moved by one (up on even rounds, back on odd ones)."""
+        obj = objs[i % len(objs)]
+        obj["spec"]["weight"] = obj["spec"].get("weight", 1) + (1 if (i // len(objs)) % 2 == 0 else -1)
+        return obj
+
     def timed(client, offset: int) -> tuple[float, float]:
         cpu0, wall0 = time.thread_time(), time.monotonic()
         for i in range(requests):
-            obj = objs[i % len(objs)]
-            step = (i + offset) // len(objs)
-            obj["spec"]["weight"] = obj["spec"].get("weight", 1) + (1 if step % 2 == 0 else -1)
-            send(client, "PATCH", obj)
+            send(client, "PATCH", changed(i + offset))
         return (time.thread_time() - cpu0) / requests * 1000, (time.monotonic() - wall0) / requests * 1000
 
     def paced(count: int) -> float:
@@ -106,8 +109,7 @@ def measure(sim, requests: int = 400, sample: int = 50) -> dict:
         cpu = 0.0
         for i in range(count):
             time.sleep(PACE_SECONDS)
-            obj = objs[i % len(objs)]
-            obj["spec"]["weight"] = obj["spec"].get("weight", 1) + (1 if (i // len(objs)) % 2 == 0 else -1)
+            obj = changed(i)
             start = time.thread_time()
             send(over_wire, "PATCH", obj)
             cpu += time.thread_time() - start

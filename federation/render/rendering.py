@@ -118,7 +118,7 @@ class Rendered:
 
 def render_target(snapshot: Snapshot, policies: PolicySet | Iterable[FailoverPolicy], target: str,
                   domain: str = "cluster.local", scope: Scope = EVERYTHING,
-                  shared: SharedRendering[list[dict]] | None = None) -> Rendered:
+                  shared: SharedRendering | None = None) -> Rendered:
     """The one per-target assembly: the parts of what the hub writes into ``target``
     that ``scope`` names (by default everything the snapshot holds). ``shared``,
     made for the same snapshot, policies and domain, shares the services' objects

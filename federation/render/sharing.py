@@ -17,7 +17,7 @@ What it hands out is shared between targets: callers must not change it.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable, Generic, Iterable, TypeVar
+from typing import Iterable
 
 from federation.model.ids import ServiceKey
 from federation.model.policies import PolicySet
@@ -29,9 +29,6 @@ from federation.render.service_stubs import stub_service
 from federation.render.traffic_splits import own_share, split_routes, virtual_service
 from federation.render.view import ServiceView, assemble_view, view_sources
 from federation.render.workload_entries import workload_entries
-
-T = TypeVar("T")
-_MISSING = object()
 
 
 def view_objects(view: ServiceView, policies: PolicySet, split: TrafficSplit | None, own: Share | None,
@@ -60,28 +57,26 @@ def view_objects(view: ServiceView, policies: PolicySet, split: TrafficSplit | N
     return out
 
 
-class SharedRendering(Generic[T]):
-    """Renders services of one snapshot into any of its targets (see the module doc);
-    ``finish`` turns a case's objects into what is handed out (by default a list),
-    once per case. Lives as long as the snapshot it renders; no I/O."""
+class SharedRendering:
+    """Renders services of one snapshot into any of its targets (see the module doc).
+    Lives as long as the snapshot it renders; no I/O."""
 
     def __init__(self, snapshot: Snapshot, policies: PolicySet | Iterable[FailoverPolicy],
-                 domain: str = "cluster.local", finish: Callable[[list[dict]], T] = list):
+                 domain: str = "cluster.local"):
         self._snapshot = snapshot
         self._policies = PolicySet.of(policies)
         self._domain = domain
-        self._finish = finish
         self._views: dict[tuple, ServiceView] = {}
-        self._cases: dict[tuple, T] = {}
+        self._cases: dict[tuple, list[dict]] = {}
         self._splits: dict[ServiceKey, TrafficSplit | None] = {}
 
-    def service(self, key: ServiceKey, target: str) -> T:
+    def service(self, key: ServiceKey, target: str) -> list[dict]:
         """What the hub writes for ``key`` into ``target`` (nothing for a target the
         snapshot does not know)."""
         snapshot = self._snapshot
         info = snapshot.clusters.get(target)
         if info is None:
-            return self._finish([])
+            return []
         local, exporters, others = view_sources(snapshot, key, target, info)
         # The target's own Service makes its view its own; else the sources tell it.
         sources = (key, target if local is not None else None, tuple(s.cluster for s in others))
@@ -91,17 +86,17 @@ class SharedRendering(Generic[T]):
         rules_shadowed = bool(shadowing_rules(host, snapshot.user_rules.get(target, ())))
         routes_shadowed = split is not None and bool(shadowing_rules(host, snapshot.user_routes.get(target, ())))
         case = (sources, own, rules_shadowed, routes_shadowed)
-        done = self._cases.get(case, _MISSING)
-        if done is _MISSING:
+        done = self._cases.get(case)
+        if done is None:
             view = self._views.get(sources)
             if view is None:
                 view = self._views[sources] = assemble_view(snapshot, key, info, local, exporters, others,
                                                             self._domain)
             elif view.target is not info:
                 view = replace(view, target=info)
-            done = self._cases[case] = self._finish(
-                view_objects(view, self._policies, split, own, rules_shadowed, routes_shadowed))
-        return done  # type: ignore[return-value]
+            done = self._cases[case] = view_objects(view, self._policies, split, own, rules_shadowed,
+                                                    routes_shadowed)
+        return done
 
     def _split(self, key: ServiceKey) -> TrafficSplit | None:
         if key not in self._splits:

@@ -34,9 +34,6 @@ class QuietTracer:
     def start_as_current_span(self, name: str, *args, **kwargs):
         return _QUIET_SPAN
 
-    def start_span(self, name: str, *args, **kwargs):
-        return trace.INVALID_SPAN
-
 
 _QUIET_SPAN = contextlib.nullcontext(trace.INVALID_SPAN)  # stateless: entered by any thread, any number of times
 
