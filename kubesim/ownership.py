@@ -16,7 +16,7 @@ Rules (as in structured-merge-diff):
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,10 @@ class Manager:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.manager, self.operation, self.subresource)
+
+    def copy(self) -> "Manager":
+        """A copy whose paths (a set of tuples) can change apart from this one's."""
+        return dataclasses.replace(self, paths=set(self.paths))
 
 
 # --- paths ------------------------------------------------------------------------
@@ -180,7 +184,7 @@ def apply_config(live: dict | None, applied: dict, managers: list[Manager], mana
     configuration with the server's defaults filled in).
     """
     compared = defaulted if defaulted is not None else applied
-    managers = [copy.deepcopy(m) for m in managers]
+    managers = [m.copy() for m in managers]
     applied_paths = leaf_paths(applied, include_status=include_status)
     base = live or {}
     me_key = (manager, "Apply", "")
@@ -250,7 +254,7 @@ def conflict_error(conflicts: list[tuple[Manager, Path]]) -> Conflict:
 def record_update(old: dict | None, new: dict, managers: list[Manager], manager: str, now: str,
                   subresource: str = "") -> list[Manager]:
     """Give ``manager`` the fields an update changed; drop removed fields from every owner."""
-    managers = [copy.deepcopy(m) for m in managers]
+    managers = [m.copy() for m in managers]
     old = old or {}
     old_paths, new_paths = leaf_paths(old), leaf_paths(new)
     changed = {p for p in new_paths if get_path(old, p) != get_path(new, p)}

@@ -21,7 +21,7 @@ import yaml
 from federation.errors import (
     AlreadyExists, Conflict, FederationError, NotFound, PermissionDenied, ResourceExpired, ValidationError,
 )
-from kubesim import openapi
+from kubesim import heading, openapi
 from kubesim import store as store_mod
 from kubesim.admission import IGNORE, STRICT, WARN
 from kubesim.resources import ServedType
@@ -74,6 +74,23 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (base class signature)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("sim request", extra={"fields": {"cluster": self.server.api.name, "line": format % args}})
+
+    def parse_request(self) -> bool:
+        """The request line and header fields, read by ``heading`` (not the ``email`` parser)."""
+        # Errors are answered with an HTTP/1.1 status line, whatever the request line said.
+        self.command, self.path, self.request_version, self.close_connection = None, "", "HTTP/1.1", True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        try:
+            self.command, self.path, self.request_version = heading.request_line(self.raw_requestline)
+            self.headers = heading.read_fields(self.rfile)
+        except heading.HeadError as exc:
+            self.send_error(exc.status, str(exc))
+            return False
+        self.close_connection = not heading.keeps_alive(self.request_version, self.headers)
+        expect = (self.headers.get("Expect") or "").lower()
+        if expect == "100-continue" and self.request_version == "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
 
     def do_GET(self) -> None:
         self._handle("GET")

@@ -13,7 +13,9 @@ Errors are ``"<field path>: <message>"`` strings, e.g.
 
 from __future__ import annotations
 
+import collections
 import copy
+import json
 import logging
 import re
 import threading
@@ -46,6 +48,9 @@ _LABEL_NAMED_KINDS = {"Namespace"}
 _DNS_1035_NAMED_KINDS = {"Service"}
 _ROOT_KEYS = ("apiVersion", "kind", "metadata")
 _DROPPED_KEYWORDS = {"description", "nullable", "default", "example", "externalDocs", "format"}
+# Validation results kept by document: the hub writes one rendering to many clusters, and
+# an endpoint flipping back and forth writes the same documents again.
+_MEMO_SIZE = 8192
 
 
 @dataclass
@@ -87,6 +92,7 @@ class SchemaSet:
         self._versions: dict[tuple[str, str], CRDVersion] = {}
         self._groups: set[str] = set()
         self._lock = threading.Lock()
+        self._memo: collections.OrderedDict[tuple[int, str], list[str]] = collections.OrderedDict()
         for crd_version in versions:
             self._versions[(crd_version.api_version, crd_version.kind)] = crd_version
             self._groups.add(crd_version.group)
@@ -138,10 +144,26 @@ class SchemaSet:
         return errors
 
     def schema_errors(self, crd_version: CRDVersion, obj: dict) -> list[str]:
-        """Schema errors of an already pruned and defaulted object."""
+        """Schema errors of an already pruned and defaulted object.
+
+        The result is a function of the document alone (metadata is checked only to be
+        a mapping), so it is kept, by the document's JSON, for the next write of the same one.
+        """
+        key = _memo_key(crd_version, obj)
+        if key is not None:
+            with self._lock:
+                known = self._memo.get(key)
+                if known is not None:
+                    self._memo.move_to_end(key)
+                    return list(known)
         validator = self._validator(crd_version)
-        errors = [_describe(err) for err in validator.iter_errors(obj)]
-        return sorted(set(errors))
+        errors = sorted({_describe(err) for err in validator.iter_errors(obj)})
+        if key is not None:
+            with self._lock:
+                self._memo[key] = errors
+                if len(self._memo) > _MEMO_SIZE:
+                    self._memo.popitem(last=False)
+        return list(errors)
 
     def _validator(self, crd_version: CRDVersion):
         with self._lock:
@@ -154,6 +176,18 @@ class SchemaSet:
                 props["metadata"] = {"type": "object"}
                 crd_version._validator = jsonschema.Draft4Validator(converted)
             return crd_version._validator
+
+
+def _memo_key(crd_version: CRDVersion, obj: dict) -> tuple[int, str] | None:
+    """What a validation result depends on: the schema and the document but its metadata
+    (validated only as a mapping). None for documents not worth keeping (no mapping there)."""
+    if not isinstance(obj.get("metadata"), dict):
+        return None
+    try:
+        text = json.dumps({k: v for k, v in obj.items() if k != "metadata"}, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+    return id(crd_version), text
 
 
 # --- loading ----------------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any, Callable
 from federation.errors import AlreadyExists, Conflict, NotFound, PermissionDenied, ResourceExpired, ValidationError
 from kubesim import ownership, patching
 from kubesim.admission import STRICT, Admission, invalid
+from kubesim.copying import document_copy
 from kubesim.entries import Entry, Event, EventLog, details_of, not_found, omit_empty, ordered_metadata
 from kubesim.resources import Catalog, ServedType
 from kubesim.schemas import SchemaSet, type_mismatch
@@ -452,7 +453,7 @@ class ObjectStore:
     def _prepare_body(self, rtype: ServedType, namespace: str | None, obj: Any) -> dict:
         if not isinstance(obj, dict):
             raise invalid(rtype, "", ["the request body must be a JSON object"], reason="BadRequest")
-        new = copy.deepcopy(obj)
+        new = document_copy(obj)
         if new.get("apiVersion", rtype.api_version) != rtype.api_version or new.get("kind", rtype.kind) != rtype.kind:
             raise invalid(rtype, "", [f"the body's apiVersion/kind {new.get('apiVersion')}/{new.get('kind')} "
                                       f"does not match {rtype.api_version}/{rtype.kind}"], reason="BadRequest")

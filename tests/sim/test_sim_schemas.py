@@ -158,3 +158,31 @@ def test_real_gateway_api_gateway_validates_with_defaults(schemas):
     assert schemas.validate(obj) == []
     obj["spec"]["listeners"][0]["port"] = 0
     assert schemas.validate(obj) == ["spec.listeners[0].port: 0 is less than the minimum of 1"]
+
+
+def test_a_kept_result_is_the_same_document_s_and_metadata_does_not_change_it(widgets):
+    version = widgets.lookup("example.com/v1", "Widget")
+    bad = widget({"size": 11, "items": [{}]})
+    first = widgets.schema_errors(version, bad)
+    assert first == ["spec.items[0].name: Required value", "spec.size: 11 is greater than the maximum of 10"]
+    # The same document under another name and labels: the kept result, one entry.
+    again = widget({"size": 11, "items": [{}]}, name="w2")
+    again["metadata"]["labels"] = {"a": "b"}
+    assert widgets.schema_errors(version, again) == first
+    assert len(widgets._memo) == 1
+    # A caller changing the list it got back does not change what is kept.
+    first.append("changed by the caller")
+    assert widgets.schema_errors(version, bad) == first[:-1]
+    # A different document is validated on its own, not answered from the memo.
+    assert widgets.schema_errors(version, widget({"size": 3, "items": [{"name": "x"}]})) == []
+    assert widgets.schema_errors(version, widget({"size": 0})) == ["spec.size: 0 is less than the minimum of 1"]
+    assert len(widgets._memo) == 3
+
+
+def test_metadata_that_is_not_a_mapping_is_never_answered_from_the_memo(widgets):
+    version = widgets.lookup("example.com/v1", "Widget")
+    good = widget({"size": 3})
+    assert widgets.schema_errors(version, good) == []
+    broken = {**good, "metadata": "w1"}
+    assert widgets.schema_errors(version, broken) == ["metadata: 'w1' is not of type 'object'"]
+    assert len(widgets._memo) == 1
