@@ -360,6 +360,6 @@ def test_the_caches_keep_identities_not_objects(make_sim, watch):
     for obj in cached:
         assert set(obj) <= {"metadata", "spec"} and "managedFields" not in obj["metadata"], obj
         assert set(obj.get("spec", {})) <= {"serviceAccountName"}, obj
-    kept = watcher._services[REVIEWS]
+    kept = watcher.index.services[REVIEWS]
     assert "managedFields" not in kept["metadata"] and kept["spec"]["ports"][0]["port"] == 9080
     assert REVIEWS in sink.services() and ServiceKey("shop", "details") not in sink.services()
