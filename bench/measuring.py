@@ -1,12 +1,13 @@
 """Measuring on the member clusters' side: when a weight arrives, and how many writes were made.
 
-Both read the simulated clusters' stores in-process: a watch on each store's
-WorkloadEntry events, and each store's resourceVersion (one per committed write)
+Both read the simulated clusters' stores in-process: each store's WorkloadEntry
+commits as they happen, and each store's resourceVersion (one per committed write)
 and request log (every request answered over HTTP).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -36,28 +37,28 @@ class Change:
 
 
 class WeightWatch:
-    """Follows WorkloadEntry events in every cluster's store and completes a pending
-    change once its weight is seen in every cluster it waits for."""
+    """Observes WorkloadEntry commits in every cluster's store and completes a pending
+    change once its weight is committed in every cluster it waits for.
+
+    The stores call it as they commit (``ObjectStore.observe``), so an arrival is timed
+    when the write is stored, and no thread is woken per write in the process that
+    serves every simulated cluster (a thread per cluster would compete with them for it).
+    """
 
     def __init__(self, fleet: SimFleet):
         self._fleet = fleet
         self._lock = threading.Condition()
         self._pending: dict[tuple[str, str], Change] = {}
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._follow, args=(sim,), name=f"bench-watch-{sim.name}",
-                                          daemon=True) for sim in fleet]
+        self._observers = [(sim.store, sim.store.rtype(*WE), functools.partial(self._committed, sim.name))
+                           for sim in fleet]
 
     def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
+        for store, rtype, observer in self._observers:
+            store.observe(rtype, observer)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        for sim in self._fleet:
-            sim.store.wake_watchers()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+    def stop(self) -> None:
+        for store, rtype, observer in self._observers:
+            store.unobserve(rtype, observer)
 
     def expect(self, change: Change) -> None:
         with self._lock:
@@ -76,23 +77,11 @@ class WeightWatch:
                 self._lock.wait(remaining)
         return True
 
-    def _follow(self, sim) -> None:
-        store = sim.store
-        rtype = store.rtype(*WE)
-        after = store.resource_version
-        while not self._stop.is_set():
-            try:
-                events, _ = store.wait_events(rtype, after, 0.5)
-            except errors.ResourceExpired:
-                after = store.resource_version
-                continue
-            now = time.monotonic()
-            for event in events:
-                after = event.rv
-                labels = event.entry.labels
-                key = (labels.get(SERVICE_NAME_LABEL, ""), labels.get(SOURCE_CLUSTER_LABEL, ""))
-                weight = 0 if event.type == "DELETED" else (event.entry.obj.get("spec") or {}).get("weight")
-                self._arrived(key, sim.name, weight, now)
+    def _committed(self, cluster: str, event) -> None:
+        labels = event.entry.labels
+        key = (labels.get(SERVICE_NAME_LABEL, ""), labels.get(SOURCE_CLUSTER_LABEL, ""))
+        weight = 0 if event.type == "DELETED" else (event.entry.obj.get("spec") or {}).get("weight")
+        self._arrived(key, cluster, weight, time.monotonic())
 
     def _arrived(self, key: tuple[str, str], cluster: str, weight, now: float) -> None:
         with self._lock:

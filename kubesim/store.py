@@ -18,6 +18,7 @@ import base64
 import binascii
 import copy
 import json
+import logging
 import random
 import secrets
 import threading
@@ -36,6 +37,8 @@ from kubesim.selectors import FieldSelector, LabelSelector
 MAIN, STATUS, ALL = "main", "status", "all"  # which part of an object a write may change
 MERGE, JSON_PATCH, STRATEGIC = "merge", "json", "strategic"
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> str:
@@ -71,6 +74,7 @@ class ObjectStore:
         self._rv = 0
         self._objects: dict[ServedType, dict[tuple[str, str], Entry]] = {t: {} for t in self.catalog.types}
         self._logs: dict[ServedType, EventLog] = {t: EventLog(history) for t in self.catalog.types}
+        self._observers: dict[ServedType, tuple[Callable[[Event], None], ...]] = {}
         if default_namespaces:
             for name in DEFAULT_NAMESPACES:
                 self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
@@ -248,6 +252,17 @@ class ObjectStore:
                 self._arrivals[rtype].wait(timeout)
                 events = self._logs[rtype].since(after)
             return events, self._rv
+
+    def observe(self, rtype: ServedType, observer: Callable[[Event], None]) -> None:
+        """Call ``observer(event)`` with each committed event of ``rtype``, as it is committed
+        (under the store's lock: it must be quick and must not call the store). For in-process
+        measurement without a thread woken per event."""
+        with self._lock:
+            self._observers[rtype] = (*self._observers.get(rtype, ()), observer)
+
+    def unobserve(self, rtype: ServedType, observer: Callable[[Event], None]) -> None:
+        with self._lock:
+            self._observers[rtype] = tuple(o for o in self._observers.get(rtype, ()) if o is not observer)
 
     def wake_watchers(self) -> None:
         with self._lock:
@@ -529,8 +544,14 @@ class ObjectStore:
             del self._objects[rtype][key]
         else:
             self._objects[rtype][key] = entry
-        self._logs[rtype].append(Event(rv, kind, entry, old))
+        event = Event(rv, kind, entry, old)
+        self._logs[rtype].append(event)
         self._arrivals[rtype].notify_all()
+        for observer in self._observers.get(rtype, ()):
+            try:
+                observer(event)
+            except Exception:  # noqa: BLE001 - an observer's fault is not the write's
+                log.exception("store observer raised", extra={"fields": {"kind": rtype.kind}})
         return entry
 
 

@@ -237,3 +237,35 @@ def test_uids_are_version_4_uuids_and_never_repeat():
     for text in uids[:500]:
         parsed = uuid.UUID(text)
         assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+
+
+def test_observers_see_each_commit_of_their_kind_as_it_is_made_and_no_more_once_gone(bare):
+    config_maps = bare.rtype("v1", "ConfigMap")
+    seen: list[tuple[str, int, str]] = []
+
+    def observer(event):
+        seen.append((event.type, event.rv, event.entry.obj["metadata"]["name"]))
+        assert bare.resource_version == event.rv  # already committed when observed (the lock is reentrant)
+
+    bare.observe(config_maps, observer)
+    bare.create(config_map("a", x="1"))
+    bare.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"}})
+    bare.update(config_map("a", x="2"))
+    bare.update(config_map("a", x="2"))  # no change: no commit, nothing observed
+    bare.delete("v1", "ConfigMap", "a", "default")
+    assert seen == [("ADDED", 1, "a"), ("MODIFIED", 3, "a"), ("DELETED", 4, "a")]
+    bare.unobserve(config_maps, observer)
+    bare.create(config_map("b"))
+    assert len(seen) == 3
+
+
+def test_a_failing_observer_does_not_fail_the_write(bare, caplog):
+    config_maps = bare.rtype("v1", "ConfigMap")
+
+    def broken(event):
+        raise RuntimeError("observer bug")
+
+    bare.observe(config_maps, broken)
+    created = bare.create(config_map("a"))
+    assert bare.get("v1", "ConfigMap", "a", "default")["metadata"]["uid"] == created["metadata"]["uid"]
+    assert "store observer raised" in caplog.text
