@@ -178,7 +178,8 @@ def apply_config(live: dict | None, applied: dict, managers: list[Manager], mana
                  now: str, include_status: bool = False, defaulted: dict | None = None) -> tuple[dict, list[Manager]]:
     """Merge an applied configuration into ``live``; return (object, managers).
 
-    Raises ``Conflict`` listing the contested fields when another manager owns
+    ``live`` is only read (the result is a new document). Raises ``Conflict``
+    listing the contested fields when another manager owns
     one of them with a different value and ``force`` is false; values are
     compared as the server would store them (``defaulted``: the applied
     configuration with the server's defaults filled in).

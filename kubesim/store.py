@@ -364,7 +364,8 @@ class ObjectStore:
                 raise Conflict(f'Operation cannot be fulfilled on {rtype.qualified_resource} "{name}": the object '
                                "has been modified; please apply your changes to the latest version and try again")
             now = self._clock()
-            merged, managers = ownership.apply_config(old.copy(), applied, ownership.read_managers(old.obj),
+            # apply_config reads the live object and merges into a copy of its own.
+            merged, managers = ownership.apply_config(old.obj, applied, ownership.read_managers(old.obj),
                                                       manager, force, now, include_status=scope != MAIN,
                                                       defaulted=self.admission.defaulted(rtype, applied, old.obj))
             entry, warnings = self._write(rtype, old, merged, manager, scope, dry_run, validation, managers)
