@@ -24,7 +24,7 @@ from federation.kube.client import KubeClient, ResourceType
 from federation.model.ids import MANAGED_BY_LABEL
 from federation.push.digest import HUB_LABEL, MANAGED_SELECTOR
 from federation.push.inventory import FIELD_SELECTORS, OWNED_KINDS
-from federation.sources.reflecting import DELETED, Reflector, ReflectorEvent
+from federation.sources.reflecting import DELETED, Kept, Reflector, ReflectorEvent
 from federation.sources.settings import SourceSettings
 
 ChangeCallback = Callable[[ResourceType, bool, dict], None]
@@ -112,14 +112,13 @@ def _owner_labels(managed_by: str | None, hub: str | None) -> dict:
     return {key: value for key, value in ((MANAGED_BY_LABEL, managed_by), (HUB_LABEL, hub)) if value is not None}
 
 
-def slim_owned(obj: dict) -> dict:
-    """What an owned object's cache entry keeps: its identity, version and whose it is
-    (the labels ``owner_of`` reads); a delete found by a relist carries this."""
+def slim_owned(obj: dict) -> Kept:
+    """What an owned object's cache entry keeps: its version and whose it is (the
+    labels ``owner_of`` reads, shared); a delete found by a relist carries these."""
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
-    slim = {key: meta[key] for key in ("name", "namespace", "resourceVersion") if key in meta}
-    slim["labels"] = _owner_labels(_label(labels, MANAGED_BY_LABEL), _label(labels, HUB_LABEL))
-    return {"metadata": slim}
+    return Kept(str(meta.get("resourceVersion") or ""),
+                _owner_labels(_label(labels, MANAGED_BY_LABEL), _label(labels, HUB_LABEL)))
 
 
 def _label(labels: dict, key: str) -> str | None:

@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping, Union
 
 import tenacity
 
@@ -65,8 +65,33 @@ def object_key(obj: dict) -> str:
     return f"{namespace}/{meta.get('name', '')}" if namespace else meta.get("name", "")
 
 
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """What a cache keeps of an object whose events are handled as they come: its
+    version and labels, in two slots rather than two dicts (the hub's own objects
+    are most of what it caches). Its key names it; a delete a relist finds is handed
+    over as ``object(key)``."""
+
+    resource_version: str
+    labels: Mapping[str, str]
+
+    def object(self, key: str) -> dict:
+        namespace, _, name = key.rpartition("/")
+        meta = {"name": name, **({"namespace": namespace} if namespace else {}),
+                "resourceVersion": self.resource_version, "labels": dict(self.labels)}
+        return {"metadata": meta}
+
+
+Cached = Union[dict, Kept]
+
+
+def _cached_version(cached: Cached) -> str:
+    return cached.resource_version if isinstance(cached, Kept) else resource_version(cached)
+
+
 class Reflector:
-    """Keeps ``cache`` (key → raw object dict) in step with one kind of one cluster.
+    """Keeps ``cache`` (key → raw object dict, or what ``slim`` keeps of it) in step with
+    one kind of one cluster.
 
     ``on_event(ReflectorEvent)`` is called for every change, ``on_synced()`` after
     every completed list, ``on_failure(exc, consecutive)`` after every failed list
@@ -89,7 +114,7 @@ class Reflector:
         settings: SourceSettings | None = None,
         on_failure: Callable[[Exception, int], None] | None = None,
         missing_ok: bool = False,
-        slim: Callable[[dict], dict] | None = None,
+        slim: Callable[[dict], Cached] | None = None,
         field_selector: str | None = None,
     ):
         self.kube = kube
@@ -103,7 +128,7 @@ class Reflector:
         self._on_synced = on_synced
         self._on_failure = on_failure
         self._stop = stop_event
-        self.cache: dict[str, dict] = {}
+        self.cache: dict[str, Cached] = {}
         self.resource_version = ""
         # Counters, for status and tests: completed lists, opened watches, 410s.
         self.lists = 0
@@ -288,10 +313,11 @@ class Reflector:
             old = previous.get(key)
             if old is None:
                 self._deliver(ReflectorEvent(ADDED, obj, observed_at, relisted=True))
-            elif resource_version(old) != resource_version(obj):
+            elif _cached_version(old) != resource_version(obj):
                 self._deliver(ReflectorEvent(MODIFIED, obj, observed_at, relisted=True))
-        for key, obj in previous.items():
+        for key, cached in previous.items():
             if key not in fresh:
+                obj = cached.object(key) if isinstance(cached, Kept) else cached
                 self._deliver(ReflectorEvent(DELETED, obj, observed_at, relisted=True))
         self.resource_version = str((data.get("metadata") or {}).get("resourceVersion") or "")
         self._need_list = False
@@ -347,7 +373,7 @@ class Reflector:
             self._deliver(ReflectorEvent(DELETED, obj, observed_at))
             return True
         old = self.cache.get(key)
-        if old is not None and version and resource_version(old) == version:
+        if old is not None and version and _cached_version(old) == version:
             return False  # already seen (a resumed watch may repeat it)
         self.cache[key] = self._slim(obj) if self._slim is not None else obj
         self._deliver(ReflectorEvent(ADDED if old is None else MODIFIED, obj, observed_at))
@@ -366,12 +392,12 @@ class Reflector:
         return fields
 
 
-def slim_identity(obj: dict) -> dict:
+def slim_identity(obj: dict) -> Kept:
     """What a cache needs of an object whose events are handled as they come: its
-    identity, version and labels (deletes found by a relist carry this)."""
+    version and labels (deletes found by a relist carry these and its name)."""
     meta = obj.get("metadata") or {}
-    return {"metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "labels")
-                         if k in meta}}
+    labels = meta.get("labels")
+    return Kept(str(meta.get("resourceVersion") or ""), labels if isinstance(labels, dict) else {})
 
 
 def _capped_delay(attempt: int, initial: float, cap: float) -> float:

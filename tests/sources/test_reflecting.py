@@ -9,7 +9,7 @@ import pytest
 
 from federation import errors
 from federation.kube.client import SERVICE, KubeClient, ResourceType
-from federation.sources.reflecting import Reflector, ReflectorEvent
+from federation.sources.reflecting import Kept, Reflector, ReflectorEvent, slim_identity
 from tests.sources.support import CORE, fast_settings, namespace, service
 from tests.support import wait_for
 
@@ -100,6 +100,28 @@ def test_relist_after_410_emits_synthetic_deletes_and_only_real_changes(make_sim
     assert sorted(rec.seen(mark)) == [("ADDED", "new", True), ("DELETED", "drop", True),
                                       ("MODIFIED", "change", True)]
     assert set(reflector.cache) == {"shop/keep", "shop/change", "shop/new"}
+
+
+def test_a_slim_cache_keeps_versions_and_a_relist_delete_carries_the_identity_rebuilt(make_sim, reflect):
+    sim = make_sim()
+    sim.apply(namespace("shop"))
+    for name in ("keep", "drop"):
+        sim.apply(service("shop", name, labels={"team": name}))
+    reflector, rec = reflect(sim, SERVICE, slim=slim_identity)
+    wait_for(lambda: rec.synced == 1 and sim.active_watches() == 1, what="list and watch")
+    dropped = sim.get(CORE, "Service", "drop", "shop")["metadata"]
+    assert reflector.cache["shop/drop"] == Kept(dropped["resourceVersion"], {"team": "drop"})
+    mark = len(rec.events)
+    sim.set_latency(0.5)
+    sim.cut_watches()
+    sim.delete(CORE, "Service", "drop", "shop")
+    sim.compact()
+    sim.set_latency(0)
+    wait_for(lambda: rec.synced == 2, what="the relist")
+    assert rec.seen(mark) == [("DELETED", "drop", True)]  # "keep" is unchanged: its version says so
+    assert rec.events[mark].obj == {"metadata": {"name": "drop", "namespace": "shop", "resourceVersion":
+                                                 dropped["resourceVersion"], "labels": {"team": "drop"}}}
+    assert set(reflector.cache) == {"shop/keep"}
 
 
 def test_label_selector_reports_objects_leaving_it_as_deleted(make_sim, reflect):
