@@ -61,8 +61,8 @@ def read_fields(rfile: BinaryIO) -> Headers:
         name = name.strip().lower()
         if not colon or not name or " " in name or "\t" in name:
             raise HeadError(400, f"malformed header field {line[:40]!r}")
-        value = value.strip()
-        headers[name] = f"{dict.__getitem__(headers, name)}, {value}" if dict.__contains__(headers, name) else value
+        value, before = value.strip(), dict.get(headers, name)
+        headers[name] = value if before is None else f"{before}, {value}"
     raise HeadError(431, f"more than {MAX_FIELDS} header fields")
 
 

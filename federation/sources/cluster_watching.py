@@ -56,8 +56,7 @@ class ClusterWatcher:
     ):
         self.name = name
         self.kube = kube
-        self.settings = settings or SourceSettings()
-        self.index = ClusterIndex(name, self.settings, resolve)
+        self.index = ClusterIndex(name, settings or SourceSettings(), resolve)
         self._emit = emit or (lambda changes: None)
         self._on_state = on_state or (lambda state: None)
         self._lock = threading.RLock()
@@ -129,6 +128,10 @@ class ClusterWatcher:
         return stopped
 
     @property
+    def settings(self) -> SourceSettings:
+        return self.index.settings
+
+    @property
     def synced(self) -> bool:
         with self._lock:
             return self.state in (SYNCED, STALE)
@@ -136,7 +139,7 @@ class ClusterWatcher:
     def set_labels(self, labels: tuple[tuple[str, str], ...]) -> None:
         """New registration labels: only the ClusterInfo goes out again (no relist)."""
         with self._lock:
-            self.settings = self.index.settings = dataclasses.replace(self.settings, labels=labels)
+            self.index.settings = dataclasses.replace(self.settings, labels=labels)
             self._flush()
 
     # -- reflector callbacks ----------------------------------------------------------
@@ -185,15 +188,13 @@ class ClusterWatcher:
             log.exception("state handler raised", extra={"fields": {"cluster": self.name}})
 
     def _first_sync(self) -> None:
-        self.index.pending.services = set(self.index.services)
-        self.index.pending.rules = True
+        self.index.mark_all()
         self._flush(initial=True)
         self._set_state(SYNCED)
 
     def _recover(self) -> None:
         self._stale = False
-        self.index.pending.services |= set(self.index.services) | set(self._emitted_services)
-        self.index.pending.rules = True
+        self.index.mark_all(also=self._emitted_services)
         self._flush()
         self._set_state(SYNCED)
 

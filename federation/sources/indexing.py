@@ -62,7 +62,7 @@ class ClusterIndex:
     def __init__(self, name: str, settings: SourceSettings,
                  resolve: Callable[[str], Iterable[str]] | None = None):
         self.name = name
-        self.settings = settings  # replaced by the watcher when registration labels change
+        self.settings = settings  # the watcher's: replaced when registration labels change
         self._resolve = resolve or resolve_host
         self._resolved: dict[str, tuple[str, ...]] = {}
         self.pending = Pending()
@@ -81,6 +81,11 @@ class ClusterIndex:
         self._user_routes: dict[str, frozenset[str]] = {}  # VirtualService key -> hosts
         self._pod_accounts: dict[str, str] = {}  # "ns/name" -> serviceAccountName
         self._services_of_pod: dict[str, set[ServiceKey]] = {}
+
+    def mark_all(self, also: Iterable[ServiceKey] = ()) -> None:
+        """Everything to be derived again: every service kept (and ``also``), and the user hosts."""
+        self.pending.services |= set(self.services) | set(also)
+        self.pending.rules = True
 
     def take_pending(self) -> Pending:
         """What changed since the last call, and a fresh record for what comes next."""

@@ -160,7 +160,7 @@ def test_real_gateway_api_gateway_validates_with_defaults(schemas):
     assert schemas.validate(obj) == ["spec.listeners[0].port: 0 is less than the minimum of 1"]
 
 
-def test_a_kept_result_is_the_same_document_s_and_metadata_does_not_change_it(widgets):
+def test_a_kept_verdict_serves_the_same_document_whatever_its_metadata(widgets):
     version = widgets.lookup("example.com/v1", "Widget")
     bad = widget({"size": 11, "items": [{}]})
     first = widgets.schema_errors(version, bad)
