@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {d.availability_every})")
     p.add_argument("--floor-requests", type=int, default=d.floor_requests,
                    help=f"applies of the minimal client measuring the CPU floor; 0: skip (default {d.floor_requests})")
+    p.add_argument("--sim-processes", type=int, default=d.sim_processes,
+                   help=f"processes serving the simulated clusters, dealt round-robin (default {d.sim_processes})")
     p.add_argument("--seed", type=int, default=d.seed, help="order of the flips")
     p.add_argument("--hub-arg", action="append", default=[], dest="hub_args",
                    help="extra `federation serve` flag, e.g. --hub-arg=--debounce-quiet=0.05 (repeatable)")

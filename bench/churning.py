@@ -14,14 +14,14 @@ import time
 
 from bench.measuring import Change, WeightWatch, WriteCounter, distribution_ms
 from bench.settings import BenchConfig
+from bench.sim_processes import SimProcesses
 from bench.topology import Topology
-from kubesim.fleet import SimFleet
 
 AVAILABILITY, WEIGHT = "availability", "weight"
 
 
 class Churn:
-    def __init__(self, fleet: SimFleet, topology: Topology, hub, config: BenchConfig):
+    def __init__(self, fleet: SimProcesses, topology: Topology, hub, config: BenchConfig):
         self._fleet, self._topology, self._hub, self._config = fleet, topology, hub, config
         self._pairs = [(svc, cluster) for svc in topology.services for cluster in topology.placement[svc]]
         random.Random(config.seed).shuffle(self._pairs)
@@ -77,10 +77,9 @@ class Churn:
         expected = topology.writes_for(svc, source, live_before, self._live(svc))
         change = Change(svc, source, config.endpoints - after, time.monotonic(), set(others), expected, kind)
         watch.expect(change)
-        topology.set_endpoints(self._fleet[source], svc, topology.endpoints(source, config.endpoints, after))
+        self._fleet.set_endpoints(source, svc, after)
         self._latest[pair] = change
         return change
-
 
     def _live(self, service: str) -> set[str]:
         """The clusters where ``service`` has ready endpoints."""

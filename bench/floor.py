@@ -4,9 +4,10 @@ It applies copies of the hub's own WorkloadEntry bodies (weights toggled, so
 every apply is a real change) to the same simulated API server over one
 kept-alive TLS connection, with ``http.client`` and then with the bare HTTP/1.1
 connection the hub's own writes use, and measures its own thread's CPU per
-request; the cheaper of the two is the floor. The copies carry other names and not the hub's label,
-so the hub never sees them. What the hub spends per write beyond this is its
-own machinery.
+request; the cheaper of the two is the floor. The copies carry other names and not
+the hub's label, so the hub never sees them. What the hub spends per write beyond
+this is its own machinery. The bodies are read where the cluster runs (``target``);
+the client runs in the benchmark's process, which serves no cluster, as the hub's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import math
 import ssl
 import tempfile
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bench.topology import HUB_OWNED, WE
@@ -28,6 +30,23 @@ FIELD_MANAGER = "mesh-federation"
 
 
 OWNER_LABEL = HUB_OWNED.split("=", 1)[0]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A simulated API server to apply to, and the bodies to apply."""
+
+    cluster: str
+    url: str
+    ca_pem: bytes
+    token: str
+    bodies: list[dict]
+
+
+def target(sim, sample: int = 50) -> Target:
+    """``sim``'s address and credentials, and copies of up to ``sample`` of the hub's
+    WorkloadEntries there (``bodies``): read where ``sim`` runs."""
+    return Target(sim.name, sim.url, sim.ca.cert_pem, sim.token, bodies(sim, sample))
 
 
 def bodies(sim, limit: int) -> list[dict]:
@@ -46,8 +65,8 @@ def bodies(sim, limit: int) -> list[dict]:
     return out
 
 
-def measure(sim, requests: int = 400, sample: int = 50) -> dict:
-    """Client CPU per apply (ms), over ``requests`` applies of the hub's bodies, by
+def measure(to: Target, requests: int = 400) -> dict:
+    """Client CPU per apply (ms), over ``requests`` applies of ``to``'s bodies, by
     two minimal clients one after the other: the floor is the cheaper of the two
     (``client_cpu_ms_per_write``), ``http_client_cpu_ms_per_write`` is
     ``http.client``'s, ``wire_cpu_ms_per_write`` that of the bare HTTP/1.1
@@ -58,15 +77,15 @@ def measure(sim, requests: int = 400, sample: int = 50) -> dict:
     Each body's weight moves by one and back, so the server commits every apply.
     The copies are created before and deleted after the timed applies.
     """
-    objs = bodies(sim, sample)
+    objs = to.bodies
     if not objs:
-        raise errors.FederationError(f"floor: no hub-owned WorkloadEntry in {sim.name} to apply")
-    url = urlsplit(sim.url)
+        raise errors.FederationError(f"floor: no hub-owned WorkloadEntry in {to.cluster} to apply")
+    url = urlsplit(to.url)
     with tempfile.NamedTemporaryFile("wb", suffix=".crt") as ca:
-        ca.write(sim.ca.cert_pem)
+        ca.write(to.ca_pem)
         ca.flush()
         context = ssl.create_default_context(cafile=ca.name)
-    headers = {"Authorization": f"Bearer {sim.token}", "Content-Type": APPLY, "Accept": "application/json"}
+    headers = {"Authorization": f"Bearer {to.token}", "Content-Type": APPLY, "Accept": "application/json"}
     requests = math.ceil(requests / len(objs)) * len(objs)
     http_conn = http.client.HTTPSConnection(url.hostname, url.port, context=context, timeout=10.0)
     wire_conn = Connection(url.hostname or "", url.port or 443, context)

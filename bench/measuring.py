@@ -1,19 +1,20 @@
 """Measuring on the member clusters' side: when a weight arrives, and how many writes were made.
 
-Both read the simulated clusters' stores in-process: each store's WorkloadEntry
-commits as they happen, and each store's resourceVersion (one per committed write)
-and request log (every request answered over HTTP).
+The simulated clusters run in worker processes (``bench.sim_processes``). What is
+counted there reads each store in-process: its WorkloadEntry commits as they happen,
+its resourceVersion (one per committed write) and its request log (every request
+answered over HTTP). Arrivals are timed with ``time.monotonic`` where the store
+commits them: on Linux one clock for every process of the machine.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
 import time
 from dataclasses import dataclass, field
 
-from bench.topology import WE
+from bench.topology import HUB_OWNED, KINDS, SERVICE
 from federation import errors
 from federation.model.ids import SERVICE_NAME_LABEL, SOURCE_CLUSTER_LABEL
 from kubesim.fleet import SimFleet
@@ -36,29 +37,44 @@ class Change:
     done: float | None = None
 
 
-class WeightWatch:
-    """Observes WorkloadEntry commits in every cluster's store and completes a pending
-    change once its weight is committed in every cluster it waits for.
+@dataclass(frozen=True)
+class Arrival:
+    """A WorkloadEntry of ``service`` from ``source`` committed in ``cluster`` with ``weight``
+    (0: deleted) at ``at`` (``time.monotonic``)."""
 
-    The stores call it as they commit (``ObjectStore.observe``), so an arrival is timed
-    when the write is stored, and no thread is woken per write in the process that
-    serves every simulated cluster (a thread per cluster would compete with them for it).
+    cluster: str
+    service: str
+    source: str
+    weight: int | None
+    at: float
+
+
+def arrival(cluster: str, event) -> Arrival:
+    """What a WorkloadEntry commit in ``cluster``'s store tells the benchmark."""
+    labels = event.entry.labels
+    weight = 0 if event.type == "DELETED" else (event.entry.obj.get("spec") or {}).get("weight")
+    return Arrival(cluster, labels.get(SERVICE_NAME_LABEL, ""), labels.get(SOURCE_CLUSTER_LABEL, ""), weight,
+                   time.monotonic())
+
+
+class WeightWatch:
+    """Completes a pending change once its weight is committed in every cluster it waits for.
+
+    The fleet reports every WorkloadEntry commit of its stores as it happens
+    (``ObjectStore.observe`` in each worker, handed over as ``Arrival``): no thread is
+    woken per write in the processes that serve the clusters.
     """
 
-    def __init__(self, fleet: SimFleet):
+    def __init__(self, fleet):
         self._fleet = fleet
         self._lock = threading.Condition()
         self._pending: dict[tuple[str, str], Change] = {}
-        self._observers = [(sim.store, sim.store.rtype(*WE), functools.partial(self._committed, sim.name))
-                           for sim in fleet]
 
     def start(self) -> None:
-        for store, rtype, observer in self._observers:
-            store.observe(rtype, observer)
+        self._fleet.watch(self.arrived)
 
     def stop(self) -> None:
-        for store, rtype, observer in self._observers:
-            store.unobserve(rtype, observer)
+        self._fleet.unwatch()
 
     def expect(self, change: Change) -> None:
         with self._lock:
@@ -77,66 +93,94 @@ class WeightWatch:
                 self._lock.wait(remaining)
         return True
 
-    def _committed(self, cluster: str, event) -> None:
-        labels = event.entry.labels
-        key = (labels.get(SERVICE_NAME_LABEL, ""), labels.get(SOURCE_CLUSTER_LABEL, ""))
-        weight = 0 if event.type == "DELETED" else (event.entry.obj.get("spec") or {}).get("weight")
-        self._arrived(key, cluster, weight, time.monotonic())
-
-    def _arrived(self, key: tuple[str, str], cluster: str, weight, now: float) -> None:
+    def arrived(self, seen: Arrival) -> None:
+        key = (seen.service, seen.source)
         with self._lock:
             change = self._pending.get(key)
-            if change is None or change.weight != weight or cluster not in change.waiting:
+            if change is None or change.weight != seen.weight or seen.cluster not in change.waiting:
                 return
-            change.waiting.discard(cluster)
-            change.arrivals[cluster] = now
+            change.waiting.discard(seen.cluster)
+            change.arrivals[seen.cluster] = seen.at
             if not change.waiting:
-                change.done = now
+                change.done = seen.at
                 del self._pending[key]
                 self._lock.notify_all()
 
 
-class WriteCounter:
-    """Writes into the member clusters since ``mark()``: committed writes (resourceVersion
-    deltas, also by kind) and write/read requests (the API servers' request logs)."""
+def hub_counts(sim) -> dict[str, int]:
+    """The hub's objects in ``sim`` by kind."""
+    return {name: sim.store.count(*kind, label_selector=HUB_OWNED) if kind == SERVICE  # beside the cluster's own
+            else sim.store.count(*kind) for name, kind in KINDS.items()}
 
-    def __init__(self, fleet: SimFleet):
+
+def store_marks(fleet: SimFleet, clear: bool = True) -> dict[str, int]:
+    """Each store's resourceVersion now; with ``clear`` the request logs start again."""
+    marks = {}
+    for sim in fleet:
+        marks[sim.name] = sim.store.resource_version
+        if clear and hasattr(sim, "clear_requests"):
+            sim.clear_requests()
+    return marks
+
+
+def writes_since(fleet: SimFleet, marks: dict[str, int]) -> dict:
+    """Writes into ``fleet``'s stores since ``marks``: committed (resourceVersion deltas,
+    also by kind) and write/read requests answered (the request logs)."""
+    committed, by_kind, writes, reads = 0, {}, None, None
+    for sim in fleet:
+        before = marks[sim.name]
+        committed += sim.store.resource_version - before
+        for rtype in sim.store.catalog.types:
+            try:
+                events, _ = sim.store.wait_events(rtype, before, 0)
+            except errors.ResourceExpired:
+                continue  # history shorter than the phase: counted in the total only
+            if events:
+                name = f"{rtype.kind}.{rtype.group or 'core'}"
+                by_kind[name] = by_kind.get(name, 0) + len(events)
+        if hasattr(sim, "requests"):
+            answered = sim.requests()
+            count = sum(1 for r in answered if r.method in WRITE_METHODS)
+            writes = (writes or 0) + count
+            reads = (reads or 0) + len(answered) - count
+    return {"committed": committed, "by_kind": by_kind, "write_requests": writes, "read_requests": reads}
+
+
+def merged_writes(parts: list[dict]) -> dict:
+    """``writes_since`` of several workers as one: sums; a request count is None only if
+    no worker had a request log."""
+    by_kind: dict[str, int] = {}
+    for part in parts:
+        for name, n in part["by_kind"].items():
+            by_kind[name] = by_kind.get(name, 0) + n
+
+    def total(key: str) -> int | None:
+        counted = [p[key] for p in parts if p[key] is not None]
+        return sum(counted) if counted else None
+
+    return {"committed": sum(p["committed"] for p in parts), "by_kind": dict(sorted(by_kind.items())),
+            "write_requests": total("write_requests"), "read_requests": total("read_requests")}
+
+
+class WriteCounter:
+    """Writes into the member clusters since ``mark()`` (``writes_since`` over the whole fleet)."""
+
+    def __init__(self, fleet):
         self._fleet = fleet
-        self._rvs: dict[str, int] = {}
+        self._marks: dict[str, int] = {}
 
     def mark(self) -> None:
-        for sim in self._fleet:
-            self._rvs[sim.name] = sim.store.resource_version
-            if hasattr(sim, "clear_requests"):
-                sim.clear_requests()
+        self._marks = self._fleet.marks()
 
     def since_mark(self) -> dict:
-        committed, by_kind, writes, reads = 0, {}, None, None
-        for sim in self._fleet:
-            before = self._rvs[sim.name]
-            committed += sim.store.resource_version - before
-            for rtype in sim.store.catalog.types:
-                try:
-                    events, _ = sim.store.wait_events(rtype, before, 0)
-                except errors.ResourceExpired:
-                    continue  # history shorter than the phase: counted in the total only
-                if events:
-                    name = f"{rtype.kind}.{rtype.group or 'core'}"
-                    by_kind[name] = by_kind.get(name, 0) + len(events)
-            if hasattr(sim, "requests"):
-                answered = sim.requests()
-                count = sum(1 for r in answered if r.method in WRITE_METHODS)
-                writes = (writes or 0) + count
-                reads = (reads or 0) + len(answered) - count
-        return {"committed": committed, "by_kind": dict(sorted(by_kind.items())),
-                "write_requests": writes, "read_requests": reads}
+        return self._fleet.writes_since(self._marks)
 
     def settle(self, quiet: float = 2.0, timeout: float = 20.0) -> None:
         """Wait until no store has changed for ``quiet`` seconds (at most ``timeout``)."""
         deadline = time.monotonic() + timeout
         last, since = None, time.monotonic()
         while time.monotonic() < deadline:
-            now = tuple(sim.store.resource_version for sim in self._fleet)
+            now = self._fleet.marks(clear=False)
             if now != last:
                 last, since = now, time.monotonic()
             elif time.monotonic() - since >= quiet:

@@ -16,15 +16,14 @@ from bench import floor
 from bench.churning import Churn
 from bench.hub_process import HubProcess
 from bench.measuring import WriteCounter, spread
+from bench.sim_processes import SimProcesses
 from bench.settings import (
     TARGET_AVAILABILITY_P99_MS, TARGET_CONVERGENCE_20X200_SECONDS, TARGET_CONVERGENCE_SECONDS,
     TARGET_CPU_PER_WRITE_RATIO, TARGET_P99_MS, TARGET_PEAK_RSS_MB, TARGET_WEIGHT_MAX_MS, BenchConfig,
 )
-from bench.topology import HUB_OWNED, KINDS, SERVICE, Topology
+from bench.topology import Topology
 from federation import errors
-from federation.collecting import settle_long_lived_heap
 from kubesim.cli import default_schemas_dir
-from kubesim.fleet import SimFleet
 
 
 def run(config: BenchConfig, progress: Callable[[str], None] | None = None) -> dict:
@@ -38,7 +37,7 @@ def run(config: BenchConfig, progress: Callable[[str], None] | None = None) -> d
     topology = Topology(config)
     temp = None if config.workdir else tempfile.mkdtemp(prefix="federation-bench-")
     workdir = Path(config.workdir or temp)
-    schemas = config.schemas or default_schemas_dir()
+    schemas = config.schemas or default_schemas_dir() or ""
     results: dict = {
         "config": asdict(config),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
@@ -46,26 +45,25 @@ def run(config: BenchConfig, progress: Callable[[str], None] | None = None) -> d
         "schema_validation": bool(schemas),
     }
     # Enough watch history per kind that every phase's writes can be counted by kind.
-    fleet = SimFleet(config.clusters, workdir / "sim", schemas_dir=schemas,
-                     history=max(5000, 4 * config.services * config.replicas_per_service))
+    fleet = SimProcesses(config, workdir / "sim", str(schemas),
+                         history=max(5000, 4 * config.services * config.replicas_per_service),
+                         processes=config.sim_processes)
     hub = client = None
     try:
-        say(f"seeding {config.clusters} clusters: {config.services} services × "
-            f"{config.replicas_per_service} clusters × {config.endpoints} endpoints")
-        fleet.start(before_ready=lambda f: topology.seed(f, config.endpoints))
-        # The simulated API servers hold the whole fleet in this process: a full collection here
-        # stalls every cluster at once, which kube-apiserver never does. Collected as the hub is.
-        settle_long_lived_heap()
+        say(f"seeding {config.clusters} clusters over {config.sim_processes} processes: {config.services} "
+            f"services × {config.replicas_per_service} clusters × {config.endpoints} endpoints")
+        fleet.start()
         hub = HubProcess(workdir / "hub", config.hub_args, config.hub_log_level)
         address = hub.wait_ready()
         client = hub.client(address)
         phases: dict = {}
-        marks = [(hub.usage()["cpu_seconds"], _own_cpu())]
+        marks = [(hub.usage()["cpu_seconds"], fleet.cpu_seconds(), _own_cpu())]
 
         def phase_done(name: str) -> None:
-            marks.append((hub.usage()["cpu_seconds"], _own_cpu()))
-            (hub0, own0), (hub1, own1) = marks[-2:]
-            phases[name] = {"hub_cpu_seconds": round(hub1 - hub0, 2), "bench_cpu_seconds": round(own1 - own0, 2)}
+            marks.append((hub.usage()["cpu_seconds"], fleet.cpu_seconds(), _own_cpu()))
+            (hub0, sim0, own0), (hub1, sim1, own1) = marks[-2:]
+            phases[name] = {"hub_cpu_seconds": round(hub1 - hub0, 2), "sim_cpu_seconds": round(sim1 - sim0, 2),
+                            "bench_cpu_seconds": round(own1 - own0, 2)}
 
         say(f"hub pid {hub.pid} at {address}; registering clusters, waiting for convergence")
         results["convergence"] = converge(fleet, topology, hub, client, config.converge_timeout)
@@ -82,7 +80,7 @@ def run(config: BenchConfig, progress: Callable[[str], None] | None = None) -> d
         phase_done("idle")
         if config.floor_requests:
             say("floor: a minimal keep-alive HTTPS client applying the same bodies")
-            results["floor"] = floor.measure(fleet[topology.clusters[0]], config.floor_requests)
+            results["floor"] = floor.measure(fleet.floor_target(topology.clusters[0]), config.floor_requests)
             results["cpu_per_write"] = cpu_per_write(results)
         results["hub"] = {**hub.usage(), "startup_cpu_seconds": marks[0][0], "phases": phases,
                           "rss_after_convergence_mb": converged_rss}
@@ -111,25 +109,15 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _counts(fleet: SimFleet) -> dict[str, dict[str, int]]:
-    return {sim.name: {name: _hub_count(sim, kind) for name, kind in KINDS.items()} for sim in fleet}
-
-
-def _hub_count(sim, kind: tuple[str, str]) -> int:
-    if kind == SERVICE:  # the clusters' own Services live beside the hub's stubs
-        return sim.store.count(*kind, label_selector=HUB_OWNED)
-    return sim.store.count(*kind)
-
-
-def converge(fleet: SimFleet, topology: Topology, hub: HubProcess, client, timeout: float) -> dict:
+def converge(fleet: SimProcesses, topology: Topology, hub: HubProcess, client, timeout: float) -> dict:
     """Register every cluster; done when each holds exactly its expected objects and the
     hub reports every cluster synced."""
     expected = {c: topology.expected(c) for c in topology.clusters}
     writes = WriteCounter(fleet)
     writes.mark()  # the seed is written: from here on every write is the hub's
     started = time.monotonic()
-    for sim in fleet:
-        client.register_cluster(sim.name, fleet.kubeconfig_path(sim.name).read_text())
+    for name in fleet.names:
+        client.register_cluster(name, fleet.kubeconfig_path(name).read_text())
     registered = time.monotonic() - started
     objects_at = seconds = first_write = None
     counts: dict = {}
@@ -137,7 +125,7 @@ def converge(fleet: SimFleet, topology: Topology, hub: HubProcess, client, timeo
     while time.monotonic() - started < timeout:
         hub.check_alive()
         hub.usage()  # keeps the peak up to date
-        counts = _counts(fleet)
+        counts = fleet.counts()
         elapsed = time.monotonic() - started
         if first_write is None and any(any(per.values()) for per in counts.values()):
             first_write = elapsed
@@ -185,7 +173,7 @@ def cpu_per_write(results: dict) -> dict:
             "ratio": round(hub_ms / floor_ms, 2) if hub_ms and floor_ms else None}
 
 
-def run_idle(fleet: SimFleet, hub: HubProcess, seconds: float) -> dict:
+def run_idle(fleet: SimProcesses, hub: HubProcess, seconds: float) -> dict:
     writes = WriteCounter(fleet)
     cpu_before = hub.usage()["cpu_seconds"]
     writes.mark()

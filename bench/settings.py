@@ -34,6 +34,7 @@ class BenchConfig:
     converge_timeout: float = 300.0
     change_timeout: float = 10.0  # a change not visible everywhere by then counts as missed
     seed: int = 1
+    sim_processes: int = 2  # worker processes serving the simulated clusters, round-robin
     hub_args: list[str] = field(default_factory=list)  # extra `federation serve` flags
     hub_log_level: str = "warning"
     workdir: str = ""  # default: a temporary directory, removed afterwards
@@ -54,5 +55,7 @@ class BenchConfig:
             raise errors.ConfigError("--endpoints must be at least 2 (a flip must leave one ready)")
         if self.rate <= 0 or self.changes < 0 or self.idle_seconds < 0:
             raise errors.ConfigError("--rate must be positive; --changes and --idle-seconds not negative")
+        if self.sim_processes < 1:
+            raise errors.ConfigError("--sim-processes must be at least 1")
         if self.converge_timeout <= 0 or self.change_timeout <= 0:
             raise errors.ConfigError("timeouts must be positive")

@@ -92,11 +92,11 @@ class Topology:
 
     def seed(self, fleet: SimFleet, endpoints: int) -> None:
         """Write every cluster's namespaces, node, gateway, Services and EndpointSlices."""
-        for index, sim in enumerate(fleet, start=1):
+        for sim in fleet:  # all of them, or a worker's share (each keeps its number)
             name = sim.name
             seed_cluster(sim, network=self.network(name), region=self.region(name), zones=[self.zone(name)],
                          services=self.services_in(name), namespace_name=NAMESPACE, endpoints_per_service=1,
-                         ports=PORTS, gateway_address=f"172.18.{index}.10")
+                         ports=PORTS, gateway_address=f"172.18.{self._index[name] + 1}.10")
             for svc in self.services_in(name):
                 self.set_endpoints(sim, svc, self.endpoints(name, endpoints))
 

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from federation.errors import ClusterError, ConfigError
 from kubesim.certs import SimCA
@@ -31,9 +31,16 @@ class SimFleet:
     """N ``SimCluster`` servers, their kubeconfigs and a readiness marker."""
 
     def __init__(self, n: int, workdir: str | os.PathLike, schemas_dir: str | os.PathLike | None = None, *,
-                 schemas: SchemaSet | None = None, port: int = 0, **cluster_options: Any):
+                 schemas: SchemaSet | None = None, port: int = 0, numbers: Sequence[int] | None = None,
+                 **cluster_options: Any):
+        """``numbers``: which of clusters 1..n this fleet serves (default all), for a fleet
+        split over processes; each keeps the name and address it has in the whole fleet."""
         if not 1 <= n <= MAX_CLUSTERS:
             raise ConfigError(f"a fleet has 1..{MAX_CLUSTERS} clusters, not {n}")
+        self.numbers = list(range(1, n + 1)) if numbers is None else list(numbers)
+        if not self.numbers or len(set(self.numbers)) != len(self.numbers) \
+                or any(not 1 <= i <= n for i in self.numbers):
+            raise ConfigError(f"a fleet serves distinct clusters among 1..{n}, not {self.numbers}")
         self.n = n
         self.workdir = Path(workdir)
         if schemas is None and schemas_dir is not None:
@@ -75,7 +82,7 @@ class SimFleet:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.ready_path.unlink(missing_ok=True)
         try:
-            for index in range(1, self.n + 1):
+            for index in self.numbers:
                 self.clusters.append(self._start_cluster(index))
             if before_ready is not None:
                 before_ready(self)
@@ -90,7 +97,7 @@ class SimFleet:
         except BaseException:
             self.stop()
             raise
-        log.info("sim fleet ready", extra={"fields": {"clusters": self.n, "workdir": str(self.workdir)}})
+        log.info("sim fleet ready", extra={"fields": {"clusters": len(self.clusters), "workdir": str(self.workdir)}})
         return self
 
     def _start_cluster(self, index: int) -> SimCluster:

@@ -9,9 +9,11 @@ import subprocess
 import sys
 
 import kubernetes
+import pytest
 import yaml
 from kubernetes import client
 
+from federation.errors import ConfigError
 from kubesim import SimFleet
 
 from .helpers import REPO_ROOT
@@ -37,6 +39,17 @@ def test_fleet_serves_each_cluster_on_its_own_address_with_its_own_token(tmp_pat
             finally:
                 api.close()
     assert not (tmp_path / "ready").exists()
+
+
+def test_a_share_of_a_fleet_keeps_each_clusters_name_and_address(tmp_path, schemas):
+    with SimFleet(5, tmp_path, schemas=schemas, numbers=[2, 5]) as share:
+        assert [c.name for c in share] == ["cluster-2", "cluster-5"]
+        assert [c.host for c in share] in (["127.0.2.1", "127.0.5.1"], ["127.0.0.1", "127.0.0.1"])
+        ready = json.loads((tmp_path / "ready").read_text())
+        assert [c["name"] for c in ready["clusters"]] == ["cluster-2", "cluster-5"]
+    for numbers in ([], [0], [6], [2, 2]):
+        with pytest.raises(ConfigError, match="distinct clusters among 1..5"):
+            SimFleet(5, tmp_path, schemas=schemas, numbers=numbers)
 
 
 def test_sim_process_writes_kubeconfigs_and_ready_and_exits_0_on_sigterm(tmp_path, shared_dir):
