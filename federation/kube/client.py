@@ -174,6 +174,34 @@ class KubeClient:
         query = {"fieldManager": field_manager, "force": "true" if force else None}
         return self.request("PATCH", path, query, body=body, content_type=APPLY_PATCH)
 
+    def apply_many(self, applies: list[tuple[str, bytes, bool]], field_manager: str) -> list:
+        """Server-side applies of serialised objects, ``(path, body, force)`` each, pipelined
+        over one connection: each one's answer (a dict) or its error, in order. Once the
+        connection fails, every apply after it gets that (transient) error unanswered."""
+        requests = [("PATCH", path, {"fieldManager": field_manager, "force": "true" if force else None},
+                     body, APPLY_PATCH) for path, body, force in applies]
+        if self._writer is None:  # the official client: one at a time
+            out: list = []
+            for method, path, query, body, content_type in requests:
+                try:
+                    out.append(self.request(method, path, query, body=body, content_type=content_type))
+                except errors.Transient as exc:
+                    return out + [exc] * (len(requests) - len(out))
+                except errors.FederationError as exc:
+                    out.append(exc)
+            return out
+        answers = self._writer.send_many(requests, self.timeout)
+        out = []
+        for (path, _, _), answer in zip(applies, answers):
+            if isinstance(answer, errors.FederationError):
+                out.append(answer)
+                continue
+            try:
+                out.append(self._answer("PATCH", path, *answer))
+            except errors.FederationError as exc:
+                out.append(exc)
+        return out
+
     def delete(self, rtype: ResourceType, namespace: str | None, name: str) -> bool:
         try:
             self.request("DELETE", rtype.path(namespace, name))
@@ -257,33 +285,62 @@ class _Writer:
 
     def send(self, method: str, path: str, query: dict, body: bytes | None, content_type: str,
              timeout: float) -> tuple[int, bytes]:
-        headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
-        if body is not None:
-            headers["Content-Type"] = content_type
+        [answer] = self.send_many([(method, path, query, body, content_type)], timeout)
+        if isinstance(answer, errors.FederationError):
+            raise answer
+        return answer
+
+    def send_many(self, requests: list[tuple[str, str, dict, bytes | None, str]],
+                  timeout: float) -> list["tuple[int, bytes] | errors.FederationError"]:
+        """Each request's (status, body), pipelined over this thread's connection, or the
+        error that kept it from an answer: a path that is not one, or the connection failing
+        (then every request after it gets that error too)."""
         authorization = self._authorization if self._static else self._read_authorization()
-        if authorization:
-            headers["Authorization"] = authorization
-        params = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items() if v is not None)
-        target = f"{path}?{params}" if params else path
-        if not target.isascii() or _NOT_IN_PATH.search(target):
-            raise errors.ValidationError(
-                f"cluster {self._cluster!r}: request path {target[:80]!r} is not a URL path")
+        out: list = [None] * len(requests)
+        prepared, at = [], []
+        for i, (method, path, query, body, content_type) in enumerate(requests):
+            headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+            if body is not None:
+                headers["Content-Type"] = content_type
+            if authorization:
+                headers["Authorization"] = authorization
+            params = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items() if v is not None)
+            target = f"{path}?{params}" if params else path
+            if not target.isascii() or _NOT_IN_PATH.search(target):
+                out[i] = errors.ValidationError(
+                    f"cluster {self._cluster!r}: request path {target[:80]!r} is not a URL path")
+                continue
+            prepared.append((method, target, headers, body))
+            at.append(i)
+        if not prepared:
+            return out
+        answers, failure = self._exchange(prepared, timeout)
+        for i, answer in zip(at, answers):
+            out[i] = answer
+        for i in at[len(answers):]:
+            out[i] = failure
+        return out
+
+    def _exchange(self, prepared: list, timeout: float) -> tuple[list, errors.FederationError | None]:
         conn = self._connection()
         for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile: once more
             reused = conn.open
             try:
-                return conn.exchange(method, target, headers, body, timeout)
+                answers, failure = conn.exchange_many(prepared, timeout)
             except WireError as exc:
                 if reused and attempt == 1 and not exc.sent:
                     continue
-                if isinstance(exc.cause, ValueError):  # an answer that is not the HTTP asked for
-                    raise errors.ClusterUnreachable(
-                        f"cluster {self._cluster!r} at {self._config.host}: {exc}") from exc
-                raise self._unreachable(exc.cause or exc) from exc
+                return [], self._failed(exc)
             except OSError as exc:  # connecting: refused, timed out, TLS handshake
                 conn.close()
-                raise self._unreachable(exc) from exc
-        raise AssertionError("unreachable")  # the loop returns or raises
+                return [], self._unreachable(exc)
+            return answers, None if failure is None else self._failed(failure)
+        raise AssertionError("unreachable")  # the loop returns
+
+    def _failed(self, exc: WireError) -> errors.FederationError:
+        if isinstance(exc.cause, ValueError):  # an answer that is not the HTTP asked for
+            return errors.ClusterUnreachable(f"cluster {self._cluster!r} at {self._config.host}: {exc}")
+        return self._unreachable(exc.cause or exc)
 
     def _unreachable(self, exc: BaseException) -> errors.FederationError:
         if _verify_failed(exc):

@@ -31,8 +31,8 @@ class WireError(Exception):
 
 
 class Connection:
-    """Requests one at a time over one TLS connection, opened on first use and
-    kept while the server keeps it. Not thread-safe: one per thread."""
+    """Requests over one TLS connection, one at a time or pipelined, opened on first
+    use and kept while the server keeps it. Not thread-safe: one per thread."""
 
     def __init__(self, host: str, port: int, context: ssl.SSLContext):
         self._host, self._port, self._context = host, port, context
@@ -60,32 +60,57 @@ class Connection:
     def exchange(self, method: str, target: str, headers: dict[str, str], body: bytes | None,
                  timeout: float) -> tuple[int, bytes]:
         """Send one request and read its answer: (status, body)."""
+        answers, failure = self.exchange_many([(method, target, headers, body)], timeout)
+        if failure is not None:
+            raise failure
+        return answers[0]
+
+    def exchange_many(self, requests: list[tuple[str, str, dict[str, str], bytes | None]],
+                      timeout: float) -> tuple[list[tuple[int, bytes]], WireError | None]:
+        """Send requests back to back in one write, then read their answers in order
+        (HTTP/1.1 pipelining: the server answers them one after the other).
+
+        Returns the answers read and, when fewer than asked, why the rest have none:
+        a ``WireError`` (``sent`` tells whether any of them may have been handled).
+        Nothing answered at all raises that ``WireError`` instead.
+        """
         if self._sock is None:
             self._connect(timeout)
         sock = self._sock
         if sock is None:
             raise WireError("connection closed", sent=False)
         sock.settimeout(timeout)
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}"]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
-        lines.append(f"Content-Length: {len(body) if body is not None else 0}")
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
         try:
-            sock.sendall(request)
+            sock.sendall(b"".join(self._request(*request) for request in requests))
         except OSError as exc:
             self.close()
             raise WireError(f"sending failed: {exc.__class__.__name__}", sent=False, cause=exc) from exc
-        try:
-            status, close, data = self._answer(method)
-        except (OSError, ValueError) as exc:
-            self.close()
-            nothing = isinstance(exc, _NothingBack)
-            raise WireError(str(exc) if isinstance(exc, ValueError) else
-                            f"reading the answer failed: {exc.__class__.__name__}",
-                            sent=not nothing, cause=exc) from exc
-        if close:
-            self.close()
-        return status, data
+        answers: list[tuple[int, bytes]] = []
+        for method, _, _, _ in requests:
+            try:
+                status, close, data = self._answer(method)
+            except (OSError, ValueError) as exc:
+                self.close()
+                nothing = isinstance(exc, _NothingBack) and not answers
+                failure = WireError(str(exc) if isinstance(exc, ValueError) else
+                                    f"reading the answer failed: {exc.__class__.__name__}",
+                                    sent=not nothing, cause=exc)
+                if not answers:
+                    raise failure from exc
+                return answers, failure
+            answers.append((status, data))
+            if close:
+                self.close()
+                if len(answers) < len(requests):
+                    return answers, WireError(f"the server closed the connection after {len(answers)} of "
+                                              f"{len(requests)} answers", sent=True)
+        return answers, None
+
+    def _request(self, method: str, target: str, headers: dict[str, str], body: bytes | None) -> bytes:
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        lines.append(f"Content-Length: {len(body) if body is not None else 0}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
 
     def _connect(self, timeout: float) -> None:
         raw = socket.create_connection((self._host, self._port), timeout=timeout)

@@ -16,13 +16,15 @@ identities existed ("legacy"); one labelled by another hub is never ours.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import re
 from typing import Mapping
 
 from federation import errors
 from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL, Ref, ref_of
-from federation.push.packing import canonical_json
+from federation.push.packing import Packed, canonical_json
 
 HASH_ANNOTATION = "federation.mesh/hash"
 HUB_LABEL = "federation.mesh/hub"
@@ -107,6 +109,17 @@ def stamped_body(obj: Mapping, digest: str, hub_id: str = DEFAULT_HUB_ID) -> dic
     meta = body["metadata"]
     meta["annotations"] = {**(meta.get("annotations") or {}), HASH_ANNOTATION: digest}
     return body
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=2048)
+def stamped_bytes(packed: Packed, digest: str, hub_id: str = DEFAULT_HUB_ID) -> bytes:
+    """``stamped_body`` of a packed object, serialised: the apply's body. Made once for
+    every pusher writing the same object (the targets sharing a rendering), not once
+    per cluster; a pure function of its arguments, sized for the writes in flight."""
+    return _COMPACT.encode(stamped_body(packed.unpack(), digest, hub_id)).encode()
 
 
 def stamped(ref: Ref, obj: Mapping, hub_id: str = DEFAULT_HUB_ID) -> tuple[dict, str]:

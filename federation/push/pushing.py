@@ -11,7 +11,8 @@ on the network. The worker:
    names of objects that are not owned (foreign);
 3. applies (server-side apply) each desired object whose live hash differs;
    an existing object of that name that is not owned is left alone and
-   reported as a conflict;
+   reported as a conflict. Applies that need no look first go pipelined, up to
+   ``pipeline`` back to back on one connection before their answers are read;
 4. deletes owned objects that are no longer desired: those removed explicitly,
    and, once a full desired set has arrived, every owned orphan. Nothing is
    pruned before that cluster's first full sync after a start.
@@ -20,7 +21,8 @@ With ``watch_owned`` the objects of the written kinds are also watched
 (``OwnedWatch``): a deleted or edited owned object is written again on the next
 pass, within about a second, without a render; repeated fights back off (see
 ``Ledger``). With ``fence`` the worker writes only while ``fence()`` is true
-(the replica proves it holds its lease): each write checks it first.
+(the replica proves it holds its lease): each write, or pipelined batch of
+applies, checks it first.
 
 A pass visits only the objects handed over, listed or watched since the last
 one, plus those whose write is still outstanding (see ``Ledger``), so its cost
@@ -52,7 +54,7 @@ from federation.kube.client import KubeClient
 from federation.model.ids import MANAGED_BY, resource_version
 from federation.kube.client import ResourceType
 from federation.push.digest import (
-    DEFAULT_HUB_ID, LEGACY, Ref, describe, owner_of, safe_message, stamped_body,
+    DEFAULT_HUB_ID, LEGACY, Ref, describe, owner_of, safe_message, stamped_bytes,
 )
 from federation.push.inventory import LiveObject, delete_owned, live_ref, take_inventory
 from federation.push.ledger import Ledger, Wanted
@@ -65,6 +67,8 @@ log = logging.getLogger(__name__)
 
 MAX_ERRORS = 5
 MAX_ORIGINS = 32  # links of one push span to the renders it carries
+# Applies sent back to back before their answers are read (HTTP/1.1 pipelining).
+PIPELINE = 16
 # Upper bound of one idle wait; waking up early costs nothing.
 IDLE_WAIT_SECONDS = 60.0
 
@@ -103,8 +107,9 @@ class ClusterPusher:
                  resync_interval: float | None = 600.0,
                  tracer=None, hub_id: str = DEFAULT_HUB_ID, watch_owned: bool = False,
                  fence: Callable[[], bool] | None = None, watch_timeout: int = 300,
-                 watch_kube: KubeClient | None = None):
+                 watch_kube: KubeClient | None = None, pipeline: int = PIPELINE):
         self.cluster = cluster
+        self._batch = max(1, pipeline)  # applies in flight at once
         self.hub_id = hub_id
         self._fence = fence
         # Long-held watch streams get their own client (``watch_kube``, closed by
@@ -134,7 +139,7 @@ class ClusterPusher:
         # Versions the hub's own writes answered whose watch event has not come yet
         # (an entry lasts until that object's next event, or the next inventory).
         self._echoes: dict[Ref, str] = {}
-        self._writing: Ref | None = None  # the object a write is in flight for
+        self._writing: set[Ref] = set()  # the objects writes are in flight for
         self.judged_changes = 0  # watched changes handed to the ledger (for tests)
         self.passes = 0  # push passes run (for tests)
         # Hand-overs counted, so a status read right after one is never "synced"
@@ -200,7 +205,7 @@ class ClusterPusher:
             if written is not None and not deleted and written == resource_version(obj):
                 return
             self._observed[ref] = (rtype, deleted, obj, time.monotonic())
-            if ref == self._writing:
+            if ref in self._writing:
                 return  # most likely the write's own echo: its answer tells (``_end_write``)
         self._wake.set()
 
@@ -451,25 +456,87 @@ class ClusterPusher:
         now = time.monotonic()
         # Applies before deletes: new configuration is in place before old goes.
         # Namespaces are created before and deleted after what lives in them.
+        batch: list[tuple[Ref, Wanted]] = []
         for ref in sorted(ledger.to_apply, key=_namespaces_first):
             if self._stopping.is_set():
                 return
             if ledger.held(ref, now):
                 continue  # a fight's back-off: repaired when it ends
+            want = ledger.desired[ref]
+            if ref[1] != "Namespace" and not ledger.must_look(ref, want.rtype):
+                batch.append((ref, want))
+                if len(batch) == self._batch:
+                    self._apply_batch(batch)
+                    batch = []
+                continue
+            self._apply_batch(batch)  # in order: what came before goes first
+            batch = []
             self._check_fence()
-            self._apply(ref, ledger.desired[ref])
+            self._apply(ref, want)
+        self._apply_batch(batch)
         for ref in sorted(ledger.to_delete, key=_namespaces_first, reverse=True):
             if self._stopping.is_set():
                 return
             self._check_fence()
             self._delete(ref)
 
+    def _apply_batch(self, batch: list[tuple[Ref, Wanted]]) -> None:
+        """Applies of objects that need no look first, pipelined over one connection
+        (``KubeClient.apply_many``): a pass of many objects waits for the cluster once
+        per batch, not once per object. Each answer is judged as ``_write`` judges
+        one; a conflict on an object not known as ours takes ``_write``'s careful
+        path. A transient failure ends the pass once the answers before it are kept."""
+        if not batch or self._stopping.is_set():
+            return
+        if len(batch) == 1:
+            self._check_fence()
+            self._apply(*batch[0])
+            return
+        self._check_fence()
+        ledger = self._ledger
+        forced = [ref in ledger.live for ref, _ in batch]
+        applies = []
+        for (ref, want), force in zip(batch, forced):
+            assert want.rtype is not None and want.packed is not None
+            applies.append((want.rtype.path(ref[2] or None, ref[3]),
+                            stamped_bytes(want.packed, want.digest, self.hub_id), force))
+        if self._watch is not None:
+            with self._lock:
+                self._writing = {ref for ref, _ in batch}
+        answers: list = []
+        try:
+            answers = self._kube.apply_many(applies, self._field_manager)
+        finally:
+            if self._watch is not None:
+                for (ref, _), answer in zip(batch, answers or [None] * len(batch)):
+                    meta = answer.get("metadata") or {} if isinstance(answer, dict) else {}
+                    self._end_write(ref, str(meta.get("resourceVersion") or ""))
+        transient, failed = None, set()
+        for (ref, want), force, answer in zip(batch, forced, answers):
+            if isinstance(answer, errors.Transient):
+                transient = transient or (ref, answer)
+                failed.add(id(answer))  # each failed answer; a broken connection once
+            elif isinstance(answer, errors.Conflict) and not force:
+                self._apply(ref, want)  # someone may have made it meanwhile: look, then decide
+            elif isinstance(answer, errors.FederationError):
+                self._failures += 1
+                message = safe_message(ref, answer)
+                ledger.record_rejected(ref, want.digest, message)
+                log.warning("object rejected", extra={"fields": {
+                    "cluster": self.cluster, "object": describe(ref), "error": message}})
+            else:
+                self._applied(ref, want, answer)
+        if transient is not None:
+            self._failures += len(failed)
+            self._failing_ref = transient[0]
+            raise transient[1]
+
     def _apply(self, ref: Ref, want: Wanted) -> None:
         if self._watch is None:
             self._write(ref, want)
             return
         with self._lock:
-            self._writing = ref
+            self._writing = {ref}
         version = ""
         try:
             version = self._write(ref, want)
@@ -498,14 +565,15 @@ class ClusterPusher:
                     ours = True
                 else:
                     ledger.record_absent(ref)
-            body = stamped_body(want.body(), want.digest, self.hub_id)
+            body = stamped_bytes(want.packed, want.digest, self.hub_id)
+            path = rtype.path(namespace or None, name)
             try:
                 # Not forced unless known as ours: a name not in the inventory is
                 # written without a look, and an object someone made under it
                 # since then answers 409 for any field another manager set.
                 # (One whose every field equals ours would be taken over: that
                 # narrow window closes at the next inventory.)
-                result = self._kube.apply(rtype, body, self._field_manager, force=ours)
+                result = self._kube.apply_bytes(path, body, self._field_manager, force=ours)
             except errors.Conflict:
                 if ours:
                     raise
@@ -516,7 +584,7 @@ class ClusterPusher:
                                    owner=None if current is None else owner_of(current))
                     return ""
                 # Ours (made by another replica, or edited by hand): take it back.
-                result = self._kube.apply(rtype, body, self._field_manager, force=True)
+                result = self._kube.apply_bytes(path, body, self._field_manager, force=True)
         except errors.Transient:
             self._failures += 1
             self._failing_ref = ref
@@ -527,13 +595,17 @@ class ClusterPusher:
             ledger.record_rejected(ref, want.digest, message)
             log.warning("object rejected", extra={"fields": {**fields, "error": message}})
             return ""
+        return self._applied(ref, want, result)
+
+    def _applied(self, ref: Ref, want: Wanted, result: dict) -> str:
+        """Record an apply's answer; the version it answered."""
         meta = result.get("metadata") or {}
         version = str(meta.get("resourceVersion") or "")
-        ledger.record_applied(ref, LiveObject(rtype, meta.get("uid"), want.digest, version))
+        self._ledger.record_applied(ref, LiveObject(want.rtype, meta.get("uid"), want.digest, version))
         self._applies += 1
-        if ref in ledger.fights:
+        if ref in self._ledger.fights:
             self._repairs += 1
-        log.debug("object applied", extra={"fields": fields})
+        log.debug("object applied", extra={"fields": {"cluster": self.cluster, "object": describe(ref)}})
         return version
 
     def _end_write(self, ref: Ref, version: str) -> None:
@@ -541,7 +613,7 @@ class ClusterPusher:
         Its watch event is dropped when it comes, or now if it came first. Any
         other event that came meanwhile wakes the worker (``_on_watched`` did not)."""
         with self._lock:
-            self._writing = None
+            self._writing.discard(ref)
             waiting = self._observed.get(ref)
             if version and waiting is not None and not waiting[1] and resource_version(waiting[2]) == version:
                 del self._observed[ref]

@@ -77,6 +77,18 @@ def test_list_filters_by_namespace_labels_and_fields(bare):
         bare.list("v1", "ConfigMap", label_selector="app in (x")
 
 
+def test_count_matches_what_a_list_with_the_same_selector_returns(bare):
+    bare.create(config_map("a", {"app": "x", "tier": "web"}))
+    bare.create(config_map("b", {"app": "y"}))
+    bare.create(config_map("c", namespace="other"))
+    for selector in (None, "", "app=x", "app", "!app", "app in (x, y)", "tier,app!=y", "app=z"):
+        assert bare.count("v1", "ConfigMap", label_selector=selector) == \
+            len(bare.list("v1", "ConfigMap", label_selector=selector)), selector
+    assert bare.count("v1", "ConfigMap", label_selector="!app") == 1
+    with pytest.raises(ValidationError):
+        bare.count("v1", "ConfigMap", label_selector="app in (x")
+
+
 def test_update_with_stale_resource_version_conflicts(bare):
     obj = bare.create(config_map("a", x="1"))
     obj["data"]["x"] = "2"
