@@ -517,7 +517,7 @@ class ClusterPusher:
                 transient = transient or (ref, answer)
                 failed.add(id(answer))  # each failed answer; a broken connection once
             elif isinstance(answer, errors.Conflict) and not force:
-                self._apply(ref, want)  # someone may have made it meanwhile: look, then decide
+                self._apply(ref, want, conflicted=True)  # someone may have made it: look, then decide
             elif isinstance(answer, errors.FederationError):
                 self._failures += 1
                 message = safe_message(ref, answer)
@@ -531,20 +531,21 @@ class ClusterPusher:
             self._failing_ref = transient[0]
             raise transient[1]
 
-    def _apply(self, ref: Ref, want: Wanted) -> None:
+    def _apply(self, ref: Ref, want: Wanted, conflicted: bool = False) -> None:
         if self._watch is None:
-            self._write(ref, want)
+            self._write(ref, want, conflicted)
             return
         with self._lock:
             self._writing = {ref}
         version = ""
         try:
-            version = self._write(ref, want)
+            version = self._write(ref, want, conflicted)
         finally:
             self._end_write(ref, version)
 
-    def _write(self, ref: Ref, want: Wanted) -> str:
-        """Apply one object; returns the version it answered ("" when not written)."""
+    def _write(self, ref: Ref, want: Wanted, conflicted: bool = False) -> str:
+        """Apply one object; returns the version it answered ("" when not written).
+        ``conflicted``: an unforced apply of it (pipelined) has just answered 409."""
         assert want.rtype is not None and want.packed is not None
         ledger, rtype = self._ledger, want.rtype
         _, _, namespace, name = ref
@@ -573,9 +574,11 @@ class ClusterPusher:
                 # since then answers 409 for any field another manager set.
                 # (One whose every field equals ours would be taken over: that
                 # narrow window closes at the next inventory.)
+                if conflicted:
+                    raise errors.Conflict(f"{describe(ref)}: 409 to an unforced apply")
                 result = self._kube.apply_bytes(path, body, self._field_manager, force=ours)
             except errors.Conflict:
-                if ours:
+                if ours and not conflicted:
                     raise
                 self._failures += 1
                 current = self._kube.get(rtype, namespace or None, name)

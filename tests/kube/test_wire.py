@@ -153,3 +153,92 @@ def test_a_server_that_does_not_verify_is_a_tls_error_not_an_answer():
             Connection("127.0.0.1", server.port, other).exchange("PATCH", "/x", {}, b"{}", 5.0)
     finally:
         server.close()
+
+
+class PipelineServer:
+    """One connection: reads ``expect`` whole requests before it answers any (a client
+    that waited for an answer before sending the next would stall it), then sends
+    ``answers`` in one go and closes."""
+
+    def __init__(self, expect: int, answers: bytes):
+        ca = SimCA()
+        self.context = ssl.create_default_context(cadata=ca.cert_pem.decode())
+        self._server_context = ca.issue_server_cert("wire-test", ["127.0.0.1"]).ssl_context()
+        self._expect, self._answers = expect, answers
+        self.requests: list[bytes] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        raw, _ = self._listener.accept()
+        with self._server_context.wrap_socket(raw, server_side=True) as conn:
+            conn.settimeout(5.0)
+            data = b""
+            while len(self.requests) < self._expect:
+                head_end = data.find(b"\r\n\r\n")
+                if head_end < 0:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                    continue
+                head = data[:head_end]
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                while len(data) < head_end + 4 + length:
+                    data += conn.recv(65536)
+                self.requests.append(data[:head_end + 4 + length])
+                data = data[head_end + 4 + length:]
+            conn.sendall(self._answers)
+
+    def close(self) -> None:
+        self._listener.close()
+        self._thread.join(5.0)
+
+
+def _requests(n: int) -> list:
+    return [("PATCH", f"/x/{i}", {"Content-Type": "application/apply-patch+yaml"}, b'{"i":%d}' % i)
+            for i in range(n)]
+
+
+def pipelined(expect: int, answers: bytes, requests: int | None = None):
+    """``exchange_many`` of ``requests`` (default ``expect``) against a ``PipelineServer``:
+    (answers, failure, the connection, the requests the server read)."""
+    server = PipelineServer(expect, answers)
+    conn = Connection("127.0.0.1", server.port, server.context)
+    try:
+        got, failure = conn.exchange_many(_requests(requests or expect), 5.0)
+        return got, failure, conn, server.requests
+    finally:
+        server.close()
+
+
+def test_pipelined_requests_go_before_any_answer_and_answers_come_back_in_order():
+    answers = b"".join(b'HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{"i":%d}' % i for i in range(3))
+    got, failure, conn, read = pipelined(4, answers + OK_CHUNKED)
+    conn.close()
+    assert failure is None
+    assert got == [(200, b'{"i":0}'), (200, b'{"i":1}'), (200, b'{"i":2}'), (201, b'{"a": "bc"}')]
+    assert [r.split(b" ")[1] for r in read] == [b"/x/0", b"/x/1", b"/x/2", b"/x/3"]
+
+
+def test_a_pipeline_cut_short_keeps_the_answers_before_and_names_the_rest_as_maybe_sent():
+    got, failure, conn, _ = pipelined(
+        3, OK_LENGTH + b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}")
+    assert got == [(200, b'{"a": "bc"}'), (200, b"{}")]
+    assert isinstance(failure, WireError) and failure.sent and "after 2 of 3 answers" in str(failure)
+    assert not conn.open
+
+
+def test_a_pipeline_closed_mid_answer_keeps_what_was_answered():
+    got, failure, conn, _ = pipelined(3, OK_LENGTH + b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}")
+    assert got == [(200, b'{"a": "bc"}')]
+    assert failure.sent and "closed in the middle of the answer" in str(failure) and not conn.open
+
+
+def test_a_pipeline_closed_before_any_answer_raises_as_one_request_does():
+    with pytest.raises(WireError, match="reading the answer failed") as caught:
+        pipelined(2, b"")
+    assert not caught.value.sent

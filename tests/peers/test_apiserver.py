@@ -126,3 +126,27 @@ def test_a_watch_reads_the_real_servers_chunked_events_in_bulk(kube_apiserver):
         assert names == [f"c{i}" for i in range(5)]
     finally:
         client.close()
+
+
+def test_pipelined_applies_are_answered_in_order_each_on_its_own(kube_apiserver):
+    client = admin(kube_apiserver)
+    namespace = unique_name("pipelined")
+    assert client._writer is not None  # the lean path, which pipelines
+    try:
+        client.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace",
+                                                            "metadata": {"name": namespace}})
+        names = ["c0", "c1", "Not_A_Name", "c3", "c4"]
+        applies = [(f"/api/v1/namespaces/{namespace}/configmaps/{name}",
+                    json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
+                                "data": {"i": str(i)}}).encode(), True) for i, name in enumerate(names)]
+        answers = client.apply_many(applies, "mesh-federation")
+        assert [a["metadata"]["name"] if isinstance(a, dict) else None for a in answers] == \
+            ["c0", "c1", None, "c3", "c4"]
+        assert isinstance(answers[2], errors.FederationError) and not isinstance(answers[2], errors.Transient)
+        assert "422" in str(answers[2]) or "invalid" in str(answers[2]).lower()
+        stored = client.request("GET", f"/api/v1/namespaces/{namespace}/configmaps")["items"]
+        assert sorted((c["metadata"]["name"], c["data"]["i"]) for c in stored
+                      if c["metadata"]["name"] != "kube-root-ca.crt") == [("c0", "0"), ("c1", "1"), ("c3", "3"),
+                                                                          ("c4", "4")]
+    finally:
+        client.close()

@@ -92,6 +92,28 @@ def test_an_object_someone_made_after_the_inventory_is_not_taken_over(make_clust
     assert sim.get(*DR, "reviews", "default") == users
 
 
+def test_a_name_someone_took_inside_a_pipelined_batch_is_left_alone_and_the_rest_written(
+        make_cluster, make_pusher):
+    sim = make_cluster("c1")
+    pusher = make_pusher(sim, resync_interval=None, pipeline=8)
+    pusher.replace_all(desired(workload_entry("a")))
+    wait_synced(pusher)
+    users = sim.create(destination_rule("reviews", "users.default.svc", owned=False))
+    sim.clear_requests()
+
+    fresh = [workload_entry(f"we-{i}") for i in range(4)]
+    pusher.update(desired(*fresh[:2], destination_rule("reviews", "ours.default.svc"), *fresh[2:]))
+    status = pusher.wait_status(lambda s: s.conflicts and s.objects == 5, WAIT)
+
+    assert status is not None and not status.synced and status.pending == 0
+    assert "DestinationRule default/reviews" in status.conflicts[0]
+    assert sorted(calls(sim)) == sorted([("PATCH", f"{DR_PATH}/reviews{APPLY}"), ("GET", f"{DR_PATH}/reviews"),
+                                         *(("PATCH", f"{WE_PATH}/we-{i}{APPLY}") for i in range(4))])
+    assert sorted(r.code for r in sim.requests()) == [200, 201, 201, 201, 201, 409]  # the look: 200
+    assert sim.get(*DR, "reviews", "default") == users
+    assert all(sim.get(*WE, f"we-{i}", "default") for i in range(4))
+
+
 def test_an_owned_object_made_elsewhere_after_the_inventory_is_taken_back(make_cluster, make_pusher):
     sim = make_cluster("c1")
     pusher = make_pusher(sim, resync_interval=None)
@@ -137,3 +159,17 @@ def test_a_change_that_failed_transiently_is_written_on_the_retry(make_cluster, 
     assert sim.get(*WE, "new", "default")["metadata"]["name"] == "new"
     assert sorted(r.path.split("?")[0].rsplit("/", 1)[1] for r in sim.requests() if r.code < 300) == [
         "new", "we-3", "we-4"]
+
+
+def test_a_pass_of_many_fresh_objects_pipelines_them_in_batches(make_cluster, make_pusher):
+    sim = make_cluster("c1")
+    pusher = make_pusher(sim, resync_interval=None, pipeline=8)
+    batches = []
+    apply_many = pusher._kube.apply_many
+    pusher._kube.apply_many = lambda applies, manager: batches.append(len(applies)) or apply_many(applies, manager)
+    pusher.replace_all(desired(*(workload_entry(f"we-{i}") for i in range(20))))
+    status = wait_synced(pusher)
+
+    assert status.objects == 20 and status.applies == 20
+    assert sorted(batches, reverse=True) == [8, 8, 4]  # the inventory's pass: 20 writes, 3 round trips
+    assert [r.code for r in sim.requests() if r.method == "PATCH"] == [201] * 20
