@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from bench import floor
-from bench.measuring import arrival, hub_counts, store_marks, writes_since
+from bench.measuring import HubCounts, arrival, store_marks, writes_since
 from bench.settings import BenchConfig
 from bench.topology import WE, Topology
 from federation.collecting import settle_long_lived_heap
@@ -41,6 +41,7 @@ class Worker:
         self._arrivals = arrivals
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._observers: list = []  # (store, WorkloadEntry type, observer) once started
+        self._counts: dict[str, HubCounts] = {}
         self._sender = threading.Thread(target=self._send, name="arrivals", daemon=True)
 
     def start(self) -> dict[str, str]:
@@ -51,6 +52,7 @@ class Worker:
         settle_long_lived_heap()
         self._observers = [(sim.store, sim.store.rtype(*WE), functools.partial(self._committed, sim.name))
                            for sim in self.fleet]
+        self._counts = {sim.name: HubCounts(sim) for sim in self.fleet}  # before the hub writes
         self._sender.start()
         return {sim.name: str(self.fleet.kubeconfig_path(sim.name)) for sim in self.fleet}
 
@@ -61,7 +63,7 @@ class Worker:
 
     # --- requests ----------------------------------------------------------------------
     def counts(self) -> dict[str, dict[str, int]]:
-        return {sim.name: hub_counts(sim) for sim in self.fleet}
+        return {name: counted.counts() for name, counted in self._counts.items()}
 
     def marks(self, clear: bool = True) -> dict[str, int]:
         return store_marks(self.fleet, clear)

@@ -14,11 +14,12 @@ import pytest
 from bench.measuring import Arrival
 from bench.settings import BenchConfig
 from bench.sim_processes import SimProcesses
-from bench.topology import NAMESPACE, Topology
+from bench.topology import HUB_OWNED, NAMESPACE, Topology
 from federation import errors
 from federation.kube.client import KubeClient, resource_type_of
 from federation.model.ids import SERVICE_NAME_LABEL, SOURCE_CLUSTER_LABEL
 
+HUB_LABEL = HUB_OWNED.split("=")[0]
 CONFIG = BenchConfig(clusters=3, networks=2, services=4, replicas_per_service=2, endpoints=3)
 
 
@@ -105,6 +106,30 @@ def test_writes_and_arrivals_come_back_from_every_worker(fleet):
     finally:
         kube.close()
     assert [e["conditions"]["ready"] for e in slice_["endpoints"]] == [False, False, True]
+
+
+def test_counts_follow_the_hubs_objects_as_they_come_and_go(fleet):
+    kube = client(fleet, "cluster-3")
+    service = resource_type_of({"apiVersion": "v1", "kind": "Service"})
+    we = resource_type_of(entry("we-1", "svc-0", "cluster-1", 1))
+    try:
+        for name, labels in (("stub", {HUB_LABEL: "mesh-federation"}), ("users", {"app": "x"})):
+            kube.apply(service, {"apiVersion": "v1", "kind": "Service",
+                                 "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels},
+                                 "spec": {"ports": [{"port": 80}]}}, "mesh-federation")
+        for i in range(3):
+            kube.apply(we, entry(f"we-{i}", "svc-0", "cluster-1", 1), "mesh-federation")
+        assert fleet.counts()["cluster-3"] == {"WorkloadEntry": 3, "Service": 1, "DestinationRule": 0,
+                                               "Gateway.networking.istio.io": 0}
+        kube.delete(we, NAMESPACE, "we-1")
+        kube.delete(service, NAMESPACE, "stub")
+        kube.delete(service, NAMESPACE, "users")
+        kube.apply(we, entry("we-2", "svc-0", "cluster-1", 5), "mesh-federation")  # a change counts once
+    finally:
+        kube.close()
+    assert fleet.counts()["cluster-3"] == {"WorkloadEntry": 2, "Service": 0, "DestinationRule": 0,
+                                           "Gateway.networking.istio.io": 0}
+    assert fleet.counts()["cluster-1"]["WorkloadEntry"] == 0
 
 
 def test_the_floor_target_carries_the_clusters_address_and_credentials(fleet):
