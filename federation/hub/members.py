@@ -7,8 +7,9 @@ and its ``ClusterState``, with what the reconciler needs to know of it.
 
 ``Members`` starts and stops them as records come and go and as ownership
 moves, follows their watchers, and feeds the registry: change sets as they
-come, a cluster's full state on each sync (``retain``), a full render when a
-pusher starts or a cluster first syncs, ``forget`` when one leaves. Pruning
+come, a cluster's full state on each sync (``retain``), its own target rendered
+whole when its pusher starts or it first syncs (the other targets get what its
+changes touch), ``forget`` when one leaves. Pruning
 waits for every member's first sync, or the initial sync timeout (``complete``);
 a cluster away longer than the stale TTL loses its last-known endpoints.
 """
@@ -217,7 +218,8 @@ class Members:
             member.record.name, member.kube, hub_id=self.hub_id,
             watch_kube=self.client_for(member.record, self._settings.cluster_timeout))
         member.full_pushed = False
-        self._registry.request(FULL)
+        # Its target whole; what the others need of it comes with its watcher's changes.
+        self._registry.request(RenderRequest(whole=frozenset({member.record.name})))
 
     def on_replicas(self, replicas: frozenset[str]) -> None:
         """Start pushers for clusters this replica now owns, stop the others'.
@@ -273,7 +275,9 @@ class Members:
             # it no longer has (they were deleted while we were not watching).
             self._registry.retain(cluster, set(member.present))
         if first_sync:
-            self._registry.request(FULL)
+            # Its services and its gateway reach every target as this sync's changes
+            # (the delta); its own target is rendered whole.
+            self._registry.request(RenderRequest(whole=frozenset({cluster})))
 
     def _on_applied(self, cluster: str, observed_at: float, now: float) -> None:
         self._telemetry.propagation.record(max(0.0, now - observed_at), {"cluster": cluster})

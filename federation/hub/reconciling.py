@@ -162,7 +162,7 @@ class Reconciler:
                     continue  # another replica pushes into this cluster
                 with self._tracer.start_as_current_span("render", attributes={"cluster": target}):
                     self._reconcile_target(snapshot, policies, shared, target, member, affected, delta,
-                                           observed, request.full, complete)
+                                           observed, request.renders_whole(target), complete)
         finally:
             self._desired.end_pass()
 

@@ -1,8 +1,9 @@
 """What the registry carries to its publisher beside a delta: typed and mergeable.
 
 A ``RenderRequest`` asks the next publish to do more than render what the delta
-touched: re-render everything (``full``), or first drop the desired state of
-targets that left (``forget``). Requests queued before one publish merge
+touched: re-render everything (``full``), render some targets whole (``whole``: a
+cluster whose pusher started or that first synced; the others get what the delta
+touched), or first drop the desired state of targets that left (``forget``). Requests queued before one publish merge
 (``a | b``) into the one that publish receives.
 """
 
@@ -15,12 +16,16 @@ from dataclasses import dataclass
 class RenderRequest:
     full: bool = False  # render every service into every target again
     forget: frozenset[str] = frozenset()  # targets whose desired state is dropped first
+    whole: frozenset[str] = frozenset()  # targets rendered whole
 
     def __or__(self, other: "RenderRequest") -> "RenderRequest":
-        return RenderRequest(self.full or other.full, self.forget | other.forget)
+        return RenderRequest(self.full or other.full, self.forget | other.forget, self.whole | other.whole)
 
     def __bool__(self) -> bool:
-        return self.full or bool(self.forget)
+        return self.full or bool(self.forget) or bool(self.whole)
+
+    def renders_whole(self, target: str) -> bool:
+        return self.full or target in self.whole
 
 
 NOTHING = RenderRequest()
