@@ -509,8 +509,7 @@ class ClusterPusher:
         finally:
             if self._watch is not None:
                 for (ref, _), answer in zip(batch, answers or [None] * len(batch)):
-                    meta = answer.get("metadata") or {} if isinstance(answer, dict) else {}
-                    self._end_write(ref, str(meta.get("resourceVersion") or ""))
+                    self._end_write(ref, resource_version(answer) if isinstance(answer, dict) else "")
         transient, failed = None, set()
         for (ref, want), force, answer in zip(batch, forced, answers):
             if isinstance(answer, errors.Transient):
@@ -568,18 +567,19 @@ class ClusterPusher:
                     ledger.record_absent(ref)
             body = stamped_bytes(want.packed, want.digest, self.hub_id)
             path = rtype.path(namespace or None, name)
+            result = None
             try:
                 # Not forced unless known as ours: a name not in the inventory is
                 # written without a look, and an object someone made under it
                 # since then answers 409 for any field another manager set.
                 # (One whose every field equals ours would be taken over: that
                 # narrow window closes at the next inventory.)
-                if conflicted:
-                    raise errors.Conflict(f"{describe(ref)}: 409 to an unforced apply")
-                result = self._kube.apply_bytes(path, body, self._field_manager, force=ours)
+                result = None if conflicted else self._kube.apply_bytes(path, body, self._field_manager,
+                                                                         force=ours)
             except errors.Conflict:
-                if ours and not conflicted:
+                if ours:
                     raise
+            if result is None:  # 409: someone else's, or ours made elsewhere
                 self._failures += 1
                 current = self._kube.get(rtype, namespace or None, name)
                 if current is None or not self._ours(current):
@@ -608,7 +608,8 @@ class ClusterPusher:
         self._applies += 1
         if ref in self._ledger.fights:
             self._repairs += 1
-        log.debug("object applied", extra={"fields": {"cluster": self.cluster, "object": describe(ref)}})
+        if log.isEnabledFor(logging.DEBUG):  # per write: no message built for nothing
+            log.debug("object applied", extra={"fields": {"cluster": self.cluster, "object": describe(ref)}})
         return version
 
     def _end_write(self, ref: Ref, version: str) -> None:
