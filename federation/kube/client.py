@@ -14,7 +14,7 @@ import re
 import ssl
 import threading
 from urllib.parse import quote, urlsplit
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import urllib3
 from kubernetes import client as kclient
@@ -391,6 +391,11 @@ class WatchStream:
             pass
 
     def __iter__(self) -> Iterator[dict]:
+        return self.events()
+
+    def events(self, known: Callable[[bytes], bool] | None = None) -> Iterator[dict]:
+        """The stream's events; a line ``known(line)`` claims is neither parsed nor
+        yielded (the reflector's shortcut for the echoes of the hub's own writes)."""
         raw = _chunked_body(self._response)
         buffer = b""
         try:
@@ -399,7 +404,7 @@ class WatchStream:
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
-                    if line.strip():
+                    if line.strip() and (known is None or not known(line)):
                         yield json.loads(line)
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             raise errors.ClusterUnreachable(

@@ -60,7 +60,8 @@ from federation.push.inventory import LiveObject, delete_owned, live_ref, take_i
 from federation.push.ledger import Ledger, Wanted
 from federation.push.packing import Packed
 from federation.push.status import PushStatus
-from federation.push.watching import OwnedWatch
+from federation.push.watching import OwnedWatch, own_echo
+from federation.sources.reflecting import Kept
 from federation.workers import Worker
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ MAX_ERRORS = 5
 MAX_ORIGINS = 32  # links of one push span to the renders it carries
 # Applies sent back to back before their answers are read (HTTP/1.1 pipelining).
 PIPELINE = 16
+# How long the watch holds an event while writes are in flight, so the echo of one
+# is known by its answer's version and skipped unread; after that it is read anyway.
+ECHO_WAIT_SECONDS = 5.0
 # Upper bound of one idle wait; waking up early costs nothing.
 IDLE_WAIT_SECONDS = 60.0
 
@@ -115,7 +119,7 @@ class ClusterPusher:
         # Long-held watch streams get their own client (``watch_kube``, closed by
         # the pusher when it stops), so they never crowd the writes' connections.
         self._watch_kube = watch_kube
-        self._watch = (OwnedWatch(watch_kube or kube, self._on_watched, watch_timeout)
+        self._watch = (OwnedWatch(watch_kube or kube, self._on_watched, watch_timeout, known=self._echoed)
                        if watch_owned else None)
         self._tracer = tracer  # OpenTelemetry tracer: one span per push pass
         self._kube = kube
@@ -139,7 +143,9 @@ class ClusterPusher:
         # Versions the hub's own writes answered whose watch event has not come yet
         # (an entry lasts until that object's next event, or the next inventory).
         self._echoes: dict[Ref, str] = {}
+        self._echo_refs: dict[str, Ref] = {}  # the same by version: the watch skips those events unread
         self._writing: set[Ref] = set()  # the objects writes are in flight for
+        self._written = threading.Condition(self._lock)  # notified when no write is in flight
         self.judged_changes = 0  # watched changes handed to the ledger (for tests)
         self.passes = 0  # push passes run (for tests)
         # Hand-overs counted, so a status read right after one is never "synced"
@@ -202,12 +208,32 @@ class ClusterPusher:
         ref = live_ref(rtype, obj)
         with self._lock:
             written = self._echoes.pop(ref, None)
+            if written is not None:
+                self._echo_refs.pop(written, None)
             if written is not None and not deleted and written == resource_version(obj):
                 return
             self._observed[ref] = (rtype, deleted, obj, time.monotonic())
             if ref in self._writing:
                 return  # most likely the write's own echo: its answer tells (``_end_write``)
         self._wake.set()
+
+    def _echoed(self, version: str) -> tuple[str, Kept] | None:
+        """(reflector thread) The watch's cache entry for the echo of the hub's own write
+        answered with ``version``, which is then skipped unparsed; None for any other.
+        An echo mostly comes before its write's answer: while writes are in flight the
+        watch waits for their answers (a batch's round trip), and reads on after."""
+        deadline = time.monotonic() + ECHO_WAIT_SECONDS
+        with self._lock:
+            while version not in self._echo_refs and self._writing and not self._stopping.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._written.wait(remaining)
+            ref = self._echo_refs.pop(version, None)
+            if ref is None:
+                return None
+            self._echoes.pop(ref, None)
+        return own_echo(ref, version, self.hub_id)
 
     def _note_origin(self) -> None:
         """The caller's span (a render): the push pass that carries its changes links to it,
@@ -273,6 +299,8 @@ class ClusterPusher:
     def request_stop(self) -> None:
         """Ask the worker to stop without waiting for it."""
         self._worker.request_stop()
+        with self._written:
+            self._written.notify_all()  # a watch waiting for answers reads on
         if self._watch is not None:
             self._watch.request_stop()
 
@@ -445,6 +473,7 @@ class ClusterPusher:
         self._ledger.take_inventory(inventory)
         with self._lock:
             self._echoes.clear()
+            self._echo_refs.clear()
         self._inventory_at = time.monotonic()
         log.debug("inventory taken", extra={"fields": {
             "cluster": self.cluster, "owned": len(inventory.owned), "foreign": len(inventory.foreign)}})
@@ -618,12 +647,18 @@ class ClusterPusher:
         other event that came meanwhile wakes the worker (``_on_watched`` did not)."""
         with self._lock:
             self._writing.discard(ref)
+            if not self._writing:
+                self._written.notify_all()
             waiting = self._observed.get(ref)
             if version and waiting is not None and not waiting[1] and resource_version(waiting[2]) == version:
                 del self._observed[ref]
                 return
             if version:
+                earlier = self._echoes.get(ref)
+                if earlier is not None:
+                    self._echo_refs.pop(earlier, None)
                 self._echoes[ref] = version
+                self._echo_refs[version] = ref
         if waiting is not None:
             self._wake.set()
 

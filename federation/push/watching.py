@@ -10,7 +10,8 @@ thread; the pusher only records it and wakes its worker.
 Every write the hub makes comes back here as an event, and a pass that writes a
 thousand objects holds a thousand of them until the next one: so an event is
 handed over ``trimmed`` (what the ledger reads of it), and the reflectors cache
-no more than ``slim_owned``.
+no more than ``slim_owned``. The echo of the hub's own write, whose version its
+answer gave, is not even parsed (``known``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from federation.kube.client import KubeClient, ResourceType
-from federation.model.ids import MANAGED_BY_LABEL
+from federation.model.ids import MANAGED_BY, MANAGED_BY_LABEL, Ref
 from federation.push.digest import HUB_LABEL, MANAGED_SELECTOR
 from federation.push.inventory import FIELD_SELECTORS, OWNED_KINDS
 from federation.sources.reflecting import DELETED, Kept, Reflector, ReflectorEvent
@@ -48,7 +49,8 @@ class _InNamespace:
 class OwnedWatch:
     """Label-selected reflectors over every written kind of one cluster."""
 
-    def __init__(self, kube: KubeClient, on_change: ChangeCallback, watch_timeout: int = 300):
+    def __init__(self, kube: KubeClient, on_change: ChangeCallback, watch_timeout: int = 300,
+                 known: Callable[[str], tuple[str, Kept] | None] | None = None):
         self._stop = threading.Event()
         settings = SourceSettings(watch_timeout=watch_timeout)
         self._reflectors = []
@@ -58,7 +60,7 @@ class OwnedWatch:
                 kube, seen, on_event=lambda event, t=rtype: _hand(on_change, t, event),
                 on_synced=lambda: None, stop_event=self._stop, label_selector=MANAGED_SELECTOR,
                 field_selector=FIELD_SELECTORS.get(rtype), slim=slim_owned,
-                settings=settings, missing_ok=True))
+                settings=settings, missing_ok=True, known=known))
 
     def start(self) -> None:
         for reflector in self._reflectors:
@@ -119,6 +121,15 @@ def slim_owned(obj: dict) -> Kept:
     labels = meta.get("labels") or {}
     return Kept(str(meta.get("resourceVersion") or ""),
                 _owner_labels(_label(labels, MANAGED_BY_LABEL), _label(labels, HUB_LABEL)))
+
+
+def own_echo(ref: Ref, version: str, hub_id: str) -> tuple[str, Kept]:
+    """The cache key and entry of the echo of the hub's own write of ``ref`` answered
+    with ``version``: what ``slim_owned`` keeps of it, the labels being those the
+    pusher stamps."""
+    _, _, namespace, name = ref
+    return (f"{namespace}/{name}" if namespace else name,
+            Kept(version, _owner_labels(MANAGED_BY, hub_id)))
 
 
 def _label(labels: dict, key: str) -> str | None:

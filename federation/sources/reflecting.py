@@ -101,6 +101,9 @@ class Reflector:
     ``slim(obj)`` reduces what is cached of each object (for kinds of which little is
     kept between events, such as Pods or the hub's own objects); events carry the
     object as received, except the deletes a relist finds, which carry the cached one.
+    ``known(version)`` names events the consumer already knows, the echoes of its own
+    writes: it answers (cache key, cache entry) for a version one of its writes was
+    answered with, and that event's line is neither parsed nor delivered.
     """
 
     def __init__(
@@ -116,8 +119,10 @@ class Reflector:
         missing_ok: bool = False,
         slim: Callable[[dict], Cached] | None = None,
         field_selector: str | None = None,
+        known: Callable[[str], tuple[str, Cached] | None] | None = None,
     ):
         self.kube = kube
+        self._known = known
         self._slim = slim
         self.rtype = rtype
         self.label_selector = label_selector
@@ -134,6 +139,7 @@ class Reflector:
         self.lists = 0
         self.watches = 0
         self.expirations = 0
+        self.skipped = 0  # events ``known`` claimed, taken unparsed
         self.missing = False
         self._need_list = True
         self._error_failures = 0
@@ -333,7 +339,7 @@ class Reflector:
         """Apply a stream's events; returns (events delivered, how it ended)."""
         delivered = 0
         try:
-            for event in stream:
+            for event in stream.events(self._known_line if self._known is not None else None):
                 if self._stop.is_set():
                     return delivered, "stopped"
                 kind = event.get("type")
@@ -360,6 +366,19 @@ class Reflector:
             with self._stream_lock:
                 self._stream = None
             stream.close()
+
+    def _known_line(self, line: bytes) -> bool:
+        """True when ``line`` is the event of a version ``known`` claims: the cache and the
+        resume point take it unparsed (a version names one change of one object)."""
+        version = leading_version(line)
+        hit = self._known(version) if version else None
+        if hit is None:
+            return False
+        key, cached = hit
+        self.cache[key] = cached
+        self.resource_version = version
+        self.skipped += 1
+        return True
 
     def _apply(self, kind: str, obj: dict, observed_at: float) -> bool:
         key = object_key(obj)
@@ -398,6 +417,30 @@ def slim_identity(obj: dict) -> Kept:
     meta = obj.get("metadata") or {}
     labels = meta.get("labels")
     return Kept(str(meta.get("resourceVersion") or ""), labels if isinstance(labels, dict) else {})
+
+
+_UPSERTS = (b'{"type":"ADDED",', b'{"type":"MODIFIED",')
+_VERSION_KEY = b'"resourceVersion":"'
+
+
+def leading_version(line: bytes) -> str | None:
+    """The object's resourceVersion in a watch event line that adds or modifies one,
+    read without parsing: the first ``"resourceVersion":"`` key is the object's own,
+    since its metadata comes before its spec and status, and no key or label before
+    it may hold a quote; None for any other line."""
+    if not line.startswith(_UPSERTS):
+        return None
+    start = line.find(_VERSION_KEY)
+    if start < 0:
+        return None
+    start += len(_VERSION_KEY)
+    end = line.find(b'"', start)
+    if end <= start:
+        return None
+    try:
+        return line[start:end].decode("ascii")
+    except UnicodeDecodeError:
+        return None
 
 
 def _capped_delay(attempt: int, initial: float, cap: float) -> float:

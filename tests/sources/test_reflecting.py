@@ -9,7 +9,7 @@ import pytest
 
 from federation import errors
 from federation.kube.client import SERVICE, KubeClient, ResourceType
-from federation.sources.reflecting import Kept, Reflector, ReflectorEvent, slim_identity
+from federation.sources.reflecting import Kept, Reflector, ReflectorEvent, leading_version, slim_identity
 from tests.sources.support import CORE, fast_settings, namespace, service
 from tests.support import wait_for
 
@@ -122,6 +122,53 @@ def test_a_slim_cache_keeps_versions_and_a_relist_delete_carries_the_identity_re
     assert rec.events[mark].obj == {"metadata": {"name": "drop", "namespace": "shop", "resourceVersion":
                                                  dropped["resourceVersion"], "labels": {"team": "drop"}}}
     assert set(reflector.cache) == {"shop/keep"}
+
+
+def test_an_event_known_by_its_version_is_cached_unparsed_and_never_delivered(make_sim, reflect):
+    sim = make_sim()
+    sim.apply(namespace("shop"))
+    for name in ("mine", "theirs"):
+        sim.apply(service("shop", name))
+    asked: list[str] = []
+
+    def known(version: str):
+        asked.append(version)  # "mine" as it is now: the version its last write answered
+        if sim.get(CORE, "Service", "mine", "shop")["metadata"]["resourceVersion"] == version:
+            return "shop/mine", Kept(version, {"ours": "yes"})
+        return None
+
+    reflector, rec = reflect(sim, SERVICE, slim=slim_identity, known=known)
+    wait_for(lambda: rec.synced == 1 and sim.active_watches() == 1, what="list and watch")
+    mark = len(rec.events)
+    sim.apply(service("shop", "mine", labels={"v": "2"}))
+    sim.apply(service("shop", "theirs", labels={"v": "2"}))
+    wait_for(lambda: len(rec.events) > mark, what="the other object's event")
+    mine = sim.get(CORE, "Service", "mine", "shop")["metadata"]["resourceVersion"]
+    theirs = sim.get(CORE, "Service", "theirs", "shop")["metadata"]["resourceVersion"]
+    assert rec.seen(mark) == [("MODIFIED", "theirs", False)]
+    assert reflector.skipped == 1 and asked == [mine, theirs]
+    assert reflector.cache["shop/mine"] == Kept(mine, {"ours": "yes"})
+    assert reflector.resource_version == theirs
+
+
+@pytest.mark.parametrize("line, version", [
+    # a typed object: metadata right after kind and apiVersion
+    (b'{"type":"MODIFIED","object":{"kind":"Service","apiVersion":"v1","metadata":{"name":"a",'
+     b'"namespace":"b","uid":"u","resourceVersion":"812","labels":{"x":"y"}},"spec":{}}}', "812"),
+    # a custom resource, keys sorted: annotations (one holding JSON) and managedFields come first
+    (b'{"type":"ADDED","object":{"apiVersion":"networking.istio.io/v1","kind":"WorkloadEntry","metadata":'
+     b'{"annotations":{"last":"{\\"metadata\\":{\\"resourceVersion\\":\\"1\\"}}"},"managedFields":'
+     b'[{"fieldsV1":{"f:spec":{"f:resourceVersion":{}}}}],"name":"a","resourceVersion":"77"},'
+     b'"spec":{"resourceVersion":"5"}}}', "77"),
+    (b'{"type":"DELETED","object":{"metadata":{"resourceVersion":"9"}}}', None),
+    (b'{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}}', None),
+    (b'{"type":"ERROR","object":{"code":410}}', None),
+    (b'{"type":"MODIFIED","object":{"metadata":{"name":"a"}}}', None),
+    (b'{"type":"MODIFIED","object":{"metadata":{"resourceVersion":""}}}', None),
+    (b'{"type":"MODIFIED","object":{"metadata":{"resourceVersion":"\xff"}}}', None),
+])
+def test_the_leading_version_of_an_event_line_is_its_objects_own(line, version):
+    assert leading_version(line) == version
 
 
 def test_label_selector_reports_objects_leaving_it_as_deleted(make_sim, reflect):
