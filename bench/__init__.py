@@ -5,7 +5,7 @@ The member clusters (``kubesim``) run in worker processes, dealt round-robin
 own; the hub runs as ``federation serve`` in a child process, so its memory and CPU
 are its own (read from ``/proc/<pid>``). Phases, each bounded in time:
 
-1. converge: register every cluster; time until every cluster holds exactly the
+1. converge: register every cluster (all at once); time until every cluster holds exactly the
    objects its topology calls for and the hub reports every cluster synced;
 2. changes, at one or more rates: weight changes (one endpoint's readiness) and
    availability changes (all of a cluster's endpoints of a service, to zero or

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import resource
 import shutil
@@ -116,8 +117,12 @@ def converge(fleet: SimProcesses, topology: Topology, hub: HubProcess, client, t
     writes = WriteCounter(fleet)
     writes.mark()  # the seed is written: from here on every write is the hub's
     started = time.monotonic()
-    for name in fleet.names:
-        client.register_cluster(name, fleet.kubeconfig_path(name).read_text())
+    # At once, as a rollout of the fleet's registrations would: one after another, each
+    # call waits behind the pushes into the clusters registered before it.
+    kubeconfigs = {name: fleet.kubeconfig_path(name).read_text() for name in fleet.names}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(kubeconfigs)) as pool:
+        for call in [pool.submit(client.register_cluster, name, text) for name, text in kubeconfigs.items()]:
+            call.result()
     registered = time.monotonic() - started
     objects_at = seconds = first_write = None
     counts: dict = {}

@@ -8,8 +8,8 @@ and its ``ClusterState``, with what the reconciler needs to know of it.
 ``Members`` starts and stops them as records come and go and as ownership
 moves, follows their watchers, and feeds the registry: change sets as they
 come, a cluster's full state on each sync (``retain``), its own target rendered
-whole when its pusher starts or it first syncs (the other targets get what its
-changes touch), ``forget`` when one leaves. Pruning
+whole when its pusher starts (and once the snapshot knows it; the other targets
+get what its changes touch), ``forget`` when one leaves. Pruning
 waits for every member's first sync, or the initial sync timeout (``complete``);
 a cluster away longer than the stale TTL loses its last-known endpoints.
 """
@@ -32,7 +32,7 @@ from federation.push.inventory import take_inventory
 from federation.push.pushing import ClusterPusher, StatusCallback
 from federation.push.status import PushStatus
 from federation.hub.sharding import Membership
-from federation.registry import FULL, Registry, RenderRequest
+from federation.registry import COMPLETE, Registry, RenderRequest
 from federation.settings import HubSettings
 from federation.sources.cluster_watching import ClusterWatcher
 from federation.sources.settings import SourceSettings
@@ -53,7 +53,7 @@ class Member:
     pusher: ClusterPusher | None = None  # only on the replica that owns the cluster
     state: ClusterState = ClusterState.SYNCING
     present: dict = field(default_factory=dict)  # service key -> what its watcher reported last
-    rendered: bool = False  # every service rendered for it at least once
+    rendered: bool = False  # every service rendered for it while the snapshot knew it
     full_pushed: bool = False  # its pusher got the complete desired set (pruning allowed)
     ever_synced: bool = False
     down_since: float | None = None  # monotonic time it stopped being synced
@@ -276,8 +276,9 @@ class Members:
             self._registry.retain(cluster, set(member.present))
         if first_sync:
             # Its services and its gateway reach every target as this sync's changes
-            # (the delta); its own target is rendered whole.
-            self._registry.request(RenderRequest(whole=frozenset({cluster})))
+            # (the delta); its own target was rendered whole once the snapshot knew it
+            # (``Reconciler``). Once pruning may start, its pusher gets its complete set.
+            self._registry.request(COMPLETE)
 
     def _on_applied(self, cluster: str, observed_at: float, now: float) -> None:
         self._telemetry.propagation.record(max(0.0, now - observed_at), {"cluster": cluster})
@@ -297,7 +298,7 @@ class Members:
             self.complete = True
             log.info("initial sync complete", extra={"fields": {
                 "clusters": len(states), "seconds": round(waited, 2)}})
-            self._registry.request(FULL)
+            self._registry.request(COMPLETE)  # nothing to render: what each target lacks is handed over
 
     def _expire_stale(self) -> None:
         """A cluster away longer than stale_ttl loses its last-known endpoints."""

@@ -169,7 +169,10 @@ class Reconciler:
     def _reconcile_target(self, snapshot, policies, shared, target, member, affected, delta, observed,
                           full, complete) -> None:
         whole = full or not member.rendered  # else only what the delta touched
-        if whole:
+        known = target in snapshot.clusters  # an unknown target is given nothing
+        if whole and not known:
+            keys = sorted(self._desired_keys(target))  # what it held goes
+        elif whole:
             keys = sorted(set(snapshot.service_keys()) | set(self._desired_keys(target)))
         elif target in delta.clusters:  # its labels may bring or take what an import selector scopes
             keys = sorted(affected | scoped_services(snapshot))
@@ -191,7 +194,8 @@ class Reconciler:
             changes.update(self._desired.set_bucket(target, (NAMESPACE_BUCKET, namespace), objs))
         if rendered.cluster is not None:
             changes.update(self._desired.set_bucket(target, CLUSTER_BUCKET, rendered.cluster))
-        member.rendered = True
+        if whole:
+            member.rendered = known  # rendered whole again once the snapshot knows it
         if complete and member.state.known and not member.full_pushed:
             member.pusher.replace_all(self._desired.all(target), observed or None)
             member.full_pushed = True

@@ -8,4 +8,4 @@ that came with the changes.
 
 from federation.registry.debouncing import Debouncer  # noqa: F401
 from federation.registry.aggregating import Registry  # noqa: F401
-from federation.registry.requests import FULL, RenderRequest  # noqa: F401
+from federation.registry.requests import COMPLETE, FULL, RenderRequest  # noqa: F401

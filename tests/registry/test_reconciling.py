@@ -13,7 +13,8 @@ from federation.model import ChangeSet, ClusterChange, ClusterService, ClusterSt
 from federation.model.cluster import ClusterInfo
 from federation.model.ids import PortSpec, ServiceKey
 from federation.model.policies import PolicySet
-from federation.registry import FULL, RenderRequest
+from federation.model.snapshot import Delta
+from federation.registry import COMPLETE, FULL, RenderRequest
 
 
 class Handed:
@@ -82,9 +83,42 @@ def test_a_joining_cluster_is_rendered_whole_and_the_others_get_only_what_it_bri
     assert members["c3"].pusher.full and members["c3"].full_pushed
 
 
+def test_a_target_the_snapshot_does_not_know_yet_is_rendered_whole_once_it_does():
+    reconciler = Recording()
+    members = {"c1": member("c1"), "c2": member("c2")}  # c2's pusher started before its watcher listed
+    snapshot, delta = Snapshot().apply(ChangeSet((cluster("c1", "n1"), *(service("c1", f"s{i}") for i in range(3)))))
+    reconciler.reconcile(snapshot, delta, 0.0, RenderRequest(whole=frozenset({"c1", "c2"})), members, complete=False)
+    assert reconciler.scopes["c2"] == () and not members["c2"].rendered  # nothing to give it yet
+
+    snapshot, delta = snapshot.apply(ChangeSet((cluster("c2", "n2"), service("c2", "s0"))))
+    reconciler.scopes.clear()
+    reconciler.reconcile(snapshot, delta, 0.0, RenderRequest(), members, complete=False)
+    keys = lambda target: sorted(k.name for k in reconciler.scopes[target])  # noqa: E731
+    assert keys("c2") == ["s0", "s1", "s2"] and members["c2"].rendered  # every service, unasked
+    assert keys("c1") == ["s0"]
+    given = {(ref[1], ref[3]) for ref in members["c2"].pusher.updates[-1]}
+    assert {("WorkloadEntry", "fed-s1-c1"), ("WorkloadEntry", "fed-s2-c1"), ("Service", "s1")} <= given
+
+
+def test_complete_renders_nothing_and_hands_each_pusher_its_complete_set():
+    reconciler = Recording()
+    members = {"c1": member("c1"), "c2": member("c2")}
+    snapshot, delta = Snapshot().apply(ChangeSet((
+        cluster("c1", "n1"), cluster("c2", "n2"), *(service("c1", f"s{i}") for i in range(3)), service("c2", "x"))))
+    reconciler.reconcile(snapshot, delta, 0.0, FULL, members, complete=False)
+    assert not any(m.pusher.full or m.full_pushed for m in members.values())  # pruning waits
+    reconciler.scopes.clear()
+    reconciler.reconcile(snapshot, Delta(), 0.0, COMPLETE, members, complete=True)
+    assert reconciler.scopes == {"c1": (), "c2": ()}
+    for m in members.values():
+        [handed] = m.pusher.updates
+        assert m.full_pushed and m.pusher.full == [handed]  # the set rendered before, whole
+
+
 def test_requests_for_whole_targets_merge_and_say_which():
     merged = RenderRequest(whole=frozenset({"a"})) | RenderRequest(forget=frozenset({"b"})) \
         | RenderRequest(whole=frozenset({"c"}))
     assert merged == RenderRequest(forget=frozenset({"b"}), whole=frozenset({"a", "c"}))
     assert merged and merged.renders_whole("a") and not merged.renders_whole("b")
     assert FULL.renders_whole("anything") and not RenderRequest()
+    assert COMPLETE and (merged | COMPLETE).complete and not COMPLETE.renders_whole("a")
