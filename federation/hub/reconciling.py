@@ -58,6 +58,9 @@ class DesiredState:
         # a rendered object (``render.sharing``) share its packing too. Each entry
         # holds its object, so no id is reused while the pass lasts.
         self._packings: dict[int, tuple[dict, Ref, Desired]] = {}
+        # Every held packing by content, with how many bucket entries hold it: targets
+        # rendered in different passes (one joining, say) hold one copy of each object.
+        self._pool: dict[Packed, list] = {}
 
     def end_pass(self) -> None:
         """Forget the pass's packings (the objects they were made from go with them)."""
@@ -78,9 +81,14 @@ class DesiredState:
             if before == packed:
                 packed = before  # the one the pusher holds: one copy of each object
             else:
-                changes[ref] = packed
+                packed = changes[ref] = self._hold(packed)
+                if before is not None:
+                    self._release(before)
             new[ref] = packed
-        changes.update({ref: None for ref in old if ref not in new})
+        for ref, before in old.items():
+            if ref not in new:
+                changes[ref] = None
+                self._release(before)
         if new:
             buckets[bucket] = new
         else:
@@ -92,6 +100,28 @@ class DesiredState:
         if done is None or done[0] is not obj:
             done = self._packings[id(obj)] = (obj, ref_of(obj), _packed(obj))
         return done[1], done[2]
+
+    def _hold(self, packed: Desired) -> Desired:
+        if not isinstance(packed, Packed):
+            return packed  # not JSON: the pusher reports it
+        entry = self._pool.get(packed)
+        if entry is None:
+            self._pool[packed] = [packed, 1]
+            return packed
+        entry[1] += 1
+        return entry[0]
+
+    def _release(self, packed: Desired) -> None:
+        entry = self._pool.get(packed) if isinstance(packed, Packed) else None
+        if entry is not None:
+            entry[1] -= 1
+            if not entry[1]:
+                del self._pool[packed]
+
+    @property
+    def distinct(self) -> int:
+        """Distinct packed objects held (for tests)."""
+        return len(self._pool)
 
     def buckets(self, target: str) -> list[Hashable]:
         return list(self._buckets.get(target, {}))
@@ -106,7 +136,9 @@ class DesiredState:
         return sum(len(objs) for objs in self._buckets.get(target, {}).values())
 
     def drop(self, target: str) -> None:
-        self._buckets.pop(target, None)
+        for objects in self._buckets.pop(target, {}).values():
+            for packed in objects.values():
+                self._release(packed)
 
 
 def _packed(obj: dict) -> Desired:

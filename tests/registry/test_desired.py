@@ -69,3 +69,17 @@ def test_after_a_pass_an_object_is_packed_from_what_it_holds_now():
     state.end_pass()
     changed = obj("a", 2)  # may well reuse the dropped object's memory, and so its id
     assert plain(state.set_bucket("c1", "svc", [changed])) == {REF_A: obj("a", 2)}
+
+
+def test_targets_rendered_in_different_passes_hold_one_copy_of_an_equal_object():
+    state = DesiredState()
+    first = state.set_bucket("c1", "svc", [obj("a"), obj("b")])[REF_A]
+    state.end_pass()
+    again = state.set_bucket("c2", "svc", [obj("a"), obj("b", 2)])  # rendered anew, equal content
+    assert again[REF_A] is first and state.all("c2")[REF_A] is first
+    assert state.distinct == 3  # a, b, b with weight 2
+    state.set_bucket("c1", "svc", [obj("a", 3)])  # c1's a and b go; c2 still holds a
+    assert state.distinct == 3 and state.all("c2")[REF_A] is first
+    state.drop("c2")
+    state.set_bucket("c1", "svc", [])
+    assert state.distinct == 0  # nothing held, nothing pooled
