@@ -397,15 +397,11 @@ class WatchStream:
         """The stream's events; a line ``known(line)`` claims is neither parsed nor
         yielded (the reflector's shortcut for the echoes of the hub's own writes)."""
         raw = _chunked_body(self._response)
-        buffer = b""
         try:
-            for chunk in (_read_chunked(raw) if raw is not None
-                          else self._response.stream(amt=None, decode_content=False)):
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    if line.strip() and (known is None or not known(line)):
-                        yield json.loads(line)
+            for line in _lines(_read_chunked(raw) if raw is not None
+                               else self._response.stream(amt=None, decode_content=False)):
+                if line.strip() and (known is None or not known(line)):
+                    yield json.loads(line)
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             raise errors.ClusterUnreachable(
                 f"cluster {self._cluster!r}: watch stream broken: {exc.__class__.__name__}"
@@ -424,16 +420,33 @@ def _chunked_body(response):
     return inner.fp
 
 
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The complete lines of a stream of chunks. While it waits for the next chunk it
+    holds only the unfinished line: a watch is idle most of its life, and the hub
+    keeps hundreds of them open."""
+    rest = b""
+    for chunk in chunks:
+        lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+        del chunk
+        rest = lines.pop()
+        lines.reverse()
+        while lines:
+            yield lines.pop()
+
+
 def _read_chunked(raw) -> Iterator[bytes]:
-    """The payload of a chunked body, as each socket read completes it."""
+    """The payload of a chunked body, as each socket read completes it; nothing of a
+    read is held while waiting for the next."""
     dechunker = Dechunker()
     while not dechunker.done:
         data = raw.read1(_READ_SIZE)
         if not data:
             raise urllib3.exceptions.ProtocolError("connection closed in the middle of the watch")
         payload = dechunker.feed(data)
+        del data
         if payload:
             yield payload
+            del payload
 
 
-_READ_SIZE = 256 * 1024
+_READ_SIZE = 64 * 1024
