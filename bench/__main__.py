@@ -84,8 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         print(summary(r))
     if len(runs) > 1:
         memory = grid["memory"]
+        fleet = memory.get("one_fleet", {})
         print(f"marginal RSS: {memory.get('kb_per_object_after_convergence')} KB per rendered object after "
-              f"convergence, {memory.get('kb_per_object_peak')} KB at peak")
+              f"convergence, {memory.get('kb_per_object_peak')} KB at peak, over every size; "
+              f"{fleet.get('kb_per_object_after_convergence')} KB and {fleet.get('kb_per_object_peak')} KB "
+              f"over the sizes of {fleet.get('clusters')} clusters")
         print("\n".join(f"target {name}: {'met' if ok else 'MISSED'}" for name, ok in grid["targets"].items()
                         if not name.startswith("run")))
     print(f"results written to {args.out}")

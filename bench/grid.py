@@ -1,8 +1,11 @@
 """The benchmark's grid: a rate sweep on one converged hub and a size sweep at a low rate.
 
 Each size is its own fleet and hub. The marginal RSS per rendered object is the
-slope of the hub's RSS after convergence against the objects it rendered, fitted
-over every size; each run's own targets are kept, and the grid adds its own.
+slope of the hub's RSS after convergence against the objects it rendered: fitted
+over every size, and over the sizes of one fleet (the base run's number of
+clusters, services changing), which the target reads, since each cluster brings
+threads and connections of its own whatever it holds. Each run's own targets are
+kept, and the grid adds its own.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def run_grid(runs: list[BenchConfig], progress: Callable[[str], None] | None = N
         say(f"run {i} of {len(runs)}: {config.clusters} clusters × {config.services} services")
         results.append(run(config, progress))
     out = {"runs": results, "memory": memory_slope(results)}
-    slope = out["memory"].get("kb_per_object_after_convergence")
+    slope = out["memory"].get("one_fleet", {}).get("kb_per_object_after_convergence")
     out["targets"] = {f"run{i}:{name}": ok for i, r in enumerate(results, start=1)
                       for name, ok in r.get("targets", {}).items()}
     if len(results) > 1:
@@ -50,15 +53,29 @@ def run_grid(runs: list[BenchConfig], progress: Callable[[str], None] | None = N
 
 
 def memory_slope(results: list[dict]) -> dict:
-    """Least-squares slope of RSS (after convergence, and peak) against rendered objects."""
-    points = [(r["convergence"]["expected_objects"], r["hub"].get("rss_after_convergence_mb"),
-               r["hub"].get("peak_rss_mb")) for r in results
-              if r.get("convergence", {}).get("expected_objects") and r.get("hub", {}).get("rss_after_convergence_mb")]
-    out: dict = {"points": [{"objects": n, "rss_after_convergence_mb": a, "peak_rss_mb": p} for n, a, p in points]}
-    if len({n for n, _, _ in points}) >= 2:
-        out["kb_per_object_after_convergence"] = round(_slope([(n, a) for n, a, _ in points]) * 1024, 3)
-        out["kb_per_object_peak"] = round(_slope([(n, p) for n, _, p in points]) * 1024, 3)
+    """Least-squares slope of RSS (after convergence, and peak) against rendered objects,
+    over every run and over the runs with the first run's number of clusters (``one_fleet``)."""
+    measured = [r for r in results
+                if r.get("convergence", {}).get("expected_objects") and r.get("hub", {}).get("rss_after_convergence_mb")]
+    out: dict = {"points": [{"objects": r["convergence"]["expected_objects"],
+                             "clusters": r.get("config", {}).get("clusters"),
+                             "rss_after_convergence_mb": r["hub"]["rss_after_convergence_mb"],
+                             "peak_rss_mb": r["hub"].get("peak_rss_mb")} for r in measured]}
+    out.update(_slopes(out["points"]))
+    if measured:
+        clusters = out["points"][0]["clusters"]
+        fleet = _slopes([p for p in out["points"] if p["clusters"] == clusters])
+        if fleet:
+            out["one_fleet"] = {"clusters": clusters, **fleet}
     return out
+
+
+def _slopes(points: list[dict]) -> dict:
+    if len({p["objects"] for p in points}) < 2:
+        return {}
+    return {key: round(_slope([(p["objects"], p[field]) for p in points]) * 1024, 3)
+            for key, field in (("kb_per_object_after_convergence", "rss_after_convergence_mb"),
+                               ("kb_per_object_peak", "peak_rss_mb"))}
 
 
 def _slope(points: list[tuple[float, float]]) -> float:

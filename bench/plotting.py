@@ -37,8 +37,11 @@ def plot(grid: dict, path: str | Path) -> Path:
     memory_ax.plot([p["objects"] for p in points], [p["rss_after_convergence_mb"] for p in points], "o",
                    label="after convergence")
     memory_ax.plot([p["objects"] for p in points], [p["peak_rss_mb"] for p in points], "x", label="peak")
-    slope = grid.get("memory", {}).get("kb_per_object_after_convergence")
-    memory_ax.set(title=f"hub RSS ({slope} KB per object)", xlabel="rendered objects", ylabel="MB")
+    memory = grid.get("memory", {})
+    fleet = memory.get("one_fleet", {})
+    memory_ax.set(title=f"hub RSS ({fleet.get('kb_per_object_after_convergence')} KB per object at "
+                        f"{fleet.get('clusters')} clusters, {memory.get('kb_per_object_after_convergence')} over all)",
+                  xlabel="rendered objects", ylabel="MB")
     memory_ax.legend()
 
     names = [f"{r['config']['clusters']}×{r['config']['services']}" for r in runs if r.get("cpu_per_write")]

@@ -71,6 +71,20 @@ def test_memory_slope_is_fitted_over_sizes():
     assert "kb_per_object_peak" not in memory_slope(runs[:1])
 
 
+def test_memory_slope_of_one_fleet_leaves_out_the_runs_with_other_cluster_counts():
+    def run(clusters, objects, mb):
+        return {"config": {"clusters": clusters}, "convergence": {"expected_objects": objects},
+                "hub": {"rss_after_convergence_mb": mb, "peak_rss_mb": mb}}
+
+    # 20 clusters: 2 KB per object; the 40-cluster run's threads would bend the fit over all
+    runs = [run(20, 2048, 100.0), run(20, 1024, 98.0), run(20, 4096, 104.0), run(40, 4096, 160.0)]
+    memory = memory_slope(runs)
+    assert memory["one_fleet"] == {"clusters": 20, "kb_per_object_after_convergence": pytest.approx(2.0),
+                                   "kb_per_object_peak": pytest.approx(2.0)}
+    assert memory["kb_per_object_after_convergence"] > 10
+    assert "one_fleet" not in memory_slope(runs[:1] + runs[3:])  # one size of that fleet: no slope
+
+
 def test_rate_targets_apply_to_the_phases_at_that_rate():
     def phase(rate, p99, av99, wmax, missed=0):
         return {"rate": rate, "missed": missed, "propagation_ms": {"p99": p99},
