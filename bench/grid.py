@@ -55,8 +55,8 @@ def run_grid(runs: list[BenchConfig], progress: Callable[[str], None] | None = N
 def memory_slope(results: list[dict]) -> dict:
     """Least-squares slope of RSS (after convergence, and peak) against rendered objects,
     over every run and over the runs with the first run's number of clusters (``one_fleet``)."""
-    measured = [r for r in results
-                if r.get("convergence", {}).get("expected_objects") and r.get("hub", {}).get("rss_after_convergence_mb")]
+    measured = [r for r in results if r.get("convergence", {}).get("expected_objects")
+                and r.get("hub", {}).get("rss_after_convergence_mb")]
     out: dict = {"points": [{"objects": r["convergence"]["expected_objects"],
                              "clusters": r.get("config", {}).get("clusters"),
                              "rss_after_convergence_mb": r["hub"]["rss_after_convergence_mb"],

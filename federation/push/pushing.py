@@ -21,9 +21,9 @@ With ``watch_owned`` the objects of the written kinds are also watched
 (``OwnedWatch``): a deleted or edited owned object is written again on the next
 pass, within about a second, without a render; repeated fights back off (see
 ``Ledger``). The watch event of the hub's own write (its echo) is known by the
-version the write answered and skipped unparsed. With ``fence`` the worker writes only while ``fence()`` is true
-(the replica proves it holds its lease): each write, or pipelined batch of
-applies, checks it first.
+version the write answered and skipped unparsed. With ``fence`` the worker
+writes only while ``fence()`` is true (the replica proves it holds its lease):
+each write, or pipelined batch of applies, checks it first.
 
 A pass visits only the objects handed over, listed or watched since the last
 one, plus those whose write is still outstanding (see ``Ledger``), so its cost
