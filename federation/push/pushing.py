@@ -249,6 +249,11 @@ class ClusterPusher:
             self._intake_observed = observed_at
 
     @property
+    def unread_echoes(self) -> int:
+        """The watch events of its own writes its watch skipped unparsed (for tests)."""
+        return self._watch.skipped if self._watch is not None else 0
+
+    @property
     def prune_ready(self) -> bool:
         return self.status().prune_ready
 

@@ -77,6 +77,11 @@ class OwnedWatch:
         return all([reflector.join(timeout) for reflector in self._reflectors])
 
     @property
+    def skipped(self) -> int:
+        """Events taken unparsed as echoes of the hub's own writes (for tests)."""
+        return sum(reflector.skipped for reflector in self._reflectors)
+
+    @property
     def watching(self) -> int:
         """Watch streams opened so far (for tests)."""
         return sum(reflector.watches for reflector in self._reflectors)

@@ -136,11 +136,14 @@ def test_the_watch_events_of_the_hubs_own_writes_are_never_judged_nor_cost_a_pas
     sim = make_cluster("c1")
     pusher = watched_and_synced(sim, make_pusher, *[workload_entry(f"we-{i}") for i in range(30)])
     settle_watch(sim, pusher)
-    judged, passes = pusher.judged_changes, pusher.passes
+    judged, passes, unread = pusher.judged_changes, pusher.passes, pusher.unread_echoes
     pusher.update(desired(*[workload_entry(f"we-{i}", "10.9.9.9") for i in range(30)]))
     assert pusher.wait_status(lambda s: s.pending == 0 and s.applies == 60, WAIT), pusher.status()
     settle_watch(sim, pusher)  # every echo of the 30 writes has come by then
     assert pusher.judged_changes - judged == 1  # the marker alone
+    # Every echo is taken unparsed, also those that come before their write's answer:
+    # the watch waits for the answers of the writes in flight.
+    assert pusher.unread_echoes - unread == 30
     # One pass writes the 30, one judges the marker; an echo that comes before its
     # write's answer (it often does) is dropped without waking the worker.
     assert pusher.passes - passes == 2
