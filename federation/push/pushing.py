@@ -223,9 +223,10 @@ class ClusterPusher:
         answered with ``version``, which is then skipped unparsed; None for any other.
         An echo mostly comes before its write's answer: while writes are in flight the
         watch waits for their answers (a batch's round trip), and reads on after."""
-        deadline = time.monotonic() + ECHO_WAIT_SECONDS
+        deadline = None  # read only when there is something to wait for: this runs per event
         with self._lock:
             while version not in self._echo_refs and self._writing and not self._stopping.is_set():
+                deadline = deadline or time.monotonic() + ECHO_WAIT_SECONDS
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None

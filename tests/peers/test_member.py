@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from federation import errors
-from federation.kube.client import ENDPOINT_SLICE, NAMESPACE, NODE, SERVICE, KubeClient
+from federation.kube.client import ENDPOINT_SLICE, NAMESPACE, NODE, SERVICE, WORKLOAD_ENTRY, KubeClient
+from federation.sources.reflecting import leading_version
 from peers.errors import PeerError
 from peers.member import CRD, POD, MemberCluster
 from peers.workload import PortSpec, port_specs
@@ -140,3 +141,27 @@ def test_apply_any_served_kind_and_bad_input_is_named(member):
     with pytest.raises(PeerError, match=r"expected PortSpec"):
         port_specs(["http"])
     assert port_specs([PortSpec("tcp", 1)])[0].number == 1
+
+
+def test_the_leading_version_of_the_real_servers_custom_resource_events_is_the_objects(member):
+    """kube-apiserver writes a custom resource with its keys sorted, annotations and
+    managedFields before the version: the watch's unparsed read of it still finds the
+    version the write answered."""
+    ns = unique_name("echo")
+    member.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    start = member.client.request("GET", f"/apis/networking.istio.io/v1/namespaces/{ns}/workloadentries")
+    stream = member.client.watch(WORKLOAD_ENTRY, start["metadata"]["resourceVersion"], timeout_seconds=30,
+                                 field_selector=f"metadata.namespace={ns}")
+    read: list[str | None] = []
+    try:
+        written = member.apply({"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
+                                "metadata": {"name": "e", "namespace": ns, "annotations": {
+                                    "note": '{"metadata":{"resourceVersion":"1"}}'}},
+                                "spec": {"address": "10.200.0.2", "labels": {"app": "e"}}})
+        for event in stream.events(known=lambda line: read.append(leading_version(line)) or False):
+            if event["type"] == "ADDED":
+                break
+    finally:
+        stream.close()
+    assert event["object"]["metadata"]["resourceVersion"] == written["metadata"]["resourceVersion"]
+    assert read[-1] == written["metadata"]["resourceVersion"]
